@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the lab need on a Debian 12 machine. Idempotent: what
+# is already there is not installed again.
+#   setup.sh          tools for the tests and the lab (iproute2, nftables, ping)
+#   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
+#                     packaging linters (what .ci/run needs)
+set -euo pipefail
+full=0
+[ "${1:-}" = "--full" ] && full=1
+
+need_apt=()
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v nft >/dev/null || need_apt+=(nftables)
+command -v ping >/dev/null || need_apt+=(iputils-ping)
+if [ "$full" = 1 ]; then
+	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
+	command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf)
+	command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup.sh: need root to install: ${need_apt[*]}" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ "$full" = 1 ]; then
+	rustup toolchain list | grep -q '^1\.75\.0' || rustup toolchain install 1.75.0 --profile minimal
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	rustup target add aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf >/dev/null
+	command -v cargo-fuzz >/dev/null || cargo +nightly install cargo-fuzz --locked
+	command -v oelint-adv >/dev/null || pip install -q oelint-adv
+fi

@@ -1,0 +1,1 @@
+//! Hook processes (to be written).

@@ -1,0 +1,1 @@
+//! ICMP/ICMPv6 echo probes (to be written).

@@ -1,0 +1,4 @@
+//! The shell's kernel adapters. The only place with `unsafe`, each block with a `// SAFETY:`.
+
+pub mod icmp;
+pub mod netlink;

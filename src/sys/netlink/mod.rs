@@ -1,0 +1,1 @@
+//! rtnetlink (to be written).
