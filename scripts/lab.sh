@@ -7,6 +7,8 @@
 #   lab.sh carrier PREFIX I on|off              carrier of WAN I (the ISP end of the veth)
 #   lab.sh blackhole PREFIX I on|off            ISP I silently drops everything past its edge
 #   lab.sh loss PREFIX I PCT                    ISP I drops PCT % of ICMP at random (0 = none)
+#   lab.sh replug PREFIX I                      delete and re-create WAN I's link (new ifindex),
+#                                               like a USB modem re-enumerating (IPv4 only)
 #   lab.sh gw PREFIX CMD...                     run CMD in the gateway namespace
 #   lab.sh isp PREFIX I CMD...                  run CMD in ISP I's namespace
 #
@@ -29,6 +31,17 @@ gw="${p}gw"
 isp() { echo "${p}isp$1"; }
 in_gw() { ip netns exec "$gw" "$@"; }
 
+# The veth of WAN I with its IPv4 addresses (both ends left down).
+wan_link() {
+	local i=$1 ns a gwa
+	ns=$(isp "$i")
+	a=$((8 * i + 1)) gwa=$((8 * i + 2))
+	ip -n "$ns" link add up0 type veth peer name "wan$i" netns "$gw"
+	ip -n "$ns" addr add "192.0.2.$a/29" dev up0
+	in_gw sysctl -qw "net.ipv4.conf.wan$i.rp_filter=2"
+	ip -n "$gw" addr add "192.0.2.$gwa/29" dev "wan$i"
+}
+
 lab_up() {
 	local n=$1 routes=1 v6=0
 	shift
@@ -39,22 +52,19 @@ lab_up() {
 		*) die "unknown option $a" ;;
 		esac
 	done
-	[ "$n" -ge 1 ] && [ "$n" -le 30 ] || die "1..30 WANs"
+	if [ "$n" -lt 1 ] || [ "$n" -gt 30 ]; then die "1..30 WANs"; fi
 	ip netns list | grep -q "^$gw\b" && die "lab $p already exists"
 	ip netns add "$gw"
 	in_gw ip link set lo up
 	in_gw sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.default.rp_filter=2
 	in_gw sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 	for i in $(seq 1 "$n"); do
-		local ns a gwa
+		local ns a
 		ns=$(isp "$i")
-		a=$((8 * i + 1)) gwa=$((8 * i + 2))
+		a=$((8 * i + 1))
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
-		ip -n "$ns" link add up0 type veth peer name "wan$i" netns "$gw"
-		ip -n "$ns" addr add "192.0.2.$a/29" dev up0
-		in_gw sysctl -qw "net.ipv4.conf.wan$i.rp_filter=2"
-		ip -n "$gw" addr add "192.0.2.$gwa/29" dev "wan$i"
+		wan_link "$i"
 		for t in 198.51.100.53/32 198.51.100.54/32 203.0.113.53/32; do
 			ip -n "$ns" addr add "$t" dev lo
 		done
@@ -116,6 +126,14 @@ loss)
 	if [ "$2" = 0 ]; then nft_isp "$1" ""; else
 		nft_isp "$1" "iifname \"up0\" meta l4proto { icmp, ipv6-icmp } numgen random mod 100 < $2 drop"
 	fi
+	;;
+replug)
+	[ $# -eq 1 ] || die "replug PREFIX I"
+	ip -n "$(isp "$1")" link del up0
+	sleep 0.2
+	wan_link "$1"
+	ip -n "$(isp "$1")" link set up0 up
+	ip -n "$gw" link set "wan$1" up
 	;;
 gw) in_gw "$@" ;;
 isp) i=$1; shift; ip netns exec "$(isp "$i")" "$@" ;;

@@ -2,3 +2,4 @@
 
 pub mod icmp;
 pub mod netlink;
+pub mod poll;

@@ -140,3 +140,162 @@ pub fn wait_for(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// The release or debug binary cargo built for this test run.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_wanfailover"))
+}
+
+/// A config for a lab of `n` WANs: `wanI` on interface `wanI`, priority I, three targets,
+/// with `extra_defaults` appended to `[defaults]` and `extra_top` to the top level.
+pub fn lab_config(n: u32, dir: &std::path::Path, extra_top: &str, extra_defaults: &str) -> String {
+    let mut s = format!(
+        "socket = \"{sock}\"\nhooks_dir = \"{hooks}\"\n{extra_top}\n\n[defaults]\n\
+         targets = [\"198.51.100.53\", \"198.51.100.54\", \"203.0.113.53\"]\n\
+         interval = \"200ms\"\ntimeout = \"150ms\"\nfailure_interval = \"100ms\"\n\
+         recovery_interval = \"200ms\"\ndown = 3\nup = 3\nhold = \"1s\"\nreliability = 1\n\
+         {extra_defaults}\n",
+        sock = dir.join("wanfailover.sock").display(),
+        hooks = dir.join("hooks").display(),
+    );
+    for i in 1..=n {
+        s.push_str(&format!("\n[[wan]]\nname = \"wan{i}\"\ninterface = \"wan{i}\"\npriority = {i}\n"));
+    }
+    s
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let k = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("wf-{tag}-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The daemon running inside a lab's gateway namespace; stopped (SIGTERM, then SIGKILL)
+/// on drop. Its stderr goes to `dir/daemon.log`.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    pub ns: String,
+}
+
+impl Daemon {
+    /// Writes `config` to `dir/wanfailover.conf`, starts the daemon and waits until its
+    /// socket answers `status`.
+    pub fn start(lab: &Lab, dir: &std::path::Path, config: &str) -> Daemon {
+        let path = dir.join("wanfailover.conf");
+        std::fs::write(&path, config).expect("write config");
+        let log = dir.join("daemon.log");
+        let child = lab
+            .gw_command(binary().to_str().expect("utf-8 path"))
+            .args(["daemon", "-v", "-c", path.to_str().expect("utf-8 path")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create log"))
+            .spawn()
+            .expect("spawn daemon");
+        let d = Daemon {
+            child: Some(child),
+            config: path,
+            socket: dir.join("wanfailover.sock"),
+            log,
+            ns: lab.gw_ns(),
+        };
+        let up = wait_for(std::time::Duration::from_secs(10), || d.cli(&["status"]).0);
+        assert!(up, "daemon did not come up:\n{}", d.log_text());
+        d
+    }
+
+    /// Runs a client command (in the namespace: the socket is a path, so it works from
+    /// anywhere, but hooks and `ip` views are the namespace's). Returns (success, stdout,
+    /// stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(binary())
+            .args(args)
+            .args(["--socket", self.socket.to_str().expect("utf-8 path")])
+            .output()
+            .expect("run client");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `state` of WAN `name` in `status --json` (field order independent).
+    pub fn state_of(&self, name: &str) -> Option<String> {
+        let (_, json, _) = self.cli(&["status", "--json"]);
+        json_field_of(&json, name, "state")
+    }
+
+    /// SIGTERM and wait for the exit status (SIGKILL after 10 s).
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > until {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// In a JSON array of objects with a `"name"` field, the string or number value of `field`
+/// in the object whose name is `name`. Enough for the daemon's own flat status rows.
+pub fn json_field_of(json: &str, name: &str, field: &str) -> Option<String> {
+    let needle = format!("\"name\":\"{name}\"");
+    let compact: String = json.split_whitespace().collect::<Vec<_>>().join("");
+    let start = compact.find(&needle)?;
+    let obj_start = compact[..start].rfind('{')?;
+    let obj_end = start + compact[start..].find('}')?;
+    let obj = &compact[obj_start..obj_end];
+    let key = format!("\"{field}\":");
+    let at = obj.find(&key)? + key.len();
+    let rest = &obj[at..];
+    let value = if let Some(s) = rest.strip_prefix('"') {
+        s.split('"').next()?
+    } else {
+        rest.split(',').next()?
+    };
+    Some(value.to_string())
+}

@@ -1,1 +1,2 @@
 //! The poll loop (to be written).
+pub mod notify;
