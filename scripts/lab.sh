@@ -15,7 +15,9 @@
 # Topology (documentation addresses only; nothing leaves the namespaces):
 #   ${PREFIX}gw:   wanI  192.0.2.(8I+2)/29  2001:db8:I::2/64
 #   ${PREFIX}ispI: up0   192.0.2.(8I+1)/29  2001:db8:I::1/64
-#                  lo    targets 198.51.100.53, 198.51.100.54, 203.0.113.53, 2001:db8:ff::53
+#                  lo    targets 198.51.100.53, 198.51.100.54, 203.0.113.53, 203.0.113.54,
+#                        2001:db8:ff::53
+# (WANs 31..40 use 198.51.100.(8(I-30)+128)/29 instead, for the scale benchmark.)
 # Unless --no-routes, every WAN gets a default route as a DHCP client would leave it:
 # `default via 192.0.2.(8I+1) dev wanI proto dhcp metric I-1` (IPv4 keys routes by metric:
 # two metric-0 defaults on different devices collide with EEXIST), and with --ipv6
@@ -31,15 +33,27 @@ gw="${p}gw"
 isp() { echo "${p}isp$1"; }
 in_gw() { ip netns exec "$gw" "$@"; }
 
+# The first three octets and the base of WAN I's /29 link network.
+wan_net() {
+	if [ "$1" -le 30 ]; then echo "192.0.2 $((8 * $1))"; else echo "198.51.100 $((8 * ($1 - 30) + 128))"; fi
+}
+
+# The ISP-side address (the WAN's gateway) of WAN I.
+wan_gateway() {
+	local net base
+	read -r net base <<<"$(wan_net "$1")"
+	echo "$net.$((base + 1))"
+}
+
 # The veth of WAN I with its IPv4 addresses (both ends left down).
 wan_link() {
-	local i=$1 ns a gwa
+	local i=$1 ns net base
 	ns=$(isp "$i")
-	a=$((8 * i + 1)) gwa=$((8 * i + 2))
+	read -r net base <<<"$(wan_net "$i")"
 	ip -n "$ns" link add up0 type veth peer name "wan$i" netns "$gw"
-	ip -n "$ns" addr add "192.0.2.$a/29" dev up0
+	ip -n "$ns" addr add "$net.$((base + 1))/29" dev up0
 	in_gw sysctl -qw "net.ipv4.conf.wan$i.rp_filter=2"
-	ip -n "$gw" addr add "192.0.2.$gwa/29" dev "wan$i"
+	ip -n "$gw" addr add "$net.$((base + 2))/29" dev "wan$i"
 }
 
 lab_up() {
@@ -52,20 +66,19 @@ lab_up() {
 		*) die "unknown option $a" ;;
 		esac
 	done
-	if [ "$n" -lt 1 ] || [ "$n" -gt 30 ]; then die "1..30 WANs"; fi
+	if [ "$n" -lt 1 ] || [ "$n" -gt 40 ]; then die "1..40 WANs"; fi
 	ip netns list | grep -q "^$gw\b" && die "lab $p already exists"
 	ip netns add "$gw"
 	in_gw ip link set lo up
 	in_gw sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.default.rp_filter=2
 	in_gw sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 	for i in $(seq 1 "$n"); do
-		local ns a
+		local ns
 		ns=$(isp "$i")
-		a=$((8 * i + 1))
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
 		wan_link "$i"
-		for t in 198.51.100.53/32 198.51.100.54/32 203.0.113.53/32; do
+		for t in 198.51.100.53/32 198.51.100.54/32 203.0.113.53/32 203.0.113.54/32; do
 			ip -n "$ns" addr add "$t" dev lo
 		done
 		if [ "$v6" = 1 ]; then
@@ -78,7 +91,7 @@ lab_up() {
 		ip -n "$ns" link set up0 up
 		ip -n "$gw" link set "wan$i" up
 		if [ "$routes" = 1 ]; then
-			ip -n "$gw" route add default via "192.0.2.$a" dev "wan$i" proto dhcp metric "$((i - 1))"
+			ip -n "$gw" route add default via "$(wan_gateway "$i")" dev "wan$i" proto dhcp metric "$((i - 1))"
 			if [ "$v6" = 1 ]; then
 				ip -n "$gw" -6 route add default via "2001:db8:$i::1" dev "wan$i" proto static metric "$((1024 + i - 1))"
 			fi

@@ -21,7 +21,11 @@ pub fn lab_available() -> bool {
     if root && ip {
         return true;
     }
-    let why = if root { "the ip command is missing" } else { "not root" };
+    let why = if root {
+        "the ip command is missing"
+    } else {
+        "not root"
+    };
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("namespace tests cannot run under CI=true: {why}");
     }
@@ -159,7 +163,9 @@ pub fn lab_config(n: u32, dir: &std::path::Path, extra_top: &str, extra_defaults
         hooks = dir.join("hooks").display(),
     );
     for i in 1..=n {
-        s.push_str(&format!("\n[[wan]]\nname = \"wan{i}\"\ninterface = \"wan{i}\"\npriority = {i}\n"));
+        s.push_str(&format!(
+            "\n[[wan]]\nname = \"wan{i}\"\ninterface = \"wan{i}\"\npriority = {i}\n"
+        ));
     }
     s
 }

@@ -1,0 +1,416 @@
+//! End-to-end scenarios: the real binary against the real kernel in the namespace lab.
+//! Each asserts what a user relies on — which WAN the kernel picks (`ip route get`) and what
+//! `status` says — and cleans up after itself (the lab and daemon are dropped on panic too).
+//!
+//! The lab (scripts/lab.sh): WAN I is `wanI` behind namespace `ispI`, with a DHCP-style
+//! default route `proto dhcp metric I-1`; targets 198.51.100.53/.54 and 203.0.113.53 live on
+//! every ISP. The daemon config comes from `support::lab_config`: 200 ms rounds, 150 ms
+//! timeout, down 3, up 3, hold 1 s.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+const TARGET: &str = "198.51.100.53";
+
+fn setup(
+    n: u32,
+    opts: &[&str],
+    extra_top: &str,
+    extra_defaults: &str,
+) -> Option<(Lab, TempDir, Daemon)> {
+    if !lab_available() {
+        return None;
+    }
+    let lab = Lab::up(n, opts);
+    let dir = TempDir::new("scenario");
+    let cfg = lab_config(n, &dir.0, extra_top, extra_defaults);
+    let daemon = Daemon::start(&lab, &dir.0, &cfg);
+    Some((lab, dir, daemon))
+}
+
+/// Waits until the kernel routes `TARGET` through `dev`.
+fn expect_dev(lab: &Lab, d: &Daemon, dev: &str, within: Duration) {
+    let ok = wait_for(within, || lab.route_dev(TARGET).as_deref() == Some(dev));
+    assert!(
+        ok,
+        "kernel routes {TARGET} via {:?}, expected {dev}\nroutes:\n{}\nstatus:\n{}\nlog:\n{}",
+        lab.route_dev(TARGET),
+        lab.default_routes(),
+        d.cli(&["status"]).1,
+        d.log_text()
+    );
+}
+
+fn expect_state(d: &Daemon, wan: &str, state: &str, within: Duration) {
+    let ok = wait_for(within, || d.state_of(wan).as_deref() == Some(state));
+    assert!(
+        ok,
+        "{wan} is {:?}, expected {state}\n{}",
+        d.state_of(wan),
+        d.log_text()
+    );
+}
+
+/// Every default route the daemon manages carries its protocol tag and the metric order
+/// follows the priorities.
+fn our_routes(lab: &Lab) -> Vec<(String, u32)> {
+    lab.default_routes()
+        .lines()
+        .filter(|l| l.contains("proto 87"))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let dev = w
+                .iter()
+                .position(|x| *x == "dev")
+                .map(|i| w[i + 1].to_string())?;
+            let metric = w
+                .iter()
+                .position(|x| *x == "metric")
+                .and_then(|i| w[i + 1].parse().ok())
+                .unwrap_or(0);
+            Some((dev, metric))
+        })
+        .collect()
+}
+
+#[test]
+fn startup_adopts_dhcp_routes_and_ranks_by_priority() {
+    let Some((lab, _dir, d)) = setup(3, &[], "", "") else {
+        return;
+    };
+    let adopted = wait_for(Duration::from_secs(5), || {
+        our_routes(&lab).len() == 3 && !lab.default_routes().contains("proto dhcp")
+    });
+    assert!(adopted, "routes not adopted:\n{}", lab.default_routes());
+    let mut routes = our_routes(&lab);
+    routes.sort_by_key(|r| r.1);
+    let order: Vec<&str> = routes.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(order, ["wan1", "wan2", "wan3"]);
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+    for w in ["wan1", "wan2", "wan3"] {
+        expect_state(&d, w, "up", Duration::from_secs(5));
+    }
+    let (ok, json, _) = d.cli(&["status", "--json"]);
+    assert!(ok);
+    assert_eq!(
+        json_field_of(&json, "wan1", "active").as_deref(),
+        Some("true"),
+        "{json}"
+    );
+    assert_eq!(
+        json_field_of(&json, "wan2", "active").as_deref(),
+        Some("false"),
+        "{json}"
+    );
+}
+
+#[test]
+fn carrier_loss_fails_over_and_carrier_return_fails_back() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
+    lab.carrier(1, false);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
+    expect_state(&d, "wan1", "linkdown", Duration::from_secs(1));
+    lab.carrier(1, true);
+    // Back only after `up` good rounds and the hold time.
+    expect_state(&d, "wan1", "up", Duration::from_secs(6));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+}
+
+#[test]
+fn upstream_blackhole_fails_over_and_back() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    lab.blackhole(1, true);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(3));
+    expect_state(&d, "wan1", "down", Duration::from_secs(1));
+    lab.blackhole(1, false);
+    expect_state(&d, "wan1", "up", Duration::from_secs(6));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+}
+
+#[test]
+fn random_loss_on_the_primary_does_not_fail_over() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    lab.loss(1, 20);
+    // 15 s at 5 rounds/s with 3 targets: a failover here is a bug, not bad luck
+    // (a round fails only when all three targets are lost: 0.8 %, three in a row: 5e-7).
+    let switched = wait_for(Duration::from_secs(15), || {
+        lab.route_dev(TARGET).as_deref() != Some("wan1")
+    });
+    assert!(!switched, "failed over at 20 % loss\n{}", d.log_text());
+    let (_, history, _) = d.cli(&["history"]);
+    assert!(
+        !history.contains("down"),
+        "history shows a failure:\n{history}"
+    );
+}
+
+#[test]
+fn dhcp_renew_is_taken_back() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    let adopted = wait_for(Duration::from_secs(5), || our_routes(&lab).len() == 2);
+    assert!(adopted, "{}", lab.default_routes());
+    // What busybox udhcpc's default script does on renew: delete every default route on the
+    // device, then add its own at metric 0.
+    while lab
+        .gw(&["ip", "route", "show", "default", "dev", "wan2"])
+        .contains("default")
+    {
+        lab.gw(&["ip", "route", "del", "default", "dev", "wan2"]);
+    }
+    lab.gw(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.17",
+        "dev",
+        "wan2",
+        "proto",
+        "dhcp",
+        "metric",
+        "0",
+    ]);
+    let taken_back = wait_for(Duration::from_secs(2), || {
+        let r = lab.default_routes();
+        !r.contains("proto dhcp") && our_routes(&lab).len() == 2
+    });
+    assert!(
+        taken_back,
+        "renewed route not taken back:\n{}",
+        lab.default_routes()
+    );
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+}
+
+#[test]
+fn admin_down_and_up() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    lab.gw(&["ip", "link", "set", "wan1", "down"]);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
+    expect_state(&d, "wan1", "linkdown", Duration::from_secs(1));
+    lab.gw(&["ip", "link", "set", "wan1", "up"]);
+    // The kernel deleted wan1's routes silently; the daemon must put its own back.
+    expect_state(&d, "wan1", "up", Duration::from_secs(8));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
+}
+
+#[test]
+fn interface_replug_with_a_new_ifindex() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    lab.script(&["replug", &lab.prefix, "1"]);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
+    // The replugged link has no default route until its DHCP client runs again.
+    lab.gw(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.9",
+        "dev",
+        "wan1",
+        "proto",
+        "dhcp",
+        "metric",
+        "5",
+    ]);
+    expect_state(&d, "wan1", "up", Duration::from_secs(8));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
+}
+
+#[test]
+fn all_down_keeps_priority_order_and_first_to_recover_wins() {
+    let Some((lab, _dir, d)) = setup(3, &[], "", "") else {
+        return;
+    };
+    for w in ["wan1", "wan2", "wan3"] {
+        expect_state(&d, w, "up", Duration::from_secs(5));
+    }
+    for i in 1..=3 {
+        lab.blackhole(i, true);
+    }
+    for w in ["wan1", "wan2", "wan3"] {
+        expect_state(&d, w, "down", Duration::from_secs(4));
+    }
+    // Fail open: nothing deleted, the priority order still holds.
+    assert_eq!(our_routes(&lab).len(), 3, "{}", lab.default_routes());
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+    lab.blackhole(3, false);
+    expect_state(&d, "wan3", "up", Duration::from_secs(8));
+    expect_dev(&lab, &d, "wan3", Duration::from_secs(1));
+}
+
+#[test]
+fn prefer_order_and_auto() {
+    let Some((lab, _dir, d)) = setup(3, &[], "", "") else {
+        return;
+    };
+    for w in ["wan1", "wan2", "wan3"] {
+        expect_state(&d, w, "up", Duration::from_secs(5));
+    }
+    let (ok, _, err) = d.cli(&["prefer", "wan3"]);
+    assert!(ok, "{err}");
+    expect_dev(&lab, &d, "wan3", Duration::from_millis(500));
+    let (ok, _, err) = d.cli(&["prefer", "nosuchwan"]);
+    assert!(!ok && err.contains("nosuchwan"), "{err}");
+    let (ok, _, err) = d.cli(&["auto"]);
+    assert!(ok, "{err}");
+    expect_dev(&lab, &d, "wan1", Duration::from_millis(500));
+    let (ok, _, err) = d.cli(&["order", "wan2", "wan1", "wan3"]);
+    assert!(ok, "{err}");
+    expect_dev(&lab, &d, "wan2", Duration::from_millis(500));
+    // A preferred WAN that goes down is not kept first.
+    d.cli(&["prefer", "wan3"]);
+    expect_dev(&lab, &d, "wan3", Duration::from_millis(500));
+    lab.carrier(3, false);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
+}
+
+#[test]
+fn sigterm_restores_the_routes_other_actors_left() {
+    let Some((lab, _dir, mut d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    let before = "default via 192.0.2.9 dev wan1 proto dhcp \ndefault via 192.0.2.17 dev wan2 proto dhcp metric 1 \n";
+    let adopted = wait_for(Duration::from_secs(5), || our_routes(&lab).len() == 2);
+    assert!(adopted, "{}", lab.default_routes());
+    let status = d.stop().expect("daemon exit status");
+    assert!(status.success(), "exit {status:?}\n{}", d.log_text());
+    assert_eq!(lab.default_routes(), before);
+    assert!(!d.socket.exists(), "socket file left behind");
+}
+
+#[test]
+fn kill9_and_restart_converges_and_still_restores() {
+    let Some((lab, dir, mut d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    let adopted = wait_for(Duration::from_secs(5), || our_routes(&lab).len() == 2);
+    assert!(adopted, "{}", lab.default_routes());
+    d.kill9();
+    let cfg = std::fs::read_to_string(&d.config).unwrap();
+    let mut d2 = Daemon::start(&lab, &dir.0, &cfg);
+    expect_state(&d2, "wan1", "up", Duration::from_secs(5));
+    let mut routes = our_routes(&lab);
+    routes.sort();
+    assert_eq!(routes.len(), 2, "{}", lab.default_routes());
+    expect_dev(&lab, &d2, "wan1", Duration::from_secs(1));
+    assert!(d2.stop().unwrap().success());
+    // The routes the DHCP clients left are back, even across the crash.
+    let after = lab.default_routes();
+    assert!(
+        after.contains("dev wan1 proto dhcp") && after.contains("dev wan2 proto dhcp"),
+        "{after}"
+    );
+}
+
+#[test]
+fn hooks_run_with_the_transition_environment() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(2, &[]);
+    let dir = TempDir::new("hooks");
+    let hooks = dir.0.join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let out = dir.0.join("events");
+    let script = format!(
+        "#!/bin/sh\necho \"$1 $2 name=$WAN_NAME if=$WAN_INTERFACE state=$WAN_STATE prev=$WAN_PREVIOUS_STATE active=$WAN_ACTIVE event=$WAN_EVENT\" >> {}\n",
+        out.display()
+    );
+    let hook = hooks.join("10-record");
+    std::fs::write(&hook, script).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    lab.carrier(1, false);
+    let seen = wait_for(Duration::from_secs(3), || {
+        std::fs::read_to_string(&out)
+            .map(|s| s.contains("name=wan1 if=wan1 state=linkdown prev=up active=wan2"))
+            .unwrap_or(false)
+    });
+    assert!(
+        seen,
+        "hook output:\n{}\n{}",
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        d.log_text()
+    );
+}
+
+#[test]
+fn reload_good_and_bad() {
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    // A bad file is refused with the reason; the old config stays in force.
+    let good = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(&d.config, format!("{good}\nbogus_key = 1\n")).unwrap();
+    let (ok, _, err) = d.cli(&["reload"]);
+    assert!(!ok && err.contains("bogus_key"), "{err}");
+    expect_state(&d, "wan1", "up", Duration::from_millis(100));
+    // A good one that swaps the priorities takes effect at once; WAN state is kept.
+    let swapped = good
+        .replace("priority = 1", "priority = 9")
+        .replace("priority = 2", "priority = 1");
+    std::fs::write(&d.config, swapped).unwrap();
+    let (ok, _, err) = d.cli(&["reload"]);
+    assert!(ok, "{err}");
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(1));
+    assert_eq!(d.state_of("wan1").as_deref(), Some("up"));
+}
+
+#[test]
+fn ipv6_failover() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(2, &["--ipv6"]);
+    let dir = TempDir::new("v6");
+    let cfg = lab_config(2, &dir.0, "", "")
+        .replace(
+            "targets = [\"198.51.100.53\", \"198.51.100.54\", \"203.0.113.53\"]",
+            "targets = [\"198.51.100.53\", \"2001:db8:ff::53\"]",
+        )
+        .replace("priority = 1\n", "priority = 1\nfamily = \"both\"\n")
+        .replace("priority = 2\n", "priority = 2\nfamily = \"both\"\n");
+    let d = Daemon::start(&lab, &dir.0, &cfg);
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    let dev6 = || {
+        let out = lab.gw(&["ip", "-6", "route", "get", "2001:db8:ff::53"]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "dev")
+            .nth(1)
+            .map(str::to_string)
+    };
+    assert!(wait_for(Duration::from_secs(2), || dev6().as_deref() == Some("wan1")));
+    lab.carrier(1, false);
+    let moved = wait_for(Duration::from_secs(2), || dev6().as_deref() == Some("wan2"));
+    assert!(
+        moved,
+        "{}\n{}",
+        lab.gw(&["ip", "-6", "route"]),
+        d.log_text()
+    );
+}
