@@ -25,7 +25,11 @@ impl Notifier {
             std::process::id(),
         );
         let next_watchdog_at = watchdog_every.map(|d| now + d);
-        Notifier { socket, watchdog_every, next_watchdog_at }
+        Notifier {
+            socket,
+            watchdog_every,
+            next_watchdog_at,
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -92,8 +96,14 @@ mod tests {
 
     #[test]
     fn watchdog_interval_rules() {
-        assert_eq!(watchdog_interval(Some("30000000"), None, 7), Some(Duration::from_secs(15)));
-        assert_eq!(watchdog_interval(Some("30000000"), Some("7"), 7), Some(Duration::from_secs(15)));
+        assert_eq!(
+            watchdog_interval(Some("30000000"), None, 7),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(
+            watchdog_interval(Some("30000000"), Some("7"), 7),
+            Some(Duration::from_secs(15))
+        );
         assert_eq!(watchdog_interval(Some("30000000"), Some("8"), 7), None);
         assert_eq!(watchdog_interval(Some("0"), None, 7), None);
         assert_eq!(watchdog_interval(Some("x"), None, 7), None);
