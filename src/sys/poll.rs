@@ -20,7 +20,13 @@ pub struct PollFd {
 
 impl PollFd {
     pub fn new(fd: RawFd, want_write: bool) -> PollFd {
-        PollFd { fd, want_write, readable: false, writable: false, error: false }
+        PollFd {
+            fd,
+            want_write,
+            readable: false,
+            writable: false,
+            error: false,
+        }
     }
 
     pub fn ready(&self) -> bool {
@@ -53,7 +59,11 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
     let n = unsafe { libc::poll(raw.as_mut_ptr(), raw.len() as libc::nfds_t, timeout_ms) };
     if n < 0 {
         let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(0)
+        } else {
+            Err(e)
+        };
     }
     for (p, r) in fds.iter_mut().zip(&raw) {
         p.readable = r.revents & libc::POLLIN != 0;
@@ -65,7 +75,10 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
 
 /// `CLOCK_MONOTONIC` as an engine [`Instant`].
 pub fn monotonic_now() -> Instant {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always available on
     // Linux, so the call cannot fail with these arguments.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };

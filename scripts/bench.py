@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""The benchmark: puts a number on every budget of DESIGN.md section 8, from one run.
+
+Runs the real daemon in the namespace lab (scripts/lab.sh) and times what matters from the
+kernel's own notifications, read with `ip -ts monitor link route` inside the gateway
+namespace:
+
+  carrier loss -> re-ranked   from the RTM_NEWLINK that reports NO-CARRIER on wan1 to the
+                              deletion of wan1's route at its healthy metric (from then on
+                              wan2 holds the lowest metric)
+  upstream loss -> re-ranked  from the moment the ISP starts dropping (nft rule in place) to
+                              that same deletion
+  DHCP renew -> taken back    from the foreign route's RTM_NEWROUTE to its deletion
+
+Usage (root):  scripts/bench.py [--full] [--record docs/benchmarks.md] [--only NAME,...]
+  --full   the long version: 10 minutes of 20 % loss instead of 60 s, more trials
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB = ROOT / "scripts" / "lab.sh"
+BIN = ROOT / "target" / "release" / "wanfailover"
+TARGETS4 = ["198.51.100.53", "198.51.100.54", "203.0.113.53", "203.0.113.54"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+PROFILES = {
+    "default": dict(interval="1s", timeout="1s", failure_interval="300ms",
+                    recovery_interval="1s", down=3, up=5, hold="10s"),
+    "fast": dict(interval="200ms", timeout="200ms", failure_interval="100ms",
+                 recovery_interval="200ms", down=3, up=3, hold="1s"),
+}
+
+
+def sh(*args, check=True):
+    return subprocess.run([str(a) for a in args], check=check, capture_output=True, text=True).stdout
+
+
+class Lab:
+    def __init__(self, n, prefix):
+        self.prefix, self.n = prefix, n
+        sh(LAB, "down", prefix)
+        sh(LAB, "up", prefix, n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        sh(LAB, "down", self.prefix, check=False)
+
+    @property
+    def gw(self):
+        return self.prefix + "gw"
+
+    def run(self, *args):
+        return sh(LAB, *args[:1], self.prefix, *args[1:])
+
+    def routes(self):
+        return sh("ip", "-n", self.gw, "route", "show", "default")
+
+
+def config_text(tmp, n, targets, profile):
+    p = PROFILES[profile]
+    lines = [f'socket = "{tmp}/wf.sock"', f'hooks_dir = "{tmp}/hooks"', "", "[defaults]",
+             "targets = [" + ", ".join(f'"{t}"' for t in targets) + "]"]
+    lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in p.items()]
+    lines.append("reliability = 1")
+    for i in range(1, n + 1):
+        lines += ["", "[[wan]]", f'name = "wan{i}"', f'interface = "wan{i}"', f"priority = {i}"]
+    return "\n".join(lines) + "\n"
+
+
+class Daemon:
+    def __init__(self, lab, n, targets, profile):
+        self.tmp = tempfile.mkdtemp(prefix="wf-bench-")
+        self.conf = Path(self.tmp) / "wanfailover.conf"
+        self.conf.write_text(config_text(self.tmp, n, targets, profile))
+        self.sock = Path(self.tmp) / "wf.sock"
+        self.log = open(Path(self.tmp) / "daemon.log", "w")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", lab.gw, str(BIN), "daemon", "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        if not wait(10, lambda: self.status() is not None):
+            raise SystemExit("daemon did not start: " + (Path(self.tmp) / "daemon.log").read_text())
+
+    def cli(self, *args):
+        r = subprocess.run([str(BIN), *args, "--socket", str(self.sock)], capture_output=True, text=True)
+        return r.stdout if r.returncode == 0 else None
+
+    def status(self):
+        out = self.cli("status", "--json")
+        return json.loads(out) if out else None
+
+    def states(self):
+        return {w["name"]: w["state"] for w in (self.status() or [])}
+
+    def history(self):
+        out = self.cli("history", "--json")
+        return json.loads(out) if out else []
+
+    def pid(self):
+        # `ip netns exec` execs the daemon: same pid.
+        return self.proc.pid
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Monitor:
+    """`ip -ts monitor link route` in the gateway namespace, parsed into (time, text)."""
+
+    STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (.*)$")
+
+    def __init__(self, lab):
+        self.path = tempfile.mktemp(prefix="wf-mon-")
+        self.out = open(self.path, "w")
+        self.proc = subprocess.Popen(["ip", "-n", lab.gw, "-ts", "monitor", "link", "route"],
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+
+    def events(self):
+        self.out.flush()
+        events = []
+        for line in Path(self.path).read_text().splitlines():
+            m = self.STAMP.match(line)
+            if m:
+                t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+                events.append((t, m.group(2)))
+        return events
+
+    def first(self, after, pattern):
+        rx = re.compile(pattern)
+        for t, text in self.events():
+            if t >= after and rx.search(text):
+                return t
+        return None
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.out.close()
+        os.unlink(self.path)
+
+
+def wait(seconds, check, step=0.01):
+    until = time.time() + seconds
+    while time.time() < until:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
+
+
+def route_dev(lab, dst="198.51.100.53"):
+    out = sh("ip", "-n", lab.gw, "route", "get", dst)
+    m = re.search(r" dev (\S+)", out)
+    return m.group(1) if m else None
+
+
+def our_metric(lab, dev):
+    m = re.search(rf"dev {dev} proto 87 metric (\d+)", lab.routes())
+    return int(m.group(1)) if m else None
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def ms(x):
+    return f"{x * 1000:.1f} ms"
+
+
+def measure_carrier(trials):
+    with Lab(2, "bc") as lab:
+        d = Daemon(lab, 2, TARGETS4[:3], "fast")
+        mon = Monitor(lab)
+        try:
+            wait(10, lambda: d.states().get("wan1") == "up" and d.states().get("wan2") == "up")
+            lat = []
+            for _ in range(trials):
+                wait(10, lambda: route_dev(lab) == "wan1" and our_metric(lab, "wan1") is not None)
+                healthy = our_metric(lab, "wan1")
+                t0 = time.time()
+                lab.run("carrier", 1, "off")
+                wait(5, lambda: route_dev(lab) == "wan2")
+                time.sleep(0.05)
+                t_link = mon.first(t0 - 0.01, r"wan1.*NO-CARRIER")
+                t_rank = mon.first(t0 - 0.01, rf"^Deleted default .*dev wan1 proto 87 metric {healthy}\b")
+                if t_link and t_rank:
+                    lat.append(t_rank - t_link)
+                lab.run("carrier", 1, "on")
+                wait(15, lambda: route_dev(lab) == "wan1")
+            return lat
+        finally:
+            mon.close()
+            d.stop()
+
+
+def measure_blackhole(profile, trials):
+    with Lab(2, "bb") as lab:
+        d = Daemon(lab, 2, TARGETS4[:3], profile)
+        mon = Monitor(lab)
+        try:
+            wait(20, lambda: d.states().get("wan1") == "up" and d.states().get("wan2") == "up")
+            lat = []
+            for _ in range(trials):
+                wait(60, lambda: d.states().get("wan1") == "up" and route_dev(lab) == "wan1")
+                healthy = our_metric(lab, "wan1")
+                time.sleep(0.37)  # land at varying points of the probe round
+                lab.run("blackhole", 1, "on")
+                t0 = time.time()
+                wait(15, lambda: route_dev(lab) == "wan2")
+                time.sleep(0.05)
+                t_rank = mon.first(t0, rf"^Deleted default .*dev wan1 proto 87 metric {healthy}\b")
+                if t_rank:
+                    lat.append(t_rank - t0)
+                lab.run("blackhole", 1, "off")
+            return lat
+        finally:
+            mon.close()
+            d.stop()
+
+
+def measure_renew(trials):
+    with Lab(2, "br") as lab:
+        d = Daemon(lab, 2, TARGETS4[:3], "fast")
+        mon = Monitor(lab)
+        try:
+            wait(10, lambda: "proto dhcp" not in lab.routes() and our_metric(lab, "wan2") is not None)
+            lat = []
+            for i in range(trials):
+                t0 = time.time()
+                sh("ip", "-n", lab.gw, "route", "add", "default", "via", "192.0.2.17", "dev", "wan2",
+                   "proto", "dhcp", "metric", "0", check=False)
+                wait(2, lambda: "proto dhcp" not in lab.routes())
+                time.sleep(0.05)
+                t_add = mon.first(t0 - 0.01, r"^default via 192\.0\.2\.17 dev wan2 proto dhcp")
+                t_del = mon.first(t0 - 0.01, r"^Deleted default via 192\.0\.2\.17 dev wan2 proto dhcp")
+                if t_add and t_del:
+                    lat.append(t_del - t_add)
+                time.sleep(0.1)
+            return lat
+        finally:
+            mon.close()
+            d.stop()
+
+
+def measure_false_failovers(seconds):
+    with Lab(2, "bl") as lab:
+        d = Daemon(lab, 2, TARGETS4[:3], "default")
+        try:
+            wait(30, lambda: d.states().get("wan1") == "up")
+            lab.run("loss", 1, 20)
+            time.sleep(seconds)
+            switches = [h for h in d.history() if h.get("kind") == "switch"]
+            return len(switches) - 1 if switches else 0  # the first switch is the start-up choice
+        finally:
+            d.stop()
+
+
+def proc_cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_hwm_kib(pid):
+    m = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(m.group(1)) if m else None
+
+
+def measure_resources(wans, targets, seconds, prefix):
+    with Lab(wans, prefix) as lab:
+        d = Daemon(lab, wans, TARGETS4[:targets], "fast")
+        try:
+            wait(20, lambda: all(s == "up" for s in d.states().values()) and len(d.states()) == wans)
+            c0, t0 = proc_cpu_seconds(d.pid()), time.time()
+            time.sleep(seconds)
+            c1, t1 = proc_cpu_seconds(d.pid()), time.time()
+            status = d.status() or []
+            late = sum(w.get("late_rounds", 0) for w in status)
+            down = [w["name"] for w in status if w["state"] != "up"]
+            return dict(cpu_pct=100 * (c1 - c0) / (t1 - t0), hwm_kib=proc_hwm_kib(d.pid()),
+                        late_rounds=late, not_up=down)
+        finally:
+            d.stop()
+
+
+def binary_sizes():
+    out = {}
+    for target, path in [("aarch64-unknown-linux-musl", "aarch64-unknown-linux-musl"),
+                         ("armv7-unknown-linux-gnueabihf", "armv7-unknown-linux-gnueabihf")]:
+        r = subprocess.run(["cargo", "build", "--locked", "--release", "--target", target],
+                           cwd=ROOT, capture_output=True, text=True)
+        f = ROOT / "target" / path / "release" / "wanfailover"
+        out[target] = f.stat().st_size if r.returncode == 0 and f.exists() else None
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--record", metavar="FILE")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench.py: needs root (network namespaces)")
+    only = set(filter(None, args.only.split(",")))
+    want = lambda name: not only or name in only
+    subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--locked", "--release"], cwd=ROOT, check=True)
+    trials = 100 if args.full else 50
+    rows = []
+    started = time.time()
+    if want("carrier"):
+        lat = measure_carrier(trials)
+        p99 = pct(lat, 99)
+        rows.append(("carrier loss -> default route re-ranked", "p99 <= 10 ms",
+                     f"p50 {ms(pct(lat, 50))}, p99 {ms(p99)}, max {ms(max(lat) if lat else float('nan'))} ({len(lat)} trials)",
+                     p99 <= 0.010))
+    for profile, bound in [("default", 3 * 1.0 + 1.0 + 0.05), ("fast", 1.0)]:
+        if want("blackhole-" + profile):
+            lat = measure_blackhole(profile, 10 if args.full else 5)
+            worst = max(lat) if lat else float("inf")
+            rows.append((f"total upstream loss -> re-ranked, {profile} profile", f"<= {ms(bound)}",
+                         f"median {ms(statistics.median(lat)) if lat else '-'}, max {ms(worst)} ({len(lat)} trials)",
+                         worst <= bound))
+    if want("renew"):
+        lat = measure_renew(trials)
+        p99 = pct(lat, 99)
+        rows.append(("DHCP re-add -> rewritten", "<= 20 ms",
+                     f"p50 {ms(pct(lat, 50))}, p99 {ms(p99)} ({len(lat)} trials)", p99 <= 0.020))
+    if want("loss"):
+        secs = 600 if args.full else 60
+        n = measure_false_failovers(secs)
+        rows.append((f"false failovers, {secs} s at 20 % loss on the primary, 3 targets, defaults",
+                     "0", str(n), n == 0))
+    if want("resources"):
+        r = measure_resources(4, 3, 60 if args.full else 30, "bm")
+        rows.append(("daemon RSS (VmHWM), 4 WANs x 3 targets", "<= 1024 KiB", f"{r['hwm_kib']} KiB",
+                     r["hwm_kib"] is not None and r["hwm_kib"] <= 1024))
+        rows.append(("CPU, 4 WANs x 3 targets at 5 rounds/s", "<= 0.5 %", f"{r['cpu_pct']:.2f} %",
+                     r["cpu_pct"] <= 0.5))
+    if want("scale"):
+        r = measure_resources(32, 4, 60 if args.full else 30, "bs")
+        rows.append(("scale: 32 WANs x 4 targets at 5 rounds/s", "no late rounds",
+                     f"{r['late_rounds']} late rounds, CPU {r['cpu_pct']:.2f} %, VmHWM {r['hwm_kib']} KiB"
+                     + (f", not up: {','.join(r['not_up'])}" if r["not_up"] else ""),
+                     r["late_rounds"] == 0 and not r["not_up"]))
+    if want("size"):
+        sizes = binary_sizes()
+        for target, budget in [("aarch64-unknown-linux-musl", 600), ("armv7-unknown-linux-gnueabihf", 900)]:
+            size = sizes.get(target)
+            rows.append((f"static stripped binary, {target}", f"<= {budget} KiB",
+                         f"{size / 1024:.0f} KiB" if size else "build failed", bool(size) and size <= budget * 1024))
+    report(rows, args, time.time() - started)
+    return 0 if all(r[3] for r in rows) else 1
+
+
+def report(rows, args, elapsed):
+    w = max(len(r[0]) for r in rows)
+    lines = [f"| {'what'.ljust(w)} | budget | measured | ok |", f"|{'-' * (w + 2)}|---|---|---|"]
+    lines += [f"| {r[0].ljust(w)} | {r[1]} | {r[2]} | {'yes' if r[3] else 'NO'} |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+    if args.record:
+        cmd = "scripts/bench.py" + (" --full" if args.full else "") + (f" --only {args.only}" if args.only else "")
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        with open(args.record, "a") as f:
+            f.write(f"\n## {when}\n\nCommand: `{cmd}` (root), {elapsed:.0f} s; machine: {machine}.\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
