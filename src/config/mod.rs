@@ -152,7 +152,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
         Ok(root) => root,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            c.at(&span, syntax_message(e.message()));
+            let key = text.get(span.clone()).filter(|k| k.len() <= 64);
+            c.at(&span, syntax_message(e.message(), key));
             return Err(c
                 .finish()
                 .unwrap_or_else(|| Errors::single(file, "invalid TOML".into())));
@@ -169,16 +170,22 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
     }
 }
 
-/// The parser's message, as one line starting in lower case like every other message.
-fn syntax_message(message: &str) -> String {
+/// The parser's message, as one line starting in lower case like every other message;
+/// `spanned` is the text the parser points at.
+fn syntax_message(message: &str, spanned: Option<&str>) -> String {
     let line = message.lines().next().unwrap_or("").trim();
     let mut chars = line.chars();
     let first = chars.next().map(|ch| ch.to_lowercase().collect::<String>());
-    format!(
+    let mut out = format!(
         "invalid TOML: {}{}",
         first.unwrap_or_default(),
         chars.as_str()
-    )
+    );
+    // The parser does not say which key is repeated; the span does.
+    if let (true, Some(key)) = (line == "duplicate key", spanned) {
+        out.push_str(&format!(" {}", values::code(key.trim())));
+    }
+    out
 }
 
 /// Reads and parses the file at `path`. An unreadable, oversized or non-UTF-8 file is one

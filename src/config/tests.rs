@@ -643,6 +643,12 @@ fn wrong_shapes() {
     one_error("defaults = 3\n", "1:12", "`defaults` must be a table");
     one_error("wan = [1]\n", "1:8", "each `wan` must be a table");
     one_error(&BASE.replace("\"eth0\"", "eth0"), "6:13", "invalid TOML");
+    one_error("a = 1\na = 2\n", "2:1", "invalid TOML: duplicate key `a`");
+    one_error(
+        "socket = 1\n",
+        "1:10",
+        "`socket` expects a string, found the integer 1",
+    );
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub fn code(text: &str) -> String {
 fn found(v: &Value<'_>) -> String {
     match v.get_ref() {
         DeValue::String(s) => format!("the string {}", quote(s)),
-        DeValue::Integer(i) => format!("the integer {}", quote(&i.to_string())),
+        DeValue::Integer(i) => format!("the integer {}", shorten(&i.to_string())),
         DeValue::Boolean(b) => format!("{b}"),
         other => format!("a {}", other.type_str()),
     }
@@ -88,8 +88,7 @@ pub fn integer(
             Some(Spanned::new(v.span(), n as u32))
         }
         _ => {
-            let text = quote(&i.to_string());
-            let text = text.trim_matches('"');
+            let text = shorten(&i.to_string());
             c.at(
                 &v.span(),
                 format!("`{key}` must be from {lo} to {hi}, not {text}"),
@@ -109,8 +108,7 @@ pub fn duration(
     let text = match v.get_ref() {
         DeValue::String(s) => s,
         DeValue::Integer(i) => {
-            let n = quote(&i.to_string());
-            let n = n.trim_matches('"');
+            let n = shorten(&i.to_string());
             let msg = format!(
                 "invalid duration {n} for `{key}`: write it as a string with a unit, e.g. \"{n}s\""
             );
