@@ -9,6 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Collector;
+use super::raw::RawProbe;
 use super::units::format_duration;
 use super::validate::{self, Ctx};
 use super::values::start_of;
@@ -79,8 +80,6 @@ pub fn probe(
         reliability: count(Some(reliability), validate::DEFAULT_RELIABILITY),
     })
 }
-
-use super::raw::RawProbe;
 
 /// A probe must be answered or given up before the next round starts, and after a failed
 /// round the WAN probes faster (or as fast), never slower.
