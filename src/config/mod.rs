@@ -1,12 +1,44 @@
 //! `/etc/wanfailover.conf`: TOML in, a validated [`Config`] out.
 //!
-//! Pure: the caller reads the file and passes its text and name; nothing here touches the
-//! file system. Every error names the file, line and column (where the input has one) and
-//! what was expected. Unknown keys are errors.
+//! [`parse`] is pure: text and file name in, `Config` or every error found out. [`load`]
+//! only adds reading the file. Every error names the file, line and column (where the
+//! input has one) and what was expected. Unknown keys are errors, with a suggestion when
+//! the key looks like a typo of a known one.
+//!
+//! The TOML text is parsed into `toml`'s spanned document tree and walked by hand rather
+//! than through serde derive: every key and value keeps its place in the file, and one
+//! pass reports all unknown keys and bad values instead of stopping at the first.
+//!
+//! Stages: `raw` checks each key and value on its own (type, unit, range); if that found
+//! nothing, `validate` and `probe` check the rules that relate values (duplicates,
+//! families, timeout against interval, recovery against threshold) and fill in defaults.
+//! A value that failed on its own is thus never the cause of a second, confusing error.
+//!
+//! Defaults, in order of precedence: the WAN's own key, `[defaults]`, the built-in value
+//! (see `validate.rs`). `timeout` and `failure_interval` default to at most `interval`, so
+//! a fast profile only needs `interval = "200ms"`. A quality threshold without a recovery
+//! value recovers at the threshold itself.
 
+mod error;
+mod probe;
+mod raw;
+mod units;
+mod validate;
+mod values;
+
+use std::io::Read;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use error::{Error, Errors, MAX_ERRORS};
+pub use raw::{MAX_PENALTY, MAX_PRIORITY};
+pub use units::{format_duration, parse_duration, parse_percent, UnitError};
+pub use validate::{
+    DEFAULT_DEGRADED_PENALTY, DEFAULT_DOWN, DEFAULT_DOWN_PENALTY, DEFAULT_FAILURE_INTERVAL,
+    DEFAULT_HOLD, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_RECOVERY_INTERVAL,
+    DEFAULT_RELIABILITY, DEFAULT_TIMEOUT, DEFAULT_UP,
+};
 
 /// Most WANs one daemon manages (DESIGN.md §8 scale target: 32).
 pub const MAX_WANS: usize = 32;
@@ -74,11 +106,13 @@ pub struct Probe {
     pub up: u8,
     /// Minimum time since the last failed round before a WAN may come back `up`.
     pub hold: Duration,
-    /// Targets that must answer for a round to pass.
+    /// Targets that must answer for a round to pass. For a `both` WAN each family is judged
+    /// on its own targets (the config guarantees at least `reliability` of each family).
     pub reliability: u8,
 }
 
-/// One `[[wan]]`.
+/// One `[[wan]]`. A `both` WAN has at least one IPv4 and one IPv6 target and
+/// `gateway = Auto`; otherwise every target (and a fixed gateway) is of the WAN's family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wan {
     pub name: String,
@@ -107,3 +141,115 @@ pub struct Config {
     /// In config order; names, interfaces and priorities are unique.
     pub wans: Vec<Wan>,
 }
+
+/// Largest configuration file accepted; a real one is a few kilobytes.
+pub const MAX_FILE_LEN: u64 = 1024 * 1024;
+
+/// Parses and validates configuration `text`; `file` names it in error messages.
+pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
+    let mut c = error::Collector::new(file, text);
+    let root = match toml::de::DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let key = text.get(span.clone()).filter(|k| k.len() <= 64);
+            c.at(&span, syntax_message(e.message(), key));
+            return Err(c
+                .finish()
+                .unwrap_or_else(|| Errors::single(file, "invalid TOML".into())));
+        }
+    };
+    let raw = raw::read(&mut c, root.get_ref());
+    if let Some(errors) = c.finish_if_any() {
+        return Err(errors);
+    }
+    let config = validate::config(&mut c, &raw);
+    match c.finish() {
+        Some(errors) => Err(errors),
+        None => Ok(config),
+    }
+}
+
+/// The parser's message, as one line starting in lower case like every other message;
+/// `spanned` is the text the parser points at.
+fn syntax_message(message: &str, spanned: Option<&str>) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    let mut chars = line.chars();
+    let first = chars.next().map(|ch| ch.to_lowercase().collect::<String>());
+    let mut out = format!(
+        "invalid TOML: {}{}",
+        first.unwrap_or_default(),
+        chars.as_str()
+    );
+    // The parser does not say which key is repeated; the span does.
+    if let (true, Some(key)) = (line == "duplicate key", spanned) {
+        out.push_str(&format!(" {}", values::code(key.trim())));
+    }
+    out
+}
+
+/// Reads and parses the file at `path`. An unreadable, oversized or non-UTF-8 file is one
+/// error; nothing here panics.
+pub fn load(path: &Path) -> Result<Config, Errors> {
+    let file = path.display().to_string();
+    let mut bytes = Vec::new();
+    let read =
+        std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_LEN + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        return Err(Errors::single(&file, format!("cannot read: {e}")));
+    }
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        let msg = format!("larger than {MAX_FILE_LEN} bytes; not a configuration file");
+        return Err(Errors::single(&file, msg));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, &file),
+        Err(e) => Err(error::not_utf8(
+            &file,
+            e.as_bytes(),
+            e.utf8_error().valid_up_to(),
+        )),
+    }
+}
+
+impl Wan {
+    /// One line for `check-config`:
+    /// `fiber: eth0, priority 1, ipv4, 2 targets every 1s (timeout 1s, down 3, up 5, hold 10s)`.
+    pub fn summary(&self) -> String {
+        let p = &self.probe;
+        let n = p.targets.len();
+        let mut line = format!(
+            "{}: {}, priority {}, {}, {n} target{} every {} (timeout {}, down {}, up {}, hold {})",
+            self.name,
+            self.interface,
+            self.priority,
+            self.family,
+            if n == 1 { "" } else { "s" },
+            format_duration(p.interval),
+            format_duration(p.timeout),
+            p.down,
+            p.up,
+            format_duration(p.hold),
+        );
+        if let Gateway::Addr(ip) = self.gateway {
+            line.push_str(&format!(", gateway {ip}"));
+        }
+        if !self.enabled {
+            line.push_str(", disabled");
+        }
+        line
+    }
+}
+
+impl std::fmt::Display for FamilySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FamilySet::Ipv4 => "ipv4",
+            FamilySet::Ipv6 => "ipv6",
+            FamilySet::Both => "both",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,286 @@
+//! Probe settings of one WAN: its own keys, else `[defaults]`, else built-in defaults; then
+//! the rules that relate them (targets against the family, timeout against the interval,
+//! recovery thresholds against their maximum).
+
+use std::net::IpAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::Collector;
+use super::raw::RawProbe;
+use super::units::format_duration;
+use super::validate::{self, Ctx};
+use super::values::start_of;
+use super::{FamilySet, Percent, Probe, Quality, MAX_TARGETS};
+
+/// A value and where it came from (`None`: a built-in default).
+struct Picked<T> {
+    value: T,
+    span: Option<Range<usize>>,
+}
+
+/// The WAN's own value, else the `[defaults]` one.
+fn pick<T: Copy>(own: &Option<Spanned<T>>, defaults: &Option<Spanned<T>>) -> Option<Picked<T>> {
+    own.as_ref().or(defaults.as_ref()).map(|f| Picked {
+        value: *f.get_ref(),
+        span: Some(f.span()),
+    })
+}
+
+fn or_builtin<T>(picked: Option<Picked<T>>, value: T) -> Picked<T> {
+    picked.unwrap_or(Picked { value, span: None })
+}
+
+/// Where to report a problem with `p`: its own place, else the WAN's table.
+fn place<T>(p: &Picked<T>, ctx: &Ctx<'_>) -> Range<usize> {
+    p.span.clone().unwrap_or_else(|| start_of(ctx.span))
+}
+
+pub fn probe(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    own: &RawProbe,
+    defaults: &RawProbe,
+) -> Option<Probe> {
+    let targets = targets(c, ctx, own, defaults);
+    let interval = or_builtin(
+        pick(&own.interval, &defaults.interval),
+        validate::DEFAULT_INTERVAL,
+    );
+    let timeout = pick(&own.timeout, &defaults.timeout);
+    let timeout = or_builtin(timeout, validate::DEFAULT_TIMEOUT.min(interval.value));
+    let failure = pick(&own.failure_interval, &defaults.failure_interval);
+    let failure = or_builtin(
+        failure,
+        validate::DEFAULT_FAILURE_INTERVAL.min(interval.value),
+    );
+    let recovery = pick(&own.recovery_interval, &defaults.recovery_interval);
+    let recovery = or_builtin(recovery, validate::DEFAULT_RECOVERY_INTERVAL);
+    check_timing(c, ctx, &interval, &timeout, &failure);
+    let count = |p: Option<Picked<u32>>, default: u8| {
+        p.map_or(default, |p| u8::try_from(p.value).unwrap_or(u8::MAX))
+    };
+    let reliability = or_builtin(
+        pick(&own.reliability, &defaults.reliability),
+        u32::from(validate::DEFAULT_RELIABILITY),
+    );
+    let targets = targets?;
+    check_reliability(c, ctx, &reliability, &targets)?;
+    Some(Probe {
+        targets,
+        interval: interval.value,
+        timeout: timeout.value,
+        failure_interval: failure.value,
+        recovery_interval: recovery.value,
+        down: count(pick(&own.down, &defaults.down), validate::DEFAULT_DOWN),
+        up: count(pick(&own.up, &defaults.up), validate::DEFAULT_UP),
+        hold: pick(&own.hold, &defaults.hold).map_or(validate::DEFAULT_HOLD, |p| p.value),
+        reliability: count(Some(reliability), validate::DEFAULT_RELIABILITY),
+    })
+}
+
+/// A probe must be answered or given up before the next round starts, and after a failed
+/// round the WAN probes faster (or as fast), never slower.
+fn check_timing(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    interval: &Picked<Duration>,
+    timeout: &Picked<Duration>,
+    failure: &Picked<Duration>,
+) {
+    let (i, t, f) = (
+        format_duration(interval.value),
+        format_duration(timeout.value),
+        format_duration(failure.value),
+    );
+    if timeout.value > interval.value {
+        let msg = format!(
+            "`timeout` ({t}) is longer than `interval` ({i}) for WAN `{}`: \
+             a probe must finish before the next round starts",
+            ctx.name
+        );
+        c.at(&place(timeout, ctx), msg);
+    }
+    if failure.value > interval.value {
+        let msg = format!(
+            "`failure_interval` ({f}) is longer than `interval` ({i}) for WAN `{}`: \
+             it exists to confirm a failure faster than the normal rounds",
+            ctx.name
+        );
+        c.at(&place(failure, ctx), msg);
+    }
+}
+
+/// The WAN's targets: present, within [`MAX_TARGETS`], unique, and of the WAN's family.
+/// A `both` WAN probes each family through its own socket, so it needs targets of each.
+fn targets(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    own: &RawProbe,
+    defaults: &RawProbe,
+) -> Option<Vec<IpAddr>> {
+    let Some(list) = own.targets.as_ref().or(defaults.targets.as_ref()) else {
+        let msg = format!(
+            "WAN `{}` has no targets: set `targets` in [defaults] or in this [[wan]]",
+            ctx.name
+        );
+        c.at(&start_of(ctx.span), msg);
+        return None;
+    };
+    let items = list.get_ref();
+    if items.is_empty() || items.len() > MAX_TARGETS {
+        let msg = format!(
+            "WAN `{}` needs 1 to {MAX_TARGETS} targets, not {}",
+            ctx.name,
+            items.len()
+        );
+        c.at(&list.span(), msg);
+        return None;
+    }
+    let before = c.len();
+    let refs: Vec<&Spanned<IpAddr>> = items.iter().collect();
+    validate::duplicates(c, "target", &refs);
+    for t in items {
+        check_target_family(c, ctx, t);
+    }
+    let has = |v4: bool| items.iter().any(|t| t.get_ref().is_ipv4() == v4);
+    if ctx.family == FamilySet::Both && !(has(true) && has(false)) {
+        let msg = format!(
+            "WAN `{}` has family = \"both\" and needs at least one IPv4 and one IPv6 target",
+            ctx.name
+        );
+        c.at(&list.span(), msg);
+    }
+    (c.len() == before).then(|| items.iter().map(|t| *t.get_ref()).collect())
+}
+
+fn check_target_family(c: &mut Collector<'_>, ctx: &Ctx<'_>, target: &Spanned<IpAddr>) {
+    let ip = target.get_ref();
+    let (is, wants) = match (ctx.family, ip) {
+        (FamilySet::Ipv4, IpAddr::V6(_)) => ("IPv6", "ipv4"),
+        (FamilySet::Ipv6, IpAddr::V4(_)) => ("IPv4", "ipv6"),
+        _ => return,
+    };
+    let msg = format!(
+        "target {ip} is {is} but WAN `{}` has family = \"{wants}\"",
+        ctx.name
+    );
+    c.at(&target.span(), msg);
+}
+
+/// A round passes when `reliability` targets answer, so there must be that many; a `both`
+/// WAN judges each family on its own targets, so each family needs that many.
+fn check_reliability(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    reliability: &Picked<u32>,
+    targets: &[IpAddr],
+) -> Option<()> {
+    let v4 = targets.iter().filter(|t| t.is_ipv4()).count();
+    let fewest = match ctx.family {
+        FamilySet::Both => v4.min(targets.len() - v4),
+        _ => targets.len(),
+    };
+    if reliability.value as usize <= fewest {
+        return Some(());
+    }
+    let per = if ctx.family == FamilySet::Both {
+        " per family"
+    } else {
+        ""
+    };
+    let msg = format!(
+        "`reliability` is {} but WAN `{}` has only {fewest} target(s){per}",
+        reliability.value, ctx.name
+    );
+    c.at(&place(reliability, ctx), msg);
+    None
+}
+
+/// Quality thresholds; a recovery value defaults to its threshold and must not be worse.
+pub fn quality(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    own: &RawProbe,
+    defaults: &RawProbe,
+) -> Option<Quality> {
+    let before = c.len();
+    let (max_latency, recovery_latency) = pair(
+        c,
+        ctx,
+        ("max_latency", pick(&own.max_latency, &defaults.max_latency)),
+        (
+            "recovery_latency",
+            pick(&own.recovery_latency, &defaults.recovery_latency),
+        ),
+        format_duration,
+    );
+    let (max_loss, recovery_loss) = pair(
+        c,
+        ctx,
+        ("max_loss", pick(&own.max_loss, &defaults.max_loss)),
+        (
+            "recovery_loss",
+            pick(&own.recovery_loss, &defaults.recovery_loss),
+        ),
+        |p: Percent| p.to_string(),
+    );
+    let (max_jitter, recovery_jitter) = pair(
+        c,
+        ctx,
+        ("max_jitter", pick(&own.max_jitter, &defaults.max_jitter)),
+        (
+            "recovery_jitter",
+            pick(&own.recovery_jitter, &defaults.recovery_jitter),
+        ),
+        format_duration,
+    );
+    (c.len() == before).then_some(Quality {
+        max_latency,
+        recovery_latency,
+        max_loss,
+        recovery_loss,
+        max_jitter,
+        recovery_jitter,
+    })
+}
+
+type Named<T> = (&'static str, Option<Picked<T>>);
+
+/// One threshold and its recovery value.
+fn pair<T: Copy + Ord>(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    max: Named<T>,
+    recovery: Named<T>,
+    show: impl Fn(T) -> String,
+) -> (Option<T>, Option<T>) {
+    let ((max_key, max), (rec_key, rec)) = (max, recovery);
+    match (max, rec) {
+        (None, None) => (None, None),
+        (Some(m), None) => (Some(m.value), Some(m.value)),
+        (None, Some(r)) => {
+            let msg = format!(
+                "`{rec_key}` is set for WAN `{}` but `{max_key}` is not",
+                ctx.name
+            );
+            c.at(&place(&r, ctx), msg);
+            (None, None)
+        }
+        (Some(m), Some(r)) => {
+            if r.value > m.value {
+                let msg = format!(
+                    "`{rec_key}` ({}) must not exceed `{max_key}` ({}) for WAN `{}`: \
+                     a WAN recovers when it gets back under the recovery value",
+                    show(r.value),
+                    show(m.value),
+                    ctx.name
+                );
+                c.at(&place(&r, ctx), msg);
+            }
+            (Some(m.value), Some(r.value))
+        }
+    }
+}

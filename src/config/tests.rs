@@ -1,0 +1,712 @@
+//! Whole-file tests: what a user writes and what they are told.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::*;
+
+const FILE: &str = "/etc/wanfailover.conf";
+
+/// A valid minimal file; tests append to or edit it.
+const BASE: &str = r#"[defaults]
+targets = ["192.0.2.53", "198.51.100.53"]
+
+[[wan]]
+name = "fiber"
+interface = "eth0"
+priority = 1
+"#;
+
+fn ok(text: &str) -> Config {
+    match parse(text, FILE) {
+        Ok(config) => config,
+        Err(errors) => panic!("unexpected errors:\n{errors}"),
+    }
+}
+
+/// Every error as `LINE:COL: message` (or `-: message` without a place).
+fn errors(text: &str) -> Vec<String> {
+    let errors = parse(text, FILE).expect_err("expected errors");
+    assert!(!errors.is_empty());
+    errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e.file, FILE);
+            match (e.line, e.col) {
+                (Some(l), Some(c)) => format!("{l}:{c}: {}", e.message),
+                _ => format!("-: {}", e.message),
+            }
+        })
+        .collect()
+}
+
+/// Asserts exactly one error, at `at` ("LINE:COL"), whose message contains `needle`.
+fn one_error(text: &str, at: &str, needle: &str) {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    let place_ok = if at.ends_with(':') {
+        e.starts_with(at)
+    } else {
+        e.starts_with(&format!("{at}: "))
+    };
+    assert!(place_ok, "want {at} {needle}\ngot {e}");
+    assert!(e.contains(needle), "want {needle:?}\ngot {e}");
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn shipped_example_parses() {
+    let config = ok(include_str!("../../etc/wanfailover.conf"));
+    assert_eq!(config.wans.len(), 2);
+    assert_eq!(config.socket, PathBuf::from("/run/wanfailover.sock"));
+    let fiber = &config.wans[0];
+    assert_eq!(fiber.quality.max_loss, Some(Percent(2_000)));
+    assert_eq!(fiber.quality.recovery_loss, Some(Percent(500)));
+    assert_eq!(
+        fiber.summary(),
+        "fiber: eth0, priority 1, ipv4, 2 targets every 1s (timeout 1s, down 3, up 5, hold 10s)"
+    );
+    assert_eq!(config.wans[1].probe.interval, ms(2_000));
+}
+
+#[test]
+fn built_in_defaults() {
+    let config = ok(BASE);
+    assert_eq!(config.socket, PathBuf::from(DEFAULT_SOCKET_PATH));
+    assert_eq!(config.hooks_dir, PathBuf::from(DEFAULT_HOOKS_DIR));
+    assert_eq!(config.socket_group, None);
+    assert_eq!(config.hook_timeout, Duration::from_secs(10));
+    assert_eq!(
+        (config.down_penalty, config.degraded_penalty),
+        (20_000, 10_000)
+    );
+    let wan = &config.wans[0];
+    assert_eq!(wan.family, FamilySet::Ipv4);
+    assert_eq!(wan.gateway, Gateway::Auto);
+    assert!(wan.enabled);
+    let want = Probe {
+        targets: vec![ip("192.0.2.53"), ip("198.51.100.53")],
+        interval: ms(1_000),
+        timeout: ms(1_000),
+        failure_interval: ms(300),
+        recovery_interval: ms(1_000),
+        down: 3,
+        up: 5,
+        hold: ms(10_000),
+        reliability: 1,
+    };
+    assert_eq!(wan.probe, want);
+    assert_eq!(wan.quality, Quality::default());
+}
+
+#[test]
+fn defaults_inherited_and_overridden_per_wan() {
+    let text = r#"
+[defaults]
+targets = ["192.0.2.53", "198.51.100.53", "203.0.113.53"]
+interval = "500ms"
+down = 4
+reliability = 2
+max_latency = "300ms"
+recovery_latency = "200ms"
+
+[[wan]]
+name = "fiber"
+interface = "eth0"
+priority = 1
+
+[[wan]]
+name = "lte"
+interface = "wwan0"
+priority = 2
+targets = ["192.0.2.1"]
+reliability = 1
+interval = "2s"
+max_latency = "250ms"
+gateway = "192.0.2.254"
+enabled = false
+"#;
+    let config = ok(text);
+    let (fiber, lte) = (&config.wans[0], &config.wans[1]);
+    assert_eq!(fiber.probe.targets.len(), 3);
+    assert_eq!(fiber.probe.interval, ms(500));
+    // timeout and failure_interval default to at most the interval.
+    assert_eq!(fiber.probe.timeout, ms(500));
+    assert_eq!(fiber.probe.failure_interval, ms(300));
+    assert_eq!((fiber.probe.down, fiber.probe.reliability), (4, 2));
+    assert_eq!(fiber.quality.max_latency, Some(ms(300)));
+    assert_eq!(fiber.quality.recovery_latency, Some(ms(200)));
+    assert_eq!(lte.probe.targets, vec![ip("192.0.2.1")]);
+    assert_eq!((lte.probe.down, lte.probe.reliability), (4, 1));
+    assert_eq!(lte.probe.interval, ms(2_000));
+    assert_eq!(lte.probe.timeout, ms(1_000));
+    assert_eq!(lte.quality.max_latency, Some(ms(250)));
+    assert_eq!(lte.quality.recovery_latency, Some(ms(200)));
+    assert_eq!(lte.gateway, Gateway::Addr(ip("192.0.2.254")));
+    assert!(!lte.enabled);
+    assert_eq!(
+        lte.summary(),
+        "lte: wwan0, priority 2, ipv4, 1 target every 2s (timeout 1s, down 4, up 5, hold 10s), \
+         gateway 192.0.2.254, disabled"
+    );
+}
+
+#[test]
+fn fast_profile_needs_only_the_interval() {
+    let config = ok(&BASE.replace("[[wan]]", "interval = \"200ms\"\n\n[[wan]]"));
+    let probe = &config.wans[0].probe;
+    assert_eq!((probe.interval, probe.timeout), (ms(200), ms(200)));
+    assert_eq!(probe.failure_interval, ms(200));
+}
+
+#[test]
+fn recovery_defaults_to_the_threshold() {
+    let config = ok(&format!(
+        "{BASE}max_loss = \"0.5%\"\nmax_jitter = \"30ms\"\n"
+    ));
+    let q = config.wans[0].quality;
+    assert_eq!(
+        (q.max_loss, q.recovery_loss),
+        (Some(Percent(50)), Some(Percent(50)))
+    );
+    assert_eq!(
+        (q.max_jitter, q.recovery_jitter),
+        (Some(ms(30)), Some(ms(30)))
+    );
+}
+
+#[test]
+fn both_families() {
+    let text = BASE
+        .replace(r#""198.51.100.53""#, r#""2001:db8::53""#)
+        .replace("priority = 1", "priority = 1\nfamily = \"both\"");
+    let wan = &ok(&text).wans[0];
+    assert_eq!(wan.family, FamilySet::Both);
+    assert_eq!(
+        wan.probe.targets,
+        vec![ip("192.0.2.53"), ip("2001:db8::53")]
+    );
+}
+
+#[test]
+fn invalid_duration_names_line_column_and_units() {
+    one_error(
+        &format!("{BASE}hold = \"10 sec\"\n"),
+        "8:8",
+        "invalid duration \"10 sec\": expected a number with a unit (us, ms, s, m, h)",
+    );
+    one_error(
+        &format!("{BASE}interval = 1\n"),
+        "8:12",
+        "invalid duration 1 for `interval`: write it as a string with a unit, e.g. \"1s\"",
+    );
+    one_error(
+        &format!("{BASE}interval = [\"1s\"]\n"),
+        "8:12",
+        "expects a duration",
+    );
+}
+
+#[test]
+fn absurd_intervals() {
+    let cases = [
+        (
+            "interval = \"0s\"",
+            "`interval` must be from 10ms to 1h, not 0s",
+        ),
+        (
+            "interval = \"5ms\"",
+            "`interval` must be from 10ms to 1h, not 5ms",
+        ),
+        ("interval = \"2h\"", "not 2h"),
+        ("timeout = \"1us\"", "`timeout` must be from 10ms"),
+        ("failure_interval = \"0ms\"", "`failure_interval` must be"),
+        ("recovery_interval = \"61m\"", "`recovery_interval` must be"),
+        ("hold = \"2h\"", "`hold` must be from 0s to 1h"),
+        (
+            "max_latency = \"0s\"",
+            "`max_latency` must be from 1us to 1m",
+        ),
+    ];
+    for (line, needle) in cases {
+        one_error(&format!("{BASE}{line}\n"), "8:", needle);
+    }
+    let top = BASE.replace("[defaults]", "hook_timeout = \"0s\"\n[defaults]");
+    one_error(&top, "1:16", "`hook_timeout` must be from 10ms to 1h");
+}
+
+#[test]
+fn timeout_longer_than_interval() {
+    one_error(
+        &format!("{BASE}interval = \"500ms\"\ntimeout = \"800ms\"\n"),
+        "9:11",
+        "`timeout` (800ms) is longer than `interval` (500ms) for WAN `fiber`: \
+         a probe must finish before the next round starts",
+    );
+    one_error(
+        &format!("{BASE}failure_interval = \"2s\"\n"),
+        "8:20",
+        "`failure_interval` (2s) is longer than `interval` (1s)",
+    );
+}
+
+#[test]
+fn counts_out_of_range() {
+    one_error(
+        &format!("{BASE}down = 0\n"),
+        "8:8",
+        "`down` must be from 1 to 255, not 0",
+    );
+    one_error(
+        &format!("{BASE}up = 0\n"),
+        "8:6",
+        "`up` must be from 1 to 255, not 0",
+    );
+    one_error(&format!("{BASE}up = 300\n"), "8:6", "not 300");
+    one_error(&format!("{BASE}down = -1\n"), "8:8", "not -1");
+    one_error(
+        &format!("{BASE}down = \"3\"\n"),
+        "8:8",
+        "`down` expects an integer",
+    );
+    one_error(
+        &format!("{BASE}reliability = 0\n"),
+        "8:15",
+        "`reliability` must be from 1 to 255",
+    );
+}
+
+#[test]
+fn reliability_above_target_count() {
+    one_error(
+        &format!("{BASE}reliability = 3\n"),
+        "8:15",
+        "`reliability` is 3 but WAN `fiber` has only 2 target(s)",
+    );
+    // Inherited from [defaults]: reported there, naming the WAN.
+    one_error(
+        &BASE.replace(
+            "[[wan]]",
+            "reliability = 2\n\n[[wan]]\ntargets = [\"192.0.2.9\"]",
+        ),
+        "4:15",
+        "WAN `fiber` has only 1 target(s)",
+    );
+}
+
+#[test]
+fn priorities() {
+    one_error(
+        &BASE.replace("priority = 1", "priority = 0"),
+        "7:12",
+        "`priority` must be from 1 to 1000000, not 0",
+    );
+    one_error(
+        &BASE.replace("priority = 1", "priority = 1000001"),
+        "7:12",
+        "not 1000001",
+    );
+    one_error(
+        &BASE.replace("priority = 1", "priority = 99999999999999999999"),
+        "7:",
+        "`priority`",
+    );
+}
+
+#[test]
+fn penalties() {
+    let with = |top: &str| BASE.replace("[defaults]", &format!("{top}\n[defaults]"));
+    one_error(
+        &with("down_penalty = 0"),
+        "1:16",
+        "`down_penalty` must be from 1 to",
+    );
+    one_error(
+        &with("degraded_penalty = 20000"),
+        "1:20",
+        "`degraded_penalty` (20000) must be less than `down_penalty` (20000): \
+         a degraded WAN must still rank above a dead one",
+    );
+    one_error(
+        &with("down_penalty = 5000"),
+        "1:16",
+        "(10000) must be less than",
+    );
+    ok(&with("down_penalty = 5000\ndegraded_penalty = 100"));
+}
+
+#[test]
+fn duplicates_name_interface_priority() {
+    let text = format!("{BASE}\n[[wan]]\nname = \"fiber\"\ninterface = \"eth0\"\npriority = 1\n");
+    assert_eq!(
+        errors(&text),
+        [
+            "10:8: duplicate WAN name `fiber` (first used on line 5)",
+            "11:13: duplicate interface `eth0` (first used on line 6)",
+            "12:12: duplicate priority `1` (first used on line 7)",
+        ]
+    );
+}
+
+#[test]
+fn names_and_interfaces() {
+    let long_name = format!("name = \"{}\"", "a".repeat(MAX_NAME_LEN + 1));
+    for bad in [
+        "name = \"\"",
+        "name = \"my wan\"",
+        "name = \"wän\"",
+        &long_name,
+    ] {
+        one_error(
+            &BASE.replace("name = \"fiber\"", bad),
+            "5:8",
+            "invalid WAN name",
+        );
+    }
+    ok(&BASE.replace("\"fiber\"", &format!("\"{}\"", "A-z_0.9".repeat(4))));
+    for bad in [
+        "\"\"",
+        "\"eth/0\"",
+        "\"eth0:1\"",
+        "\"eth 0\"",
+        "\"..\"",
+        "\"sixteen-chars-xx\"",
+    ] {
+        one_error(
+            &BASE.replace("\"eth0\"", bad),
+            "6:13",
+            "invalid interface name",
+        );
+    }
+    ok(&BASE.replace("\"eth0\"", "\"fifteen-chars-x\""));
+}
+
+#[test]
+fn missing_keys_point_at_the_wan_table() {
+    let text = "[defaults]\ntargets = [\"192.0.2.1\"]\n\n[[wan]]\nname = \"x\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "4:1: [[wan]] without `interface`",
+            "4:1: [[wan]] without `priority`"
+        ]
+    );
+}
+
+#[test]
+fn no_wans_and_too_many() {
+    assert_eq!(
+        errors("[defaults]\ntargets = [\"192.0.2.1\"]\n"),
+        ["-: no WANs: add at least one [[wan]] table"]
+    );
+    assert_eq!(errors(""), ["-: no WANs: add at least one [[wan]] table"]);
+    let mut text = String::from("[defaults]\ntargets = [\"192.0.2.1\"]\n");
+    for i in 0..=MAX_WANS {
+        text.push_str(&format!(
+            "[[wan]]\nname = \"w{i}\"\ninterface = \"e{i}\"\npriority = {}\n",
+            i + 1
+        ));
+    }
+    let line = 3 + 4 * MAX_WANS;
+    one_error(&text, &format!("{line}:1"), "too many WANs: at most 32");
+}
+
+#[test]
+fn targets_missing_or_too_many() {
+    let text = "[[wan]]\nname = \"fiber\"\ninterface = \"eth0\"\npriority = 1\n";
+    one_error(
+        text,
+        "1:1",
+        "WAN `fiber` has no targets: set `targets` in [defaults] or in this [[wan]]",
+    );
+    let nine: Vec<String> = (1..=9).map(|i| format!("\"192.0.2.{i}\"")).collect();
+    let text = format!("{BASE}targets = [{}]\n", nine.join(", "));
+    one_error(&text, "8:11", "WAN `fiber` needs 1 to 8 targets, not 9");
+    one_error(&format!("{BASE}targets = []\n"), "8:11", "not 0");
+}
+
+#[test]
+fn targets_bad_duplicate_or_wrong_family() {
+    one_error(
+        &format!("{BASE}targets = [\"192.0.2.1\", \"example.com\"]\n"),
+        "8:25",
+        "invalid address \"example.com\" in `targets`: expected a unicast IPv4 or IPv6 address",
+    );
+    for bad in [
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::",
+        "ff02::1",
+        "192.0.2.1/24",
+    ] {
+        one_error(
+            &format!("{BASE}targets = [\"{bad}\"]\n"),
+            "8:12",
+            "invalid address",
+        );
+    }
+    one_error(
+        &format!("{BASE}targets = [\"192.0.2.1\", \"192.0.2.1\"]\n"),
+        "8:25",
+        "duplicate target `192.0.2.1` (first used on line 8)",
+    );
+    one_error(
+        &format!("{BASE}targets = [\"192.0.2.1\", \"2001:db8::1\"]\n"),
+        "8:25",
+        "target 2001:db8::1 is IPv6 but WAN `fiber` has family = \"ipv4\"",
+    );
+    // Inherited IPv4 targets on an IPv6 WAN: reported at the [defaults] entries.
+    let v6 = BASE.replace("priority = 1", "priority = 1\nfamily = \"ipv6\"");
+    let errors = errors(&v6);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("2:12: target 192.0.2.53 is IPv4 but WAN `fiber`"));
+    let both = BASE.replace("priority = 1", "priority = 1\nfamily = \"both\"");
+    one_error(&both, "2:11", "needs at least one IPv4 and one IPv6 target");
+}
+
+#[test]
+fn both_family_reliability_counts_per_family() {
+    let text = BASE
+        .replace(r#""198.51.100.53""#, r#""198.51.100.53", "2001:db8::53""#)
+        .replace(
+            "priority = 1",
+            "priority = 1\nfamily = \"both\"\nreliability = 2",
+        );
+    one_error(&text, "9:15", "has only 1 target(s) per family");
+}
+
+#[test]
+fn gateway_family() {
+    let with = |family: &str, gw: &str| {
+        BASE.replace(
+            "priority = 1",
+            &format!("priority = 1\nfamily = \"{family}\"\ngateway = \"{gw}\""),
+        )
+    };
+    one_error(
+        &with("ipv4", "fe80::1"),
+        "9:11",
+        "gateway fe80::1 is IPv6 but WAN `fiber`",
+    );
+    let v6 = with("ipv6", "192.0.2.1").replace("192.0.2.53", "2001:db8::1");
+    let v6 = v6.replace("198.51.100.53", "2001:db8::2");
+    one_error(
+        &v6,
+        "9:11",
+        "gateway 192.0.2.1 is IPv4 but WAN `fiber` has family = \"ipv6\"",
+    );
+    one_error(&with("ipv4", "gw"), "9:11", "invalid gateway \"gw\"");
+    one_error(
+        &with("ipv9", "auto"),
+        "8:10",
+        "`family` expects \"ipv4\", \"ipv6\" or \"both\"",
+    );
+    let both = with("both", "192.0.2.1").replace("198.51.100.53", "2001:db8::2");
+    one_error(&both, "9:11", "a fixed gateway serves one family only");
+}
+
+#[test]
+fn quality_recovery_on_the_wrong_side() {
+    let cases = [
+        (
+            "max_loss = \"5%\"\nrecovery_loss = \"20%\"",
+            "9:17",
+            "`recovery_loss` (20%) must not exceed `max_loss` (5%)",
+        ),
+        (
+            "max_latency = \"100ms\"\nrecovery_latency = \"150ms\"",
+            "9:20",
+            "`recovery_latency` (150ms) must not exceed",
+        ),
+        (
+            "max_jitter = \"10ms\"\nrecovery_jitter = \"11ms\"",
+            "9:19",
+            "`recovery_jitter` (11ms)",
+        ),
+        (
+            "recovery_loss = \"5%\"",
+            "8:17",
+            "`recovery_loss` is set for WAN `fiber` but `max_loss` is not",
+        ),
+        (
+            "max_loss = \"101%\"",
+            "8:12",
+            "invalid percentage \"101%\": over 100%",
+        ),
+        (
+            "max_loss = 20",
+            "8:12",
+            "`max_loss` expects a percentage string such as \"20%\"",
+        ),
+        ("max_loss = \"0.001%\"", "8:12", "at most two decimals"),
+    ];
+    for (lines, at, needle) in cases {
+        one_error(&format!("{BASE}{lines}\n"), at, needle);
+    }
+}
+
+#[test]
+fn unknown_keys_with_suggestions() {
+    one_error(
+        &format!("{BASE}intervall = \"1s\"\n"),
+        "8:1",
+        "unknown key `intervall` in [[wan]]: did you mean `interval`?",
+    );
+    one_error(
+        &BASE.replace("[defaults]", "[defaults]\ntimout = \"1s\""),
+        "2:1",
+        "unknown key `timout` in [defaults]: did you mean `timeout`?",
+    );
+    one_error(
+        &BASE.replace("[defaults]", "sockets = \"/run/x\"\n[defaults]"),
+        "1:1",
+        "unknown key `sockets` at the top level: did you mean `socket`?",
+    );
+    one_error(
+        &BASE.replace("[defaults]", "[default]"),
+        "1:2",
+        "did you mean `defaults`?",
+    );
+    one_error(
+        &BASE.replace("[defaults]", "[defaults]\ninterface = \"eth0\""),
+        "2:1",
+        "unknown key `interface` in [defaults]: it belongs in each [[wan]] table",
+    );
+    one_error(
+        &format!("{BASE}frobnicate = true\n"),
+        "8:1",
+        "unknown key `frobnicate` in [[wan]]",
+    );
+}
+
+#[test]
+fn several_errors_in_file_order() {
+    let text = format!("{BASE}hold = \"10 sec\"\ndwn = 3\nmax_loss = \"x\"\n");
+    assert_eq!(
+        errors(&text),
+        [
+            "8:8: invalid duration \"10 sec\": expected a number with a unit (us, ms, s, m, h)",
+            "9:1: unknown key `dwn` in [[wan]]: did you mean `down`?",
+            "10:12: invalid percentage \"x\": expected a percentage such as \"20%\" or \"0.5%\"",
+        ]
+    );
+}
+
+#[test]
+fn top_level_values() {
+    let with = |top: &str| BASE.replace("[defaults]", &format!("{top}\n[defaults]"));
+    one_error(
+        &with("socket = \"run/x.sock\""),
+        "1:10",
+        "`socket` must be an absolute path",
+    );
+    let long = format!("socket = \"/{}\"", "s".repeat(120));
+    one_error(&with(&long), "1:10", "`socket` is longer than 107 bytes");
+    one_error(
+        &with("hooks_dir = \"\""),
+        "1:13",
+        "`hooks_dir` must be an absolute path",
+    );
+    one_error(
+        &with("socket_group = \"net admin\""),
+        "1:16",
+        "`socket_group` must be a group",
+    );
+    one_error(
+        &with("socket_group = 7"),
+        "1:16",
+        "`socket_group` expects a string",
+    );
+    let config = ok(&with(
+        "socket_group = \"netadmin\"\nhook_timeout = \"2.5s\"",
+    ));
+    assert_eq!(config.socket_group.as_deref(), Some("netadmin"));
+    assert_eq!(config.hook_timeout, ms(2_500));
+}
+
+#[test]
+fn wrong_shapes() {
+    one_error(
+        &BASE.replace("[[wan]]", "[wan]"),
+        "4:1",
+        "`wan` must be an array of tables: write [[wan]], not [wan]",
+    );
+    one_error("defaults = 3\n", "1:12", "`defaults` must be a table");
+    one_error("wan = [1]\n", "1:8", "each `wan` must be a table");
+    one_error(&BASE.replace("\"eth0\"", "eth0"), "6:13", "invalid TOML");
+    one_error("a = 1\na = 2\n", "2:1", "invalid TOML: duplicate key `a`");
+    one_error(
+        "socket = 1\n",
+        "1:10",
+        "`socket` expects a string, found the integer 1",
+    );
+}
+
+#[test]
+fn hostile_files_are_errors_not_panics() {
+    let deep_arrays = format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_tables = format!("a = {}1{}", "{b = ".repeat(50_000), "}".repeat(50_000));
+    let long_key = format!("{} = 1", "k".repeat(1_000_000));
+    let huge_string = format!("{BASE}hold = \"{}\"\n", "9".repeat(1_000_000));
+    let dotted = format!("{} = 1", vec!["a"; 10_000].join("."));
+    let many_keys: String = (0..10_000).map(|i| format!("k{i} = 1\n")).collect();
+    let many_wans = "[[wan]]\n".repeat(20_000);
+    let garbage: String = (0u32..4_096)
+        .filter_map(|i| char::from_u32(i * 7919 % 0x11_0000))
+        .collect();
+    let inputs = [
+        deep_arrays,
+        deep_tables,
+        long_key,
+        huge_string,
+        dotted,
+        many_keys,
+        many_wans,
+        garbage,
+        "\u{0}\u{1}\u{7f}".into(),
+        "[[wan]]\nname = \"\u{202e}x\"".into(),
+        "=".into(),
+        "[".into(),
+        "a = \"\\uD800\"".into(),
+        "wan = [[[]]]".into(),
+        "x = 1979-05-27T07:32:00Z".into(),
+    ];
+    for text in &inputs {
+        let errors = parse(text, FILE).expect_err("hostile input accepted");
+        assert!(!errors.is_empty() && errors.len() <= MAX_ERRORS + 1);
+        for line in errors.to_string().lines() {
+            assert!(line.len() < 400, "overlong message: {line}");
+        }
+    }
+}
+
+#[test]
+fn load_reports_unreadable_files_in_one_line() {
+    let missing = Path::new("/nonexistent/wanfailover.conf");
+    let errors = load(missing).expect_err("missing file");
+    assert_eq!(
+        errors.to_string(),
+        "/nonexistent/wanfailover.conf: cannot read: No such file or directory (os error 2)"
+    );
+    let dir = std::env::temp_dir().join(format!("wanfailover-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.conf");
+    std::fs::write(&file, b"socket = \"/run/x\"\nhooks_dir = \"\xff\"\n").unwrap();
+    let errors = load(&file).expect_err("not UTF-8");
+    assert_eq!(
+        errors.to_string(),
+        format!("{}:2:14: not UTF-8 text", file.display())
+    );
+    std::fs::write(&file, include_str!("../../etc/wanfailover.conf")).unwrap();
+    assert_eq!(load(&file).unwrap().wans.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
