@@ -1,8 +1,14 @@
 //! The control socket: the protocol shared by the daemon and its CLI, the daemon's
 //! non-blocking server, the CLI's blocking client and the CLI's text/JSON rendering.
 //!
-//! [`protocol`] and [`render`] are pure; [`server`] and [`client`] do the I/O.
+//! [`protocol`] and [`render`] are pure; [`server`], [`peer`] and [`client`] do the I/O.
+//! The wire format is documented for other tools in `docs/control-protocol.md`.
 
+pub mod client;
+pub mod peer;
 pub mod protocol;
+pub mod server;
 
+pub use peer::Peer;
 pub use protocol::{FrameDecoder, FrameError, Request, Response};
+pub use server::Server;
