@@ -5,8 +5,10 @@
 //! The wire format is documented for other tools in `docs/control-protocol.md`.
 
 pub mod client;
+pub mod json;
 pub mod peer;
 pub mod protocol;
+pub mod render;
 pub mod server;
 
 pub use peer::Peer;
