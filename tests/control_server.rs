@@ -472,3 +472,35 @@ fn socket_mode_keeps_strangers_out_with_a_clear_message() {
         "permission denied on /run/x.sock (need root or group netadmin)"
     );
 }
+
+/// The Python client in docs/control-protocol.md, run as written against a real server.
+#[test]
+fn documented_python_client_works() {
+    let doc = std::fs::read_to_string("docs/control-protocol.md").unwrap();
+    let start = doc.find("```python\n").expect("python example") + "```python\n".len();
+    let script = &doc[start..start + doc[start..].find("```").unwrap()];
+    let mut rig = Rig::new("python");
+    let script = script.replace("/run/wanfailover.sock", rig.path.to_str().unwrap());
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("skipped: no python3");
+        return;
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < until, "python client hangs");
+        rig.turn();
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "b'\\x00'\n");
+    assert_eq!(rig.handled, [Request::Prefer("lte".into())]);
+}
