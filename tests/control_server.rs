@@ -111,6 +111,8 @@ fn answer(req: Request) -> Response {
             entries: Vec::new(),
         },
         Request::Prefer(name) if name == "nope" => Response::Error("unknown WAN \"nope\"".into()),
+        // A big answer, to fill a slow reader's socket.
+        Request::Prefer(name) if name == "big" => Response::Error("x".repeat(60_000)),
         _ => Response::Ok,
     }
 }
@@ -503,4 +505,47 @@ fn documented_python_client_works() {
         .unwrap();
     assert_eq!(out, "b'\\x00'\n");
     assert_eq!(rig.handled, [Request::Prefer("lte".into())]);
+}
+
+#[test]
+fn a_slow_reader_does_not_stall_the_others() {
+    let mut rig = Rig::new("slow");
+    let mut bytes = Vec::new();
+    for _ in 0..20 {
+        protocol::encode_request(&Request::Prefer("big".into()), &mut bytes).unwrap();
+    }
+    // Twenty 60 kB answers pipelined, never read: the socket fills up.
+    let mut slow = UnixStream::connect(&rig.path).unwrap();
+    slow.write_all(&bytes).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        rig.turn();
+        let mut interests = Vec::new();
+        rig.server.poll_fds(&mut interests);
+        if interests.iter().any(|i| i.write) {
+            break; // an answer is pending: the server waits for the slow reader
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the slow reader's socket never filled"
+        );
+    }
+    // Others are served meanwhile.
+    assert!(matches!(
+        rig.request(Request::Status),
+        Ok(Response::Status(_))
+    ));
+    for _ in 0..5 {
+        rig.turn();
+    }
+    assert_eq!(rig.server.client_count(), 1, "only the slow reader is left");
+    let deadline = rig.server.poll_at().unwrap();
+    assert!(deadline <= rig.now() + server::WRITE_TIMEOUT);
+    rig.server.expire(deadline);
+    assert_eq!(
+        rig.server.client_count(),
+        0,
+        "dropped at its write deadline"
+    );
+    drop(slow);
 }
