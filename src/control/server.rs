@@ -49,6 +49,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most connections accepted per readiness event of the listener.
 const ACCEPT_BATCH: usize = 16;
+/// How long the listener rests after `accept` failed for want of descriptors or memory.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why the control socket could not be set up.
 #[derive(Debug)]
@@ -117,6 +119,9 @@ pub struct Server {
     group: Option<u32>,
     daemon_uid: u32,
     clients: Vec<Client>,
+    /// While set, the listener is not polled: `accept` failed with `EMFILE` and the like,
+    /// and polling a listener that stays readable would spin the loop.
+    accept_paused_until: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -165,6 +170,7 @@ impl Server {
             group: gid,
             daemon_uid: nix::unistd::geteuid().as_raw(),
             clients: Vec::new(),
+            accept_paused_until: None,
         };
         server
             .listener
@@ -192,11 +198,14 @@ impl Server {
     /// Appends every descriptor to poll: the listener (read) and each client (read while
     /// it owes a request, write while an answer is pending).
     pub fn poll_fds(&self, out: &mut Vec<Interest>) {
-        out.push(Interest {
-            fd: self.listener.as_raw_fd(),
-            read: true,
-            write: false,
-        });
+        if self.accept_paused_until.is_none() {
+            let fd = self.listener.as_raw_fd();
+            out.push(Interest {
+                fd,
+                read: true,
+                write: false,
+            });
+        }
         for c in &self.clients {
             let writing = !c.out.is_empty();
             out.push(Interest {
@@ -207,13 +216,18 @@ impl Server {
         }
     }
 
-    /// The earliest client deadline; call [`Server::expire`] then.
+    /// The earliest client deadline (or the end of an accept pause); call
+    /// [`Server::expire`] then.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.clients.iter().map(|c| c.deadline_at).min()
+        let clients = self.clients.iter().map(|c| c.deadline_at);
+        clients.chain(self.accept_paused_until).min()
     }
 
-    /// Closes every client whose deadline has passed.
+    /// Closes every client whose deadline has passed (and ends an accept pause).
     pub fn expire(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some_and(|t| t <= now) {
+            self.accept_paused_until = None;
+        }
         self.clients.retain(|c| {
             let keep = c.deadline_at > now;
             if !keep {
@@ -268,9 +282,11 @@ impl Server {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
                 Err(e) => {
-                    // ECONNABORTED, EMFILE, ENFILE...: nothing to do but try again later.
-                    log::warn!("control: accept: {e}");
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: rest, then try again.
+                    log::warn!("control: accept: {e}; pausing for {ACCEPT_BACKOFF:?}");
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     return;
                 }
             };
