@@ -9,7 +9,9 @@ use wanfailover::control::protocol::{self, FrameDecoder, MAX_REQUEST_LEN};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // The first byte picks the chunk size, so splits at every position get explored.
-    let Some((&split, bytes)) = data.split_first() else { return };
+    let Some((&split, bytes)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(split % 17) + 1;
     let mut decoder = FrameDecoder::new(MAX_REQUEST_LEN);
     for piece in bytes.chunks(chunk) {
@@ -21,7 +23,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 Ok(None) => break,
                 Err(_) => return,
             }
-            assert!(input.len() < before || input.is_empty(), "decoder made no progress");
+            assert!(
+                input.len() < before || input.is_empty(),
+                "decoder made no progress"
+            );
         }
         assert!(input.is_empty());
     }
