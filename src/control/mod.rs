@@ -1,1 +1,16 @@
-//! Control socket protocol, server and client (to be written).
+//! The control socket: the protocol shared by the daemon and its CLI, the daemon's
+//! non-blocking server, the CLI's blocking client and the CLI's text/JSON rendering.
+//!
+//! [`protocol`] and [`render`] are pure; [`server`], [`peer`] and [`client`] do the I/O.
+//! The wire format is documented for other tools in `docs/control-protocol.md`.
+
+pub mod client;
+pub mod json;
+pub mod peer;
+pub mod protocol;
+pub mod render;
+pub mod server;
+
+pub use peer::Peer;
+pub use protocol::{FrameDecoder, FrameError, Request, Response};
+pub use server::Server;

@@ -1,0 +1,402 @@
+//! What the CLI prints: the `status` table, `history` lines and their `--json` forms.
+//! Pure: response data in, text out.
+//!
+//! Units in the human output: latency and jitter in milliseconds with one decimal, loss in
+//! percent with one decimal, rates in SI bit/s (`kbit/s` = 1000 bit/s), time in state and
+//! ages as `45s`, `3m12s`, `2h05m`, `3d04h`. History times are shown relative to the
+//! daemon's clock at the time of the answer ("3m12s ago"): the daemon's clock is monotonic
+//! and has no wall-clock meaning.
+//!
+//! The JSON forms are documented in `docs/control-protocol.md`; their field names are
+//! stable and carry their units.
+
+use super::json::Json;
+use crate::engine::{HistoryEntry, WanStatus};
+
+/// The `status` table, one row per WAN, `*` marking the active one.
+pub fn status_table(rows: &[WanStatus]) -> String {
+    if rows.is_empty() {
+        return "no WANs configured\n".to_string();
+    }
+    let header = [
+        "",
+        "NAME",
+        "INTERFACE",
+        "STATE",
+        "PRIO",
+        "METRIC",
+        "LATENCY",
+        "JITTER",
+        "LOSS",
+        "RX",
+        "TX",
+        "IN STATE",
+    ];
+    let right = [
+        false, false, false, false, true, true, true, true, true, true, true, true,
+    ];
+    let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
+    let mut out = table(&header, &right, &cells);
+    for row in rows.iter().filter(|r| r.preferred) {
+        out.push_str(&format!(
+            "manual override: {} is preferred ('auto' to undo)\n",
+            row.name
+        ));
+    }
+    out
+}
+
+fn status_cells(row: &WanStatus) -> Vec<String> {
+    vec![
+        if row.active { "*" } else { "" }.to_string(),
+        row.name.clone(),
+        row.interface.clone(),
+        row.state.clone(),
+        row.priority.to_string(),
+        row.metric.to_string(),
+        opt(row.latency_us, millis),
+        opt(row.jitter_us, millis),
+        opt(row.loss_centi_pct, |c| percent(u64::from(c))),
+        opt(row.rx_bps, rate),
+        opt(row.tx_bps, rate),
+        span(row.since_ms),
+    ]
+}
+
+/// `history` as a table, oldest first, with ages relative to `now_us` (the daemon's clock).
+pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return "no transitions yet\n".to_string();
+    }
+    let header = ["WHEN", "EVENT", "WAN", "CHANGE", "CAUSE"];
+    let right = [true, false, false, false, false];
+    let cells = entries
+        .iter()
+        .map(|e| {
+            let age_ms = now_us.saturating_sub(e.at_us) / 1000;
+            vec![
+                format!("{} ago", span(age_ms)),
+                e.kind.clone(),
+                e.wan.clone(),
+                format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
+                e.cause.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&header, &right, &cells)
+}
+
+/// `status --json`: `{"wans":[{...}, ...]}`.
+pub fn status_json(rows: &[WanStatus]) -> String {
+    let mut j = Json::new();
+    j.begin_object();
+    j.key("wans");
+    j.begin_array();
+    for row in rows {
+        status_object(&mut j, row);
+    }
+    j.end_array();
+    j.end_object();
+    j.finish()
+}
+
+fn status_object(j: &mut Json, row: &WanStatus) {
+    j.begin_object();
+    for (key, value) in [
+        ("name", &row.name),
+        ("interface", &row.interface),
+        ("state", &row.state),
+    ] {
+        j.key(key);
+        j.string(value);
+    }
+    j.key("priority");
+    j.uint(u64::from(row.priority));
+    j.key("metric");
+    j.uint(u64::from(row.metric));
+    j.key("active");
+    j.bool(row.active);
+    j.key("preferred");
+    j.bool(row.preferred);
+    j.key("latency_us");
+    j.opt_uint(row.latency_us);
+    j.key("jitter_us");
+    j.opt_uint(row.jitter_us);
+    j.key("loss_pct");
+    match row.loss_centi_pct {
+        Some(c) => j.centi(u64::from(c)),
+        None => j.null(),
+    }
+    j.key("rx_bps");
+    j.opt_uint(row.rx_bps);
+    j.key("tx_bps");
+    j.opt_uint(row.tx_bps);
+    j.key("in_state_ms");
+    j.uint(row.since_ms);
+    j.end_object();
+}
+
+/// `history --json`: `{"now_us":N,"entries":[{...}, ...]}`, oldest first.
+pub fn history_json(now_us: u64, entries: &[HistoryEntry]) -> String {
+    let mut j = Json::new();
+    j.begin_object();
+    j.key("now_us");
+    j.uint(now_us);
+    j.key("entries");
+    j.begin_array();
+    for e in entries {
+        j.begin_object();
+        j.key("at_us");
+        j.uint(e.at_us);
+        j.key("age_us");
+        j.uint(now_us.saturating_sub(e.at_us));
+        for (key, value) in [
+            ("kind", &e.kind),
+            ("wan", &e.wan),
+            ("from", &e.from),
+            ("to", &e.to),
+            ("cause", &e.cause),
+        ] {
+            j.key(key);
+            j.string(value);
+        }
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    j.finish()
+}
+
+/// Columns separated by two spaces, padded to the widest cell (by characters); no
+/// trailing blanks.
+fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header_row: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header_row).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            let sep = if i == 0 {
+                ""
+            } else if i == 1 && header[0].is_empty() {
+                " "
+            } else {
+                "  "
+            };
+            line.push_str(sep);
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map(show).unwrap_or_else(|| "-".to_string())
+}
+
+fn or_none(s: &str) -> &str {
+    if s.is_empty() {
+        "none"
+    } else {
+        s
+    }
+}
+
+/// `num / div` rounded half up, in tenths: `tenths(12_345, 1000)` is 123 (12.3).
+fn tenths(num: u64, div: u64) -> u64 {
+    (num.saturating_mul(10).saturating_add(div / 2)) / div
+}
+
+/// µs → `12.3 ms`.
+pub fn millis(us: u64) -> String {
+    let t = tenths(us, 1000);
+    format!("{}.{} ms", t / 10, t % 10)
+}
+
+/// Hundredths of a percent → `2.5%`.
+pub fn percent(centi: u64) -> String {
+    let t = tenths(centi, 100);
+    format!("{}.{}%", t / 10, t % 10)
+}
+
+/// bit/s → `950 bit/s`, `1.2 Mbit/s`: the largest SI unit that keeps the number at 1 or more.
+pub fn rate(bps: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [
+        (1_000_000_000, "Gbit/s"),
+        (1_000_000, "Mbit/s"),
+        (1_000, "kbit/s"),
+    ];
+    if bps < 1_000 {
+        return format!("{bps} bit/s");
+    }
+    for (unit, name) in UNITS {
+        let t = tenths(bps, unit);
+        if t >= 10 {
+            return format!("{}.{} {name}", t / 10, t % 10);
+        }
+    }
+    format!("{bps} bit/s")
+}
+
+/// A span in ms → `45s`, `3m12s`, `2h05m`, `3d04h` (two units at most, truncated).
+pub fn span(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fiber() -> WanStatus {
+        WanStatus {
+            name: "fiber".into(),
+            interface: "eth0".into(),
+            state: "up".into(),
+            priority: 1,
+            metric: 1,
+            active: true,
+            preferred: false,
+            latency_us: Some(12_345),
+            jitter_us: Some(400),
+            loss_centi_pct: Some(0),
+            rx_bps: Some(1_234_567),
+            tx_bps: Some(312_000),
+            since_ms: 192_000,
+        }
+    }
+
+    fn lte() -> WanStatus {
+        WanStatus {
+            name: "lte".into(),
+            interface: "wwan0".into(),
+            state: "degraded".into(),
+            priority: 2,
+            metric: 10_002,
+            active: false,
+            preferred: true,
+            latency_us: Some(85_040),
+            jitter_us: Some(9_050),
+            loss_centi_pct: Some(1_250),
+            rx_bps: None,
+            tx_bps: None,
+            since_ms: 45_900,
+        }
+    }
+
+    #[test]
+    fn status_table_text() {
+        let expected = concat!(
+            "  NAME   INTERFACE  STATE     PRIO  METRIC  LATENCY  JITTER   LOSS          RX            TX  IN STATE\n",
+            "* fiber  eth0       up           1       1  12.3 ms  0.4 ms   0.0%  1.2 Mbit/s  312.0 kbit/s     3m12s\n",
+            "  lte    wwan0      degraded     2   10002  85.0 ms  9.1 ms  12.5%           -             -       45s\n",
+            "manual override: lte is preferred ('auto' to undo)\n",
+        );
+        assert_eq!(status_table(&[fiber(), lte()]), expected);
+        assert_eq!(status_table(&[]), "no WANs configured\n");
+    }
+
+    #[test]
+    fn status_json_text() {
+        let expected = concat!(
+            r#"{"wans":[{"name":"fiber","interface":"eth0","state":"up","priority":1,"metric":1,"#,
+            r#""active":true,"preferred":false,"latency_us":12345,"jitter_us":400,"loss_pct":0.00,"#,
+            r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000},"#,
+            r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":2,"metric":10002,"#,
+            r#""active":false,"preferred":true,"latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"#,
+            r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900}]}"#,
+            "\n"
+        );
+        assert_eq!(status_json(&[fiber(), lte()]), expected);
+        assert_eq!(status_json(&[]), "{\"wans\":[]}\n");
+    }
+
+    fn history() -> Vec<HistoryEntry> {
+        let entry =
+            |at_us, kind: &str, wan: &str, from: &str, to: &str, cause: &str| HistoryEntry {
+                at_us,
+                kind: kind.into(),
+                wan: wan.into(),
+                from: from.into(),
+                to: to.into(),
+                cause: cause.into(),
+            };
+        vec![
+            entry(1_000_000, "switch", "fiber", "", "fiber", "start"),
+            entry(
+                60_000_000,
+                "transition",
+                "fiber",
+                "up",
+                "down",
+                "3 rounds failed",
+            ),
+            entry(60_000_500, "switch", "lte", "fiber", "lte", "fiber down"),
+        ]
+    }
+
+    #[test]
+    fn history_text() {
+        let expected = concat!(
+            "     WHEN  EVENT       WAN    CHANGE         CAUSE\n",
+            "3m11s ago  switch      fiber  none -> fiber  start\n",
+            "2m12s ago  transition  fiber  up -> down     3 rounds failed\n",
+            "2m11s ago  switch      lte    fiber -> lte   fiber down\n",
+        );
+        assert_eq!(history_lines(192_000_000, &history()), expected);
+        assert_eq!(history_lines(5, &[]), "no transitions yet\n");
+    }
+
+    #[test]
+    fn history_json_text() {
+        let out = history_json(61_000_000, &history()[1..2]);
+        let expected = concat!(
+            r#"{"now_us":61000000,"entries":[{"at_us":60000000,"age_us":1000000,"#,
+            r#""kind":"transition","wan":"fiber","from":"up","to":"down","cause":"3 rounds failed"}]}"#,
+            "\n"
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn units() {
+        let rates = [(0, "0 bit/s"), (999, "999 bit/s"), (1_000, "1.0 kbit/s")];
+        let more = [(999_960, "1.0 Mbit/s"), (2_500_000_000, "2.5 Gbit/s")];
+        for (bps, text) in rates.into_iter().chain(more) {
+            assert_eq!(rate(bps), text);
+        }
+        let spans = [
+            (0, "0s"),
+            (59_999, "59s"),
+            (60_000, "1m00s"),
+            (7_500_000, "2h05m"),
+        ];
+        for (ms, text) in spans.into_iter().chain([(273_600_000, "3d04h")]) {
+            assert_eq!(span(ms), text);
+        }
+        assert_eq!(millis(0), "0.0 ms");
+        assert_eq!(millis(99_950), "100.0 ms");
+        assert_eq!(percent(10_000), "100.0%");
+        assert_eq!(percent(4), "0.0%");
+    }
+}
