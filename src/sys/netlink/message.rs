@@ -1,0 +1,727 @@
+//! rtnetlink wire format: a bounds-checked parser for what the kernel sends and the emitter
+//! for the few requests the daemon makes. Pure: no sockets, fuzzed and golden-tested.
+//!
+//! Only the handful of structures the daemon needs are decoded (`nlmsghdr`, `nlmsgerr`,
+//! `ifinfomsg`, `ifaddrmsg`, `rtmsg` and their attributes). Everything else is reported as
+//! [`Body::Other`] with its type, never as an error.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::engine::{Family, Route};
+
+// Netlink header (linux/netlink.h).
+pub const NLMSG_HDRLEN: usize = 16;
+pub const NLMSG_ALIGNTO: usize = 4;
+pub const NLMSG_NOOP: u16 = 1;
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+pub const NLMSG_OVERRUN: u16 = 4;
+pub const NLM_F_REQUEST: u16 = 0x01;
+pub const NLM_F_MULTI: u16 = 0x02;
+pub const NLM_F_ACK: u16 = 0x04;
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
+pub const NLM_F_ROOT: u16 = 0x100;
+pub const NLM_F_MATCH: u16 = 0x200;
+pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
+pub const NLM_F_REPLACE: u16 = 0x100;
+pub const NLM_F_EXCL: u16 = 0x200;
+pub const NLM_F_CREATE: u16 = 0x400;
+
+// rtnetlink message types (linux/rtnetlink.h).
+pub const RTM_NEWLINK: u16 = 16;
+pub const RTM_DELLINK: u16 = 17;
+pub const RTM_GETLINK: u16 = 18;
+pub const RTM_NEWADDR: u16 = 20;
+pub const RTM_DELADDR: u16 = 21;
+pub const RTM_GETADDR: u16 = 22;
+pub const RTM_NEWROUTE: u16 = 24;
+pub const RTM_DELROUTE: u16 = 25;
+pub const RTM_GETROUTE: u16 = 26;
+
+pub const AF_UNSPEC: u8 = 0;
+pub const AF_INET: u8 = 2;
+pub const AF_INET6: u8 = 10;
+
+// Links (linux/if_link.h, linux/if.h).
+pub const IFINFOMSG_LEN: usize = 16;
+pub const IFLA_IFNAME: u16 = 3;
+pub const IFLA_STATS64: u16 = 23;
+pub const IFLA_OPERSTATE: u16 = 16;
+pub const IFLA_CARRIER: u16 = 33;
+pub const IFF_UP: u32 = 0x1;
+pub const IFF_LOWER_UP: u32 = 0x1_0000;
+/// `IFNAMSIZ`, including the terminating NUL.
+pub const IFNAMSIZ: usize = 16;
+
+// Addresses (linux/if_addr.h).
+pub const IFADDRMSG_LEN: usize = 8;
+pub const IFA_ADDRESS: u16 = 1;
+pub const IFA_LOCAL: u16 = 2;
+pub const IFA_FLAGS: u16 = 8;
+pub const IFA_F_DADFAILED: u32 = 0x08;
+pub const IFA_F_TENTATIVE: u32 = 0x40;
+
+// Routes (linux/rtnetlink.h).
+pub const RTMSG_LEN: usize = 12;
+pub const RTA_DST: u16 = 1;
+pub const RTA_OIF: u16 = 4;
+pub const RTA_GATEWAY: u16 = 5;
+pub const RTA_PRIORITY: u16 = 6;
+pub const RTA_MULTIPATH: u16 = 9;
+pub const RTA_TABLE: u16 = 15;
+pub const RTA_VIA: u16 = 18;
+pub const RT_TABLE_UNSPEC: u8 = 0;
+pub const RT_SCOPE_UNIVERSE: u8 = 0;
+pub const RT_SCOPE_LINK: u8 = 253;
+pub const RT_SCOPE_NOWHERE: u8 = 255;
+pub const RTN_UNICAST: u8 = 1;
+
+/// Upper bound on attributes read from one message: the kernel never sends more than a few
+/// dozen for the structures decoded here; a flood of tiny attributes is hostile input.
+pub const MAX_ATTRS: usize = 512;
+
+/// Why bytes could not be decoded. Each error skips one message, or the rest of the buffer
+/// when the netlink header itself is unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Fewer bytes than a netlink header.
+    TruncatedHeader,
+    /// `nlmsg_len` smaller than the header or beyond the buffer.
+    BadLength { nlmsg_len: u32 },
+    /// The fixed payload (`ifinfomsg`, `rtmsg`, ...) is cut short.
+    TruncatedPayload { nlmsg_type: u16 },
+    /// An attribute length is below 4 or runs past its message.
+    BadAttr { nlmsg_type: u16, rta_type: u16 },
+    /// More than [`MAX_ATTRS`] attributes.
+    TooManyAttrs { nlmsg_type: u16 },
+}
+
+impl core::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ParseError::TruncatedHeader => f.write_str("truncated netlink header"),
+            ParseError::BadLength { nlmsg_len } => write!(f, "bad nlmsg_len {nlmsg_len}"),
+            ParseError::TruncatedPayload { nlmsg_type } => {
+                write!(f, "truncated payload of message type {nlmsg_type}")
+            }
+            ParseError::BadAttr {
+                nlmsg_type,
+                rta_type,
+            } => {
+                write!(f, "bad attribute {rta_type} in message type {nlmsg_type}")
+            }
+            ParseError::TooManyAttrs { nlmsg_type } => {
+                write!(f, "too many attributes in message type {nlmsg_type}")
+            }
+        }
+    }
+}
+
+/// `IF_OPER_*` (RFC 2863 operational state); unknown values round-trip as `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperState {
+    Unknown,
+    NotPresent,
+    Down,
+    LowerLayerDown,
+    Testing,
+    Dormant,
+    Up,
+    Other(u8),
+}
+
+impl From<u8> for OperState {
+    fn from(v: u8) -> OperState {
+        match v {
+            0 => OperState::Unknown,
+            1 => OperState::NotPresent,
+            2 => OperState::Down,
+            3 => OperState::LowerLayerDown,
+            4 => OperState::Testing,
+            5 => OperState::Dormant,
+            6 => OperState::Up,
+            n => OperState::Other(n),
+        }
+    }
+}
+
+/// Interface name, at most `IFNAMSIZ - 1` bytes.
+pub type IfName = heapless::String<IFNAMSIZ>;
+
+/// A link as `RTM_NEWLINK`/`RTM_DELLINK` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub ifindex: u32,
+    pub name: IfName,
+    /// `ifi_flags` (`IFF_*`).
+    pub flags: u32,
+    /// `IFF_UP`: administratively up.
+    pub admin_up: bool,
+    /// `IFLA_CARRIER` when present, else `IFF_LOWER_UP`.
+    pub carrier: bool,
+    pub operstate: Option<OperState>,
+    /// `IFLA_STATS64` `(rx_bytes, tx_bytes)`.
+    pub stats: Option<LinkStats>,
+}
+
+/// Byte counters from `IFLA_STATS64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkStats {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// An address as `RTM_NEWADDR`/`RTM_DELADDR` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addr {
+    pub ifindex: u32,
+    pub family: Family,
+    pub prefix_len: u8,
+    /// `IFA_LOCAL` when present (the local end of a point-to-point link), else `IFA_ADDRESS`.
+    pub address: IpAddr,
+    pub scope: u8,
+    /// `IFA_FLAGS` when present, else `ifa_flags`.
+    pub flags: u32,
+}
+
+impl Addr {
+    /// Whether probes can use it as a source: global scope and not (yet) refused by DAD.
+    pub fn is_usable(&self) -> bool {
+        self.scope == RT_SCOPE_UNIVERSE && self.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED) == 0
+    }
+}
+
+/// Any route message (not only default routes); [`RouteMsg::default_route`] picks the ones
+/// the daemon manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteMsg {
+    /// `rtm_family` as sent (`AF_INET`, `AF_INET6`, or anything else).
+    pub family: u8,
+    pub dst_len: u8,
+    /// `RTA_TABLE` when present, else `rtm_table`.
+    pub table: u32,
+    pub protocol: u8,
+    pub scope: u8,
+    pub kind: u8,
+    pub metric: u32,
+    /// `RTA_GATEWAY`, or the address of `RTA_VIA` (an IPv4 route via an IPv6 neighbour).
+    pub gateway: Option<IpAddr>,
+    pub oif: Option<u32>,
+    /// The route has `RTA_MULTIPATH` next hops (ignored by the daemon).
+    pub multipath: bool,
+}
+
+impl RouteMsg {
+    /// The engine's view of this route if it is a unicast default route with one next hop.
+    pub fn default_route(&self) -> Option<Route> {
+        let family = family_of(self.family)?;
+        if self.dst_len != 0 || self.kind != RTN_UNICAST || self.multipath {
+            return None;
+        }
+        Some(Route {
+            family,
+            table: self.table,
+            ifindex: self.oif?,
+            gateway: self.gateway,
+            metric: self.metric,
+            protocol: self.protocol,
+        })
+    }
+}
+
+/// What one netlink message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// `RTM_NEWLINK` (`new`) or `RTM_DELLINK`.
+    Link { new: bool, link: Link },
+    /// `RTM_NEWADDR` or `RTM_DELADDR` of an IPv4/IPv6 address.
+    Addr { new: bool, addr: Addr },
+    /// `RTM_NEWROUTE` or `RTM_DELROUTE`.
+    Route { new: bool, route: RouteMsg },
+    /// `NLMSG_ERROR`: `errno` 0 is an ACK, otherwise a positive errno.
+    Error { errno: i32, request_seq: u32 },
+    /// `NLMSG_DONE` closing a dump; `errno` is non-zero when the dump failed.
+    Done { errno: i32 },
+    /// A message of a known type but of an address family the daemon ignores.
+    Ignored(u16),
+    /// Any other message type (kept for counting).
+    Other(u16),
+}
+
+/// One decoded netlink message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub nlmsg_type: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub pid: u32,
+    pub body: Body,
+}
+
+/// Decodes every message of one datagram. A broken netlink header ends the iteration
+/// (there is no way to find the next message); a broken payload skips just that message.
+pub fn parse_messages(buf: &[u8]) -> Messages<'_> {
+    Messages { rest: buf }
+}
+
+/// Iterator returned by [`parse_messages`].
+#[derive(Debug, Clone)]
+pub struct Messages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<Message, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (msg, payload) = match split_message(self.rest) {
+            Ok(split) => split,
+            Err(e) => {
+                self.rest = &[];
+                return Some(Err(e));
+            }
+        };
+        self.rest = msg.next;
+        Some(parse_body(msg.nlmsg_type, payload).map(|body| Message {
+            nlmsg_type: msg.nlmsg_type,
+            flags: msg.flags,
+            seq: msg.seq,
+            pid: msg.pid,
+            body,
+        }))
+    }
+}
+
+struct Header<'a> {
+    nlmsg_type: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+    next: &'a [u8],
+}
+
+fn split_message(buf: &[u8]) -> Result<(Header<'_>, &[u8]), ParseError> {
+    if buf.len() < NLMSG_HDRLEN {
+        return Err(ParseError::TruncatedHeader);
+    }
+    let nlmsg_len = u32_at(buf, 0);
+    let len = nlmsg_len as usize;
+    if len < NLMSG_HDRLEN || len > buf.len() {
+        return Err(ParseError::BadLength { nlmsg_len });
+    }
+    // The last message of a datagram may lack its alignment padding.
+    let next = buf.get(align(len)..).unwrap_or(&[]);
+    let header = Header {
+        nlmsg_type: u16_at(buf, 4),
+        flags: u16_at(buf, 6),
+        seq: u32_at(buf, 8),
+        pid: u32_at(buf, 12),
+        next,
+    };
+    Ok((header, &buf[NLMSG_HDRLEN..len]))
+}
+
+fn parse_body(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
+    match nlmsg_type {
+        NLMSG_ERROR => parse_error(payload),
+        NLMSG_DONE => Ok(Body::Done {
+            // Older kernels may send an empty NLMSG_DONE.
+            errno: payload.get(..4).map_or(0, |b| -i32_at(b, 0)),
+        }),
+        RTM_NEWLINK | RTM_DELLINK => parse_link(nlmsg_type, payload),
+        RTM_NEWADDR | RTM_DELADDR => parse_addr(nlmsg_type, payload),
+        RTM_NEWROUTE | RTM_DELROUTE => parse_route(nlmsg_type, payload),
+        other => Ok(Body::Other(other)),
+    }
+}
+
+fn parse_error(payload: &[u8]) -> Result<Body, ParseError> {
+    // struct nlmsgerr { int error; struct nlmsghdr msg; } (the request header, maybe with
+    // its payload and extended-ACK attributes after it).
+    if payload.len() < 4 + NLMSG_HDRLEN {
+        return Err(ParseError::TruncatedPayload {
+            nlmsg_type: NLMSG_ERROR,
+        });
+    }
+    Ok(Body::Error {
+        errno: i32_at(payload, 0).saturating_neg(),
+        request_seq: u32_at(payload, 4 + 8),
+    })
+}
+
+fn parse_link(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
+    let truncated = ParseError::TruncatedPayload { nlmsg_type };
+    let fixed = payload.get(..IFINFOMSG_LEN).ok_or(truncated)?;
+    let flags = u32_at(fixed, 8);
+    let mut link = Link {
+        ifindex: u32_at(fixed, 4),
+        name: IfName::new(),
+        flags,
+        admin_up: flags & IFF_UP != 0,
+        carrier: flags & IFF_LOWER_UP != 0,
+        operstate: None,
+        stats: None,
+    };
+    for attr in Attrs::new(nlmsg_type, &payload[IFINFOMSG_LEN..]) {
+        let (rta_type, value) = attr?;
+        match rta_type {
+            IFLA_IFNAME => link.name = ifname(value),
+            IFLA_CARRIER => link.carrier = value.first().is_some_and(|&c| c != 0),
+            IFLA_OPERSTATE => link.operstate = value.first().map(|&s| OperState::from(s)),
+            // struct rtnl_link_stats64 { rx_packets, tx_packets, rx_bytes, tx_bytes, ... }
+            IFLA_STATS64 if value.len() >= 32 => {
+                link.stats = Some(LinkStats {
+                    rx_bytes: u64_at(value, 16),
+                    tx_bytes: u64_at(value, 24),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(Body::Link {
+        new: nlmsg_type == RTM_NEWLINK,
+        link,
+    })
+}
+
+fn parse_addr(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
+    let truncated = ParseError::TruncatedPayload { nlmsg_type };
+    let fixed = payload.get(..IFADDRMSG_LEN).ok_or(truncated)?;
+    let Some(family) = family_of(fixed[0]) else {
+        return Ok(Body::Ignored(nlmsg_type));
+    };
+    let (mut address, mut local, mut flags) = (None, None, u32::from(fixed[2]));
+    for attr in Attrs::new(nlmsg_type, &payload[IFADDRMSG_LEN..]) {
+        let (rta_type, value) = attr?;
+        match rta_type {
+            IFA_ADDRESS => address = ip_addr(family, value),
+            IFA_LOCAL => local = ip_addr(family, value),
+            IFA_FLAGS if value.len() >= 4 => flags = u32_at(value, 0),
+            _ => {}
+        }
+    }
+    let Some(address) = local.or(address) else {
+        return Ok(Body::Ignored(nlmsg_type));
+    };
+    let addr = Addr {
+        ifindex: u32_at(fixed, 4),
+        family,
+        prefix_len: fixed[1],
+        address,
+        scope: fixed[3],
+        flags,
+    };
+    Ok(Body::Addr {
+        new: nlmsg_type == RTM_NEWADDR,
+        addr,
+    })
+}
+
+fn parse_route(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
+    let truncated = ParseError::TruncatedPayload { nlmsg_type };
+    let f = payload.get(..RTMSG_LEN).ok_or(truncated)?;
+    let mut route = RouteMsg {
+        family: f[0],
+        dst_len: f[1],
+        table: u32::from(f[4]),
+        protocol: f[5],
+        scope: f[6],
+        kind: f[7],
+        metric: 0,
+        gateway: None,
+        oif: None,
+        multipath: false,
+    };
+    let family = family_of(f[0]);
+    for attr in Attrs::new(nlmsg_type, &payload[RTMSG_LEN..]) {
+        let (rta_type, value) = attr?;
+        match (rta_type, family) {
+            (RTA_TABLE, _) if value.len() >= 4 => route.table = u32_at(value, 0),
+            (RTA_PRIORITY, _) if value.len() >= 4 => route.metric = u32_at(value, 0),
+            (RTA_OIF, _) if value.len() >= 4 => route.oif = Some(u32_at(value, 0)),
+            (RTA_GATEWAY, Some(fam)) => route.gateway = ip_addr(fam, value),
+            (RTA_VIA, _) => route.gateway = via_addr(value),
+            (RTA_MULTIPATH, _) => route.multipath = true,
+            _ => {}
+        }
+    }
+    Ok(Body::Route {
+        new: nlmsg_type == RTM_NEWROUTE,
+        route,
+    })
+}
+
+/// Iterator over `struct rtattr` in a payload, bounds-checked and capped at [`MAX_ATTRS`].
+struct Attrs<'a> {
+    nlmsg_type: u16,
+    rest: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Attrs<'a> {
+    fn new(nlmsg_type: u16, rest: &'a [u8]) -> Attrs<'a> {
+        Attrs {
+            nlmsg_type,
+            rest,
+            count: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<(u16, &'a [u8]), ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Fewer than 4 trailing bytes are padding, not an attribute.
+        if self.rest.len() < 4 {
+            return None;
+        }
+        self.count += 1;
+        let nlmsg_type = self.nlmsg_type;
+        if self.count > MAX_ATTRS {
+            self.rest = &[];
+            return Some(Err(ParseError::TooManyAttrs { nlmsg_type }));
+        }
+        let len = usize::from(u16_at(self.rest, 0));
+        // Strip NLA_F_NESTED / NLA_F_NET_BYTEORDER.
+        let rta_type = u16_at(self.rest, 2) & 0x3fff;
+        if len < 4 || len > self.rest.len() {
+            self.rest = &[];
+            return Some(Err(ParseError::BadAttr {
+                nlmsg_type,
+                rta_type,
+            }));
+        }
+        let value = &self.rest[4..len];
+        self.rest = self.rest.get(align(len)..).unwrap_or(&[]);
+        Some(Ok((rta_type, value)))
+    }
+}
+
+/// `NLMSG_ALIGN` / `RTA_ALIGN`.
+pub fn align(len: usize) -> usize {
+    (len + NLMSG_ALIGNTO - 1) & !(NLMSG_ALIGNTO - 1)
+}
+
+fn family_of(af: u8) -> Option<Family> {
+    match af {
+        AF_INET => Some(Family::V4),
+        AF_INET6 => Some(Family::V6),
+        _ => None,
+    }
+}
+
+fn af_of(family: Family) -> u8 {
+    match family {
+        Family::V4 => AF_INET,
+        Family::V6 => AF_INET6,
+    }
+}
+
+fn ip_addr(family: Family, value: &[u8]) -> Option<IpAddr> {
+    match family {
+        Family::V4 => {
+            let b: [u8; 4] = value.get(..4)?.try_into().ok()?;
+            Some(IpAddr::V4(Ipv4Addr::from(b)))
+        }
+        Family::V6 => {
+            let b: [u8; 16] = value.get(..16)?.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+    }
+}
+
+/// `struct rtvia { __kernel_sa_family_t rtvia_family; __u8 rtvia_addr[]; }`
+fn via_addr(value: &[u8]) -> Option<IpAddr> {
+    let af = u16::from_ne_bytes(value.get(..2)?.try_into().ok()?);
+    let family = family_of(u8::try_from(af).ok()?)?;
+    ip_addr(family, &value[2..])
+}
+
+fn ifname(value: &[u8]) -> IfName {
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    let mut name = IfName::new();
+    if let Ok(s) = core::str::from_utf8(&value[..end]) {
+        // Longer than IFNAMSIZ cannot come from the kernel: keep the name empty.
+        let _ = name.push_str(s);
+    }
+    name
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    u32_at(b, at) as i32
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[at..at + 8]);
+    u64::from_ne_bytes(v)
+}
+
+// ---------------------------------------------------------------------------------------
+// Emitting requests.
+
+/// What a dump request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DumpKind {
+    Links,
+    Addrs,
+    Routes,
+}
+
+/// Appends one netlink message to `buf`, built in place, with the length patched at the end.
+struct Writer<'a> {
+    buf: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(buf: &'a mut Vec<u8>, nlmsg_type: u16, flags: u16, seq: u32) -> Writer<'a> {
+        let start = buf.len();
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        buf.extend_from_slice(&nlmsg_type.to_ne_bytes());
+        buf.extend_from_slice(&flags.to_ne_bytes());
+        buf.extend_from_slice(&seq.to_ne_bytes());
+        // nlmsg_pid 0: the kernel knows who is asking.
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        Writer { buf, start }
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    fn attr(&mut self, rta_type: u16, value: &[u8]) {
+        let len = u16::try_from(4 + value.len()).expect("invariant: attributes are tiny");
+        self.bytes(&len.to_ne_bytes());
+        self.bytes(&rta_type.to_ne_bytes());
+        self.bytes(value);
+        let padded = align(self.buf.len() - self.start) + self.start;
+        self.buf.resize(padded, 0);
+    }
+
+    fn finish(self) {
+        let len = u32::try_from(self.buf.len() - self.start).expect("invariant: small message");
+        self.buf[self.start..self.start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+}
+
+/// A dump request (`NLM_F_REQUEST | NLM_F_DUMP`) for links, addresses or routes of every
+/// family.
+pub fn emit_dump(buf: &mut Vec<u8>, kind: DumpKind, seq: u32) {
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
+    match kind {
+        DumpKind::Links => {
+            let mut w = Writer::new(buf, RTM_GETLINK, flags, seq);
+            w.bytes(&[0; IFINFOMSG_LEN]);
+            w.finish();
+        }
+        DumpKind::Addrs => {
+            let mut w = Writer::new(buf, RTM_GETADDR, flags, seq);
+            w.bytes(&[0; IFADDRMSG_LEN]);
+            w.finish();
+        }
+        DumpKind::Routes => {
+            let mut w = Writer::new(buf, RTM_GETROUTE, flags, seq);
+            w.bytes(&[0; RTMSG_LEN]);
+            w.finish();
+        }
+    }
+}
+
+/// `RTM_GETLINK` for one interface: the kernel answers with one `RTM_NEWLINK` (with
+/// `IFLA_STATS64`) or an `NLMSG_ERROR` (`ENODEV`).
+pub fn emit_get_link(buf: &mut Vec<u8>, ifindex: u32, seq: u32) {
+    let mut w = Writer::new(buf, RTM_GETLINK, NLM_F_REQUEST, seq);
+    let mut ifi = [0u8; IFINFOMSG_LEN];
+    ifi[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    w.bytes(&ifi);
+    w.finish();
+}
+
+/// Whether a route message adds or deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteOp {
+    Add,
+    Del,
+}
+
+/// `RTM_NEWROUTE` with `NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK` (never `NLM_F_REPLACE`: the
+/// metric is part of the key, replacing could clobber another WAN's route) or
+/// `RTM_DELROUTE` with `NLM_F_ACK`, for a default route. Attribute order and header fields
+/// follow iproute2, so `ip route add/del` produce the same bytes.
+pub fn emit_route(buf: &mut Vec<u8>, op: RouteOp, route: &Route, seq: u32) {
+    let (nlmsg_type, flags) = match op {
+        RouteOp::Add => (
+            RTM_NEWROUTE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE,
+        ),
+        RouteOp::Del => (RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK),
+    };
+    let mut w = Writer::new(buf, nlmsg_type, flags, seq);
+    let table = u8::try_from(route.table).unwrap_or(RT_TABLE_UNSPEC);
+    w.bytes(&[
+        af_of(route.family),
+        0, // rtm_dst_len: default route
+        0, // rtm_src_len
+        0, // rtm_tos
+        table,
+        route.protocol,
+        route_scope(op, route),
+        RTN_UNICAST,
+        0,
+        0,
+        0,
+        0, // rtm_flags
+    ]);
+    if table == RT_TABLE_UNSPEC {
+        w.attr(RTA_TABLE, &route.table.to_ne_bytes());
+    }
+    match (route.gateway, route.family) {
+        (Some(IpAddr::V4(gw)), Family::V4) => w.attr(RTA_GATEWAY, &gw.octets()),
+        (Some(IpAddr::V6(gw)), Family::V6) => w.attr(RTA_GATEWAY, &gw.octets()),
+        (Some(gw), _) => w.attr(RTA_VIA, &via_bytes(gw)),
+        (None, _) => {}
+    }
+    w.attr(RTA_PRIORITY, &route.metric.to_ne_bytes());
+    w.attr(RTA_OIF, &route.ifindex.to_ne_bytes());
+    w.finish();
+}
+
+/// The scope of a route request. Adds: universe through a gateway, link for an IPv4
+/// device-only route (as iproute2 and the kernel's ioctl path do). Deletes:
+/// `RT_SCOPE_NOWHERE`, which the kernel reads as "any scope", so a foreign device-only
+/// route is found whichever scope its owner used; every other key field is exact.
+fn route_scope(op: RouteOp, route: &Route) -> u8 {
+    match (op, route.gateway, route.family) {
+        (RouteOp::Del, _, _) => RT_SCOPE_NOWHERE,
+        (RouteOp::Add, None, Family::V4) => RT_SCOPE_LINK,
+        (RouteOp::Add, _, _) => RT_SCOPE_UNIVERSE,
+    }
+}
+
+fn via_bytes(gw: IpAddr) -> Vec<u8> {
+    let mut v = Vec::with_capacity(18);
+    match gw {
+        IpAddr::V4(a) => {
+            v.extend_from_slice(&u16::from(AF_INET).to_ne_bytes());
+            v.extend_from_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            v.extend_from_slice(&u16::from(AF_INET6).to_ne_bytes());
+            v.extend_from_slice(&a.octets());
+        }
+    }
+    v
+}
