@@ -422,6 +422,6 @@ fn socket_error(e: SocketError) -> io::Error {
             Some(errno) => io::Error::from_raw_os_error(errno),
             None => io::Error::new(io.kind(), io.to_string()),
         },
-        other => io::Error::new(io::ErrorKind::Other, other.to_string()),
+        other => io::Error::other(other.to_string()),
     }
 }
