@@ -398,3 +398,481 @@ fn push(out: &mut Vec<Change>, change: Change) {
         out.push(change);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::netlink::message::{
+        LinkStats, RouteMsg, IFA_F_TENTATIVE, NLM_F_MULTI, RTN_UNICAST,
+    };
+
+    fn link(ifindex: u32, name: &str, carrier: bool) -> Link {
+        Link {
+            ifindex,
+            name: IfName::try_from(name).expect("short name"),
+            flags: 0x1003,
+            admin_up: true,
+            carrier,
+            operstate: None,
+            stats: None,
+        }
+    }
+
+    fn route(ifindex: u32, metric: u32) -> RouteMsg {
+        RouteMsg {
+            family: 2,
+            dst_len: 0,
+            table: 254,
+            protocol: 16,
+            scope: 0,
+            kind: RTN_UNICAST,
+            metric,
+            gateway: Some("192.0.2.9".parse().expect("address")),
+            oif: Some(ifindex),
+            multipath: false,
+        }
+    }
+
+    fn msg(source: Source, flags: u16, body: Body) -> Event {
+        let msg = Message {
+            nlmsg_type: 0,
+            flags,
+            seq: 0,
+            pid: 0,
+            body,
+        };
+        Event::Message { source, msg }
+    }
+
+    fn notify(body: Body) -> Event {
+        msg(Source::Notify, 0, body)
+    }
+
+    fn dumped(kind: DumpKind, body: Body) -> Event {
+        msg(Source::Dump(kind), NLM_F_MULTI, body)
+    }
+
+    /// Applies events, returning the changes.
+    fn feed(view: &mut View, events: &[Event]) -> Vec<Change> {
+        let mut out = Vec::new();
+        for e in events {
+            view.apply(e, &mut out);
+        }
+        out
+    }
+
+    fn started(kind: DumpKind) -> Event {
+        Event::DumpStarted { kind, seq: 1 }
+    }
+
+    fn done(kind: DumpKind) -> Event {
+        let (seq, complete) = (1, true);
+        Event::DumpDone {
+            kind,
+            seq,
+            complete,
+        }
+    }
+
+    fn wan1_changed(ifindex: u32) -> Change {
+        let name = IfName::try_from("wan1").expect("short");
+        Change::LinkChanged { ifindex, name }
+    }
+
+    #[test]
+    fn links_by_index_and_name_and_carrier_changes() {
+        let mut v = View::new();
+        let got = feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(2, "wan1", true),
+            })],
+        );
+        assert_eq!(got, [wan1_changed(2)]);
+        assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(2));
+        // The same state again changes nothing; losing carrier does.
+        let same = notify(Body::Link {
+            new: true,
+            link: link(2, "wan1", true),
+        });
+        assert_eq!(feed(&mut v, &[same]), []);
+        let lost = notify(Body::Link {
+            new: true,
+            link: link(2, "wan1", false),
+        });
+        assert_eq!(feed(&mut v, &[lost]), [wan1_changed(2)]);
+        assert!(!v.link(2).expect("link").carrier);
+    }
+
+    #[test]
+    fn counters_only_report_counters() {
+        let mut v = View::new();
+        let mut l = link(2, "wan1", true);
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: l.clone(),
+            })],
+        );
+        l.stats = Some(LinkStats {
+            rx_bytes: 10,
+            tx_bytes: 20,
+        });
+        let got = feed(
+            &mut v,
+            &[msg(Source::Reply, 0, Body::Link { new: true, link: l })],
+        );
+        assert_eq!(got, [Change::Counters { ifindex: 2 }]);
+    }
+
+    #[test]
+    fn replug_under_the_same_name_replaces_the_old_ifindex() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(2, "wan1", true),
+            })],
+        );
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 0),
+            })],
+        );
+        // The RTM_DELLINK was lost: the new link alone must retire the old one.
+        let got = feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(9, "wan1", true),
+            })],
+        );
+        let name = IfName::try_from("wan1").expect("short");
+        assert_eq!(
+            got,
+            [Change::LinkGone { ifindex: 2, name }, wan1_changed(9)]
+        );
+        assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(9));
+        assert!(v.link(2).is_none());
+        assert!(v.default_routes(2, Family::V4).is_empty());
+    }
+
+    #[test]
+    fn dellink_drops_addresses_and_routes() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(2, "wan1", true),
+            })],
+        );
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 0),
+            })],
+        );
+        let got = feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: false,
+                link: link(2, "wan1", false),
+            })],
+        );
+        assert!(matches!(got[..], [Change::LinkGone { ifindex: 2, .. }]));
+        assert!(v.link_by_name("wan1").is_none());
+        assert!(v.default_routes(2, Family::V4).is_empty());
+    }
+
+    #[test]
+    fn addresses_need_global_scope_and_no_dad_trouble() {
+        let mut v = View::new();
+        let mut a = Addr {
+            ifindex: 2,
+            family: Family::V6,
+            prefix_len: 64,
+            address: "2001:db8:1::2".parse().expect("address"),
+            scope: 0,
+            flags: IFA_F_TENTATIVE,
+        };
+        let got = feed(&mut v, &[notify(Body::Addr { new: true, addr: a })]);
+        assert_eq!(
+            got,
+            [Change::AddrChanged {
+                ifindex: 2,
+                family: Family::V6
+            }]
+        );
+        assert!(!v.has_address(2, Family::V6), "tentative");
+        a.flags = 0;
+        feed(&mut v, &[notify(Body::Addr { new: true, addr: a })]);
+        assert!(v.has_address(2, Family::V6));
+        assert!(!v.has_address(2, Family::V4));
+        feed(
+            &mut v,
+            &[notify(Body::Addr {
+                new: false,
+                addr: a,
+            })],
+        );
+        assert!(!v.has_address(2, Family::V6));
+    }
+
+    #[test]
+    fn route_events_add_and_delete_exactly() {
+        let mut v = View::new();
+        let got = feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 0),
+            })],
+        );
+        let changed = Change::RoutesChanged {
+            ifindex: 2,
+            family: Family::V4,
+        };
+        assert_eq!(got, [changed.clone()]);
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 100),
+            })],
+        );
+        assert_eq!(v.default_routes(2, Family::V4).len(), 2);
+        // A delete of a route we do not know changes nothing.
+        assert_eq!(
+            feed(
+                &mut v,
+                &[notify(Body::Route {
+                    new: false,
+                    route: route(2, 7)
+                })]
+            ),
+            []
+        );
+        let got = feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: false,
+                route: route(2, 0),
+            })],
+        );
+        assert_eq!(got, [changed]);
+        let metrics: Vec<u32> = v
+            .default_routes(2, Family::V4)
+            .iter()
+            .map(|r| r.metric)
+            .collect();
+        assert_eq!(metrics, [100]);
+    }
+
+    #[test]
+    fn non_default_other_table_and_multipath_routes_are_skipped() {
+        let mut v = View::new();
+        let mut r = route(2, 0);
+        r.dst_len = 24;
+        let mut t = route(2, 0);
+        t.table = 100;
+        let mut m = route(2, 0);
+        m.multipath = true;
+        let events: Vec<Event> = [r, t, m]
+            .into_iter()
+            .map(|route| notify(Body::Route { new: true, route }))
+            .collect();
+        assert_eq!(feed(&mut v, &events), []);
+        assert_eq!(v.stats().multipath_skipped, 1);
+    }
+
+    #[test]
+    fn replace_notification_displaces_the_route_with_that_metric() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 5),
+            })],
+        );
+        let replaced = msg(
+            Source::Notify,
+            NLM_F_REPLACE,
+            Body::Route {
+                new: true,
+                route: route(3, 5),
+            },
+        );
+        let got = feed(&mut v, &[replaced]);
+        assert!(got.contains(&Change::RoutesChanged {
+            ifindex: 2,
+            family: Family::V4
+        }));
+        assert!(got.contains(&Change::RoutesChanged {
+            ifindex: 3,
+            family: Family::V4
+        }));
+        assert!(v.default_routes(2, Family::V4).is_empty());
+        assert_eq!(v.default_routes(3, Family::V4).len(), 1);
+    }
+
+    #[test]
+    fn completed_route_dump_removes_silently_deleted_routes() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 0),
+            })],
+        );
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(3, 1),
+            })],
+        );
+        // Admin down on ifindex 2: the kernel drops its IPv4 routes without RTM_DELROUTE;
+        // the next dump shows only ifindex 3. A route added while the dump runs stays.
+        let got = feed(
+            &mut v,
+            &[
+                started(DumpKind::Routes),
+                dumped(
+                    DumpKind::Routes,
+                    Body::Route {
+                        new: true,
+                        route: route(3, 1),
+                    },
+                ),
+                notify(Body::Route {
+                    new: true,
+                    route: route(4, 2),
+                }),
+            ],
+        );
+        assert_eq!(
+            got,
+            [Change::RoutesChanged {
+                ifindex: 4,
+                family: Family::V4
+            }]
+        );
+        assert!(v.dumping(DumpKind::Routes));
+        let got = feed(&mut v, &[done(DumpKind::Routes)]);
+        assert_eq!(
+            got,
+            [Change::RoutesChanged {
+                ifindex: 2,
+                family: Family::V4
+            }]
+        );
+        assert!(v.default_routes(2, Family::V4).is_empty());
+        assert_eq!(v.default_routes(3, Family::V4).len(), 1);
+        assert_eq!(v.default_routes(4, Family::V4).len(), 1);
+    }
+
+    #[test]
+    fn incomplete_dump_removes_nothing() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Route {
+                new: true,
+                route: route(2, 0),
+            })],
+        );
+        let (kind, seq, complete) = (DumpKind::Routes, 1, false);
+        let got = feed(
+            &mut v,
+            &[
+                started(kind),
+                Event::DumpDone {
+                    kind,
+                    seq,
+                    complete,
+                },
+            ],
+        );
+        assert_eq!(got, []);
+        assert_eq!(v.default_routes(2, Family::V4).len(), 1);
+    }
+
+    #[test]
+    fn completed_link_and_addr_dumps_replace_their_part() {
+        let mut v = View::new();
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(2, "wan1", true),
+            })],
+        );
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: link(3, "wan2", true),
+            })],
+        );
+        let a = Addr {
+            ifindex: 3,
+            family: Family::V4,
+            prefix_len: 29,
+            address: "192.0.2.18".parse().expect("address"),
+            scope: 0,
+            flags: 0,
+        };
+        feed(&mut v, &[notify(Body::Addr { new: true, addr: a })]);
+        let got = feed(
+            &mut v,
+            &[
+                started(DumpKind::Links),
+                dumped(
+                    DumpKind::Links,
+                    Body::Link {
+                        new: true,
+                        link: link(3, "wan2", true),
+                    },
+                ),
+                done(DumpKind::Links),
+                started(DumpKind::Addrs),
+                done(DumpKind::Addrs),
+            ],
+        );
+        assert!(matches!(got[0], Change::LinkGone { ifindex: 2, .. }));
+        assert_eq!(
+            got[1],
+            Change::AddrChanged {
+                ifindex: 3,
+                family: Family::V4
+            }
+        );
+        assert!(!v.has_address(3, Family::V4));
+        assert!(v.link_by_name("wan2").is_some());
+    }
+
+    #[test]
+    fn acks_and_overruns_change_nothing() {
+        let mut v = View::new();
+        let got = feed(
+            &mut v,
+            &[
+                Event::Overrun,
+                Event::Ack {
+                    seq: 3,
+                    result: Ok(()),
+                },
+            ],
+        );
+        assert_eq!(got, []);
+    }
+}
