@@ -332,7 +332,9 @@ fn parse_body(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         NLMSG_ERROR => parse_error(payload),
         NLMSG_DONE => Ok(Body::Done {
             // Older kernels may send an empty NLMSG_DONE.
-            errno: payload.get(..4).map_or(0, |b| -i32_at(b, 0)),
+            errno: payload
+                .get(..4)
+                .map_or(0, |b| i32_at(b, 0).saturating_neg()),
         }),
         RTM_NEWLINK | RTM_DELLINK => parse_link(nlmsg_type, payload),
         RTM_NEWADDR | RTM_DELADDR => parse_addr(nlmsg_type, payload),
@@ -876,6 +878,23 @@ mod tests {
         }
         let m = one(&hex(DONE));
         assert_eq!((m.seq, m.body), (7, Body::Done { errno: 0 }));
+    }
+
+    #[test]
+    fn extreme_errno_values_do_not_overflow() {
+        // Found by fuzzing: NLMSG_DONE / NLMSG_ERROR carrying i32::MIN.
+        let mut done = hex(DONE);
+        done[16..20].copy_from_slice(&i32::MIN.to_ne_bytes());
+        assert_eq!(one(&done).body, Body::Done { errno: i32::MAX });
+        let mut err = hex(ACK);
+        err[16..20].copy_from_slice(&i32::MIN.to_ne_bytes());
+        assert!(matches!(
+            one(&err).body,
+            Body::Error {
+                errno: i32::MAX,
+                ..
+            }
+        ));
     }
 
     #[test]

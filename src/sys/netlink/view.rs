@@ -639,7 +639,7 @@ mod tests {
             ifindex: 2,
             family: Family::V4,
         };
-        assert_eq!(got, [changed.clone()]);
+        assert_eq!(got, std::slice::from_ref(&changed));
         feed(
             &mut v,
             &[notify(Body::Route {
