@@ -360,6 +360,12 @@ fn parse_error(payload: &[u8]) -> Result<Body, ParseError> {
 fn parse_link(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
     let truncated = ParseError::TruncatedPayload { nlmsg_type };
     let fixed = payload.get(..IFINFOMSG_LEN).ok_or(truncated)?;
+    // The bridge (AF_BRIDGE) and IPv6 (AF_INET6) send their own per-port RTM_NEWLINK and
+    // RTM_DELLINK to the same group; an RTM_DELLINK from the bridge only means "left the
+    // bridge". Only AF_UNSPEC messages describe the device itself.
+    if fixed[0] != AF_UNSPEC {
+        return Ok(Body::Ignored(nlmsg_type));
+    }
     let flags = u32_at(fixed, 8);
     let mut link = Link {
         ifindex: u32_at(fixed, 4),
@@ -978,6 +984,15 @@ mod tests {
             panic!("not a route");
         };
         assert_eq!((route.gateway, route.oif), (None, None));
+    }
+
+    #[test]
+    fn bridge_port_link_messages_are_ignored() {
+        let mut b = hex(NEWLINK_WAN1);
+        b[16] = 7; // AF_BRIDGE
+        assert_eq!(one(&b).body, Body::Ignored(RTM_NEWLINK));
+        b[4..6].copy_from_slice(&RTM_DELLINK.to_ne_bytes());
+        assert_eq!(one(&b).body, Body::Ignored(RTM_DELLINK));
     }
 
     #[test]

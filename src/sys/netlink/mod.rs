@@ -57,12 +57,22 @@
 //!   notifications. The daemon must call [`Netlink::dump_routes`] after every
 //!   [`Change::LinkChanged`] / [`Change::LinkGone`]; the completed dump then replaces the
 //!   routes of both families in the view.
+//!   Bringing the link up again restores the connected routes but no default route, in
+//!   either family: that is the DHCP client's (or the daemon's) job.
 //! - **Carrier loss is not a route event.** Routes through a link without carrier only get
 //!   the `linkdown` flag, with no notification; the `RTM_NEWLINK` (IFF_LOWER_UP cleared)
-//!   arrives asynchronously after linkwatch runs, typically within milliseconds.
+//!   arrives asynchronously after linkwatch runs, within a few milliseconds in the lab.
+//!   After an admin up, the first `RTM_NEWLINK` still says "no carrier" in `ip`'s terms
+//!   (IFF_RUNNING clear, operstate down) and the one saying "up" follows about half a second
+//!   later (linkwatch rate limit); [`Link::carrier`] follows `IFLA_CARRIER`/IFF_LOWER_UP,
+//!   which is already set in the first one.
+//! - **Bridge and IPv6 per-port link messages** (`ifi_family` `AF_BRIDGE`/`AF_INET6`) share
+//!   the link group; a bridge `RTM_DELLINK` only means "left the bridge". They are ignored.
 //! - **The metric is part of the route key**, in both families. A route is added with
 //!   `NLM_F_CREATE | NLM_F_EXCL` (`EEXIST` if another route holds that key, for IPv4 the
 //!   key is table + prefix + tos + metric, whatever the device), never `NLM_F_REPLACE`.
+//!   IPv6 answers `EEXIST` too for an equal metric on another device (without
+//!   `NLM_F_APPEND`, which would merge them into one multipath route).
 //!   A notification carrying `NLM_F_REPLACE` (someone else's `ip route replace`) means
 //!   the route with that key was displaced; the view drops it.
 //! - **IPv6 turns metric 0 into 1024** and merges equal-metric routes added with
@@ -72,7 +82,13 @@
 //!   `RTA_VIA`) and oif, type `RTN_UNICAST`; the scope is sent as `RT_SCOPE_NOWHERE`
 //!   ("any"), as iproute2 does, because device-only routes are installed with link scope.
 //! - **`ENOBUFS`** on the event socket means notifications were lost: [`Event::Overrun`],
-//!   and the daemon calls [`Netlink::dump_all`].
+//!   and the daemon calls [`Netlink::dump_all`]. The request socket only carries answers
+//!   the daemon asked for (dumps are flow-controlled by the kernel); should it overflow
+//!   anyway, the same event is reported and ACKs may be lost, so the daemon should also
+//!   time out route operations it sent.
+//! - **Errors**: `EEXIST` → `Exists`; `ESRCH`/`ENOENT` → `NotFound` (a delete of a route
+//!   already gone is done); `ENETUNREACH` (gateway outside every connected subnet),
+//!   `EHOSTUNREACH`, `ENODEV` → `Unreachable`; anything else `Other(errno)`.
 //! - **Route protocols** of DHCP clients (`RTPROT_DHCP` 16), router advertisements
 //!   (`RTPROT_RA` 9) and others arrive as plain numbers in [`crate::engine::Route`].
 //!   Kernel RA default routes are re-installed by every RA, with an expiry: the daemon

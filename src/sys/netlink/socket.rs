@@ -112,6 +112,17 @@ impl Netlink {
         self.requests.as_raw_fd()
     }
 
+    /// Both descriptors (events, requests), for `poll(2)` with `POLLIN`.
+    pub fn fds(&self) -> [BorrowedFd<'_>; 2] {
+        // SAFETY: both descriptors are owned by `self`; the borrows cannot outlive it.
+        unsafe {
+            [
+                BorrowedFd::borrow_raw(self.event_fd()),
+                BorrowedFd::borrow_raw(self.request_fd()),
+            ]
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         self.stats
     }
@@ -211,13 +222,7 @@ impl Netlink {
 
     /// Blocks until either socket is readable or `timeout` passes.
     pub fn wait(&self, timeout: Duration) -> Result<(), Error> {
-        // SAFETY: both descriptors are owned by `self` and outlive this call.
-        let (e, r) = unsafe {
-            (
-                BorrowedFd::borrow_raw(self.event_fd()),
-                BorrowedFd::borrow_raw(self.request_fd()),
-            )
-        };
+        let [e, r] = self.fds();
         let mut fds = [
             PollFd::new(e, PollFlags::POLLIN),
             PollFd::new(r, PollFlags::POLLIN),

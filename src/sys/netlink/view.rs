@@ -165,13 +165,12 @@ impl View {
                 self.remove_link(old, out);
             }
         }
-        let before = self.links.insert(
-            link.ifindex,
-            Seen {
-                item: link.clone(),
-                gen,
-            },
-        );
+        let mut item = link.clone();
+        if item.stats.is_none() {
+            // Keep the last counters when a message comes without IFLA_STATS64.
+            item.stats = self.link(link.ifindex).and_then(|l| l.stats);
+        }
+        let before = self.links.insert(link.ifindex, Seen { item, gen });
         match before {
             Some(b) if same_state(&b.item, link) => {
                 if b.item.stats != link.stats {
