@@ -173,7 +173,7 @@ impl View {
         let before = self.links.insert(link.ifindex, Seen { item, gen });
         match before {
             Some(b) if same_state(&b.item, link) => {
-                if b.item.stats != link.stats {
+                if link.stats.is_some() && b.item.stats != link.stats {
                     push(
                         out,
                         Change::Counters {
@@ -524,6 +524,29 @@ mod tests {
             &[msg(Source::Reply, 0, Body::Link { new: true, link: l })],
         );
         assert_eq!(got, [Change::Counters { ifindex: 2 }]);
+    }
+
+    #[test]
+    fn a_link_message_without_stats_keeps_the_counters() {
+        let mut v = View::new();
+        let mut l = link(2, "wan1", true);
+        l.stats = Some(LinkStats {
+            rx_bytes: 1,
+            tx_bytes: 2,
+        });
+        feed(
+            &mut v,
+            &[notify(Body::Link {
+                new: true,
+                link: l.clone(),
+            })],
+        );
+        l.stats = None;
+        assert_eq!(
+            feed(&mut v, &[notify(Body::Link { new: true, link: l })]),
+            []
+        );
+        assert_eq!(v.link(2).and_then(|l| l.stats).map(|s| s.rx_bytes), Some(1));
     }
 
     #[test]
