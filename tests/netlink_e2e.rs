@@ -412,6 +412,39 @@ fn link_counters_grow_after_a_ping() {
     });
 }
 
+#[test]
+fn runtime_dumps_queue_and_interleave_with_route_acks() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(3, &[]);
+    in_gw(&lab, || {
+        let mut d = Daemon::start();
+        d.clear();
+        // Two overlapping requests for everything, and a route add in the middle: the
+        // kernel allows one dump per socket at a time; the ACK comes between dump parts.
+        d.nl.dump_all().expect("dump");
+        let ours = v4_route(d.ifindex("wan3"), "192.0.2.25", 333, RTPROT_WANFAILOVER);
+        let seq = d.nl.add_route(&ours).expect("add");
+        d.nl.dump_all().expect("dump");
+        assert_eq!(d.ack(seq), Ok(()));
+        d.until("the dumps", 2 * SECOND, |d| !d.nl.dump_pending());
+        d.turn();
+        let done = d
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::DumpDone { complete: true, .. }));
+        // The second request for a kind already queued is merged: 3 or 6 dumps, never EBUSY.
+        assert!(matches!(done.count(), 3..=6));
+        assert!(d.routes("wan3", Family::V4).contains(&ours));
+        assert_eq!(d.nl.stats().parse_errors, 0);
+        assert_eq!(
+            d.view.links().filter(|l| l.name.starts_with("wan")).count(),
+            3
+        );
+    });
+}
+
 /// Prints what the kernel sends, as byte arrays, for the golden tests in `message.rs`:
 /// `cargo test --test netlink_e2e capture -- --ignored --nocapture`.
 #[test]
