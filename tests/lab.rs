@@ -18,15 +18,9 @@ fn lab_builds_faults_and_cleans_up() {
         assert_eq!(lab.route_dev("198.51.100.53").as_deref(), Some("wan1"));
         lab.carrier(1, false);
         let linkdown = wait_for(Duration::from_secs(3), || {
-            lab.default_routes()
-                .lines()
-                .any(|l| l.contains("dev wan1") && l.contains("linkdown"))
+            lab.default_routes().lines().any(|l| l.contains("dev wan1") && l.contains("linkdown"))
         });
-        assert!(
-            linkdown,
-            "wan1 route not linkdown: {}",
-            lab.default_routes()
-        );
+        assert!(linkdown, "wan1 route not linkdown: {}", lab.default_routes());
         lab.carrier(1, true);
         lab.blackhole(2, true);
         let ping = lab
@@ -41,17 +35,8 @@ fn lab_builds_faults_and_cleans_up() {
             .args(["-c1", "-W2", "-I", "wan2", "198.51.100.53"])
             .output()
             .unwrap();
-        assert!(
-            ping.status.success(),
-            "WAN does not answer after the blackhole is lifted"
-        );
+        assert!(ping.status.success(), "WAN does not answer after the blackhole is lifted");
     }
-    let list = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    assert!(
-        !String::from_utf8_lossy(&list.stdout).contains(&ns),
-        "lab left {ns} behind"
-    );
+    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&ns), "lab left {ns} behind");
 }

@@ -21,11 +21,7 @@ pub fn lab_available() -> bool {
     if root && ip {
         return true;
     }
-    let why = if root {
-        "the ip command is missing"
-    } else {
-        "not root"
-    };
+    let why = if root { "the ip command is missing" } else { "not root" };
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("namespace tests cannot run under CI=true: {why}");
     }
