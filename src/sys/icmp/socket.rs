@@ -407,22 +407,35 @@ fn protocol_of(family: Family) -> Protocol {
 
 /// Lets only echo replies through, so nothing else wakes the loop.
 fn set_echo_reply_filter(socket: &Socket, family: Family) -> io::Result<()> {
+    let reply = EchoKind::Reply.msg_type(family);
+    set_type_filter(socket, family, &[reply])
+}
+
+/// Sets `ICMP_FILTER` (IPv4) or `ICMP6_FILTER` (IPv6) on a raw socket so that only the
+/// ICMP types in `pass` are delivered. Types above 31 cannot pass the IPv4 filter (its mask
+/// has 32 bits and higher types always pass; none are assigned).
+pub fn set_type_filter(socket: &impl AsRawFd, family: Family, pass: &[u8]) -> io::Result<()> {
     match family {
         Family::V4 => {
-            let mask: u32 = !(1u32 << super::packet::ICMP_ECHOREPLY);
+            let mut mask = u32::MAX;
+            for &t in pass.iter().filter(|&&t| t < 32) {
+                mask &= !(1u32 << t);
+            }
             setsockopt(socket, libc::SOL_RAW, ICMP_FILTER, &mask)
         }
         Family::V6 => {
             let mut mask = [u32::MAX; 8];
-            let t = usize::from(super::packet::ICMP6_ECHO_REPLY);
-            mask[t >> 5] &= !(1u32 << (t & 31));
+            for &t in pass {
+                let t = usize::from(t);
+                mask[t >> 5] &= !(1u32 << (t & 31));
+            }
             setsockopt(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &mask)
         }
     }
 }
 
 fn setsockopt<T: Copy>(
-    socket: &Socket,
+    socket: &impl AsRawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: &T,
@@ -430,7 +443,7 @@ fn setsockopt<T: Copy>(
     let len = libc::socklen_t::try_from(std::mem::size_of::<T>())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `value` points to a live, initialised `T` of `len` bytes for the whole call;
-    // the kernel only reads it. The descriptor is owned by `socket`.
+    // the kernel only reads it. The descriptor is borrowed from `socket` and open.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
