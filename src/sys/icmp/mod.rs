@@ -32,7 +32,9 @@ mod socket;
 pub use error::{Error, Op, SendError};
 pub use matcher::Stats;
 pub use rp_filter::{rp_filter_decision, rp_filter_warning};
-pub use socket::{set_type_filter, Preference, Prober, Reply, SocketKind, RECV_BATCH};
+pub use socket::{
+    parse_datagram, set_type_filter, Preference, Prober, Reply, SocketKind, RECV_BATCH,
+};
 
 use std::io::Read;
 use std::sync::OnceLock;

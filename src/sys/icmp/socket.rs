@@ -286,8 +286,9 @@ fn classify(
     }
 }
 
-/// The source address and echo message of one datagram, if well-formed.
-pub(crate) fn parse_datagram(
+/// The source address and echo message of one datagram as `recvfrom` returned it (`src`
+/// is its address; a raw IPv4 datagram also carries one in its IP header), if well-formed.
+pub fn parse_datagram(
     family: Family,
     kind: SocketKind,
     bytes: &[u8],
