@@ -376,3 +376,65 @@ fn reopen_after_interface_recreated() {
     });
     assert_eq!((before, stale, after), (1, 0, 3));
 }
+
+fn thread_cpu() -> Duration {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
+}
+
+/// Measurement for the benchmark, not a pass/fail test:
+/// `cargo test --release --test icmp_e2e measure -- --ignored --nocapture`.
+/// Prints the RTT error against a 20 ms delayed responder and the prober thread's CPU time
+/// (user + sys, `CLOCK_THREAD_CPUTIME_ID`) per 1000 probes answered by the kernel.
+#[test]
+#[ignore]
+fn measure_rtt_error_and_cpu_per_1000_probes() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(2, &[]);
+    let _responder = Responder::start(&lab, 1, &["--delay", "20ms"]);
+    let n = 100;
+    let replies = in_gw(&lab, || {
+        let mut p = Prober::open("wan1", Family::V4).unwrap();
+        probe_sequentially(&mut p, ip(TARGET_V4), n, TIMEOUT)
+    });
+    let errs: Vec<u128> = replies
+        .iter()
+        .map(|r| r.rtt.as_micros().abs_diff(20_000))
+        .collect();
+    let mean = errs.iter().sum::<u128>() / errs.len().max(1) as u128;
+    let max = errs.iter().max().copied().unwrap_or(0);
+    println!(
+        "rtt vs 20 ms responder: {} of {n} replies, mean |err| {mean} us, max |err| {max} us",
+        replies.len()
+    );
+
+    let targets = [ip(TARGET_V4), ip("198.51.100.54"), ip(TARGET2_V4)];
+    let (cpu, wall, accepted) = in_gw(&lab, || {
+        let mut p = Prober::open("wan2", Family::V4).unwrap();
+        let (cpu0, wall0) = (thread_cpu(), std::time::Instant::now());
+        let mut accepted = 0usize;
+        for round in 0..334u16 {
+            for (i, t) in targets.iter().enumerate() {
+                p.send(now(), i as u8, *t, round).unwrap();
+            }
+            let mut got = 0;
+            let until = std::time::Instant::now() + TIMEOUT;
+            while got < targets.len() && std::time::Instant::now() < until {
+                let mut fds = [PollFd::new(p.as_fd(), PollFlags::POLLIN)];
+                poll(&mut fds, PollTimeout::from(100u16)).unwrap();
+                got += p.recv(now(), TIMEOUT, &mut |_| {}).unwrap();
+            }
+            accepted += got;
+        }
+        (thread_cpu() - cpu0, wall0.elapsed(), accepted)
+    });
+    let per_1000 = cpu.as_secs_f64() * 1000.0 * 1000.0 / 1002.0;
+    println!(
+        "1002 probes to the kernel responder: {accepted} accepted, cpu {:.1} ms per 1000 probes \
+         (send + poll + recv + match), wall {:.0} ms",
+        per_1000,
+        wall.as_secs_f64() * 1000.0
+    );
+}
