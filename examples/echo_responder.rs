@@ -167,13 +167,7 @@ fn open_listeners(opts: &Options) -> Result<Vec<Listener>, String> {
 
 fn run(opts: &Options) -> Result<(), String> {
     let listeners = open_listeners(opts)?;
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGTERM);
-    mask.add(Signal::SIGINT);
-    mask.thread_block()
-        .map_err(|e| format!("sigprocmask: {e}"))?;
-    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| format!("signalfd: {e}"))?;
+    let sigfd = stop_signals()?;
     println!("ready");
     let _ = std::io::stdout().flush();
     let mut rng = Rng::new();
@@ -183,34 +177,18 @@ fn run(opts: &Options) -> Result<(), String> {
     loop {
         let now = Instant::now();
         send_due(&listeners, &mut queue, now, &mut counts);
-        let next = queue.peek().map_or(end, |Reverse(p)| p.due.min(end));
         if now >= end {
             break;
         }
-        // ppoll takes a timespec: replies leave within µs of their due time, not rounded
-        // up to the next millisecond as with poll.
-        let wait = next
-            .saturating_duration_since(now)
-            .min(Duration::from_secs(60));
-        let timeout = TimeSpec::from_duration(wait);
-        let mut fds: Vec<PollFd> = listeners
-            .iter()
-            .map(|l| PollFd::new(l.socket.as_fd(), PollFlags::POLLIN))
-            .collect();
-        fds.push(PollFd::new(sigfd.as_fd(), PollFlags::POLLIN));
-        match ppoll(&mut fds, Some(timeout), None) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(format!("poll: {e}")),
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
-        drop(fds);
-        if ready[listeners.len()] {
+        let next = queue.peek().map_or(end, |Reverse(p)| p.due.min(end));
+        let Some(ready) = wait(&listeners, &sigfd, next.saturating_duration_since(now))? else {
             break;
-        }
-        for (i, _) in ready
+        };
+        for i in ready
             .iter()
             .enumerate()
-            .filter(|(i, r)| **r && *i < listeners.len())
+            .filter(|(_, r)| **r)
+            .map(|(i, _)| i)
         {
             drain(&listeners, i, opts, &mut rng, &mut queue, &mut counts);
         }
@@ -220,6 +198,43 @@ fn run(opts: &Options) -> Result<(), String> {
         counts.requests, counts.answered, counts.dropped, counts.send_errors
     );
     Ok(())
+}
+
+/// SIGTERM and SIGINT as a readable descriptor (blocked for normal delivery).
+fn stop_signals() -> Result<SignalFd, String> {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGINT);
+    mask.thread_block()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))
+}
+
+/// Waits up to `wait` for requests; returns which listeners are readable, or `None` when a
+/// stop signal arrived.
+fn wait(
+    listeners: &[Listener],
+    sigfd: &SignalFd,
+    wait: Duration,
+) -> Result<Option<Vec<bool>>, String> {
+    // ppoll takes a timespec: replies leave within µs of their due time, not rounded up to
+    // the next millisecond as with poll.
+    let timeout = TimeSpec::from_duration(wait.min(Duration::from_secs(60)));
+    let mut fds: Vec<PollFd> = listeners
+        .iter()
+        .map(|l| PollFd::new(l.socket.as_fd(), PollFlags::POLLIN))
+        .collect();
+    fds.push(PollFd::new(sigfd.as_fd(), PollFlags::POLLIN));
+    match ppoll(&mut fds, Some(timeout), None) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(format!("poll: {e}")),
+    }
+    let mut ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+    if ready.pop() == Some(true) {
+        return Ok(None);
+    }
+    Ok(Some(ready))
 }
 
 fn send_due(

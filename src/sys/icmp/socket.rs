@@ -80,7 +80,6 @@ pub struct Reply {
 }
 
 /// Echo probes through one WAN interface for one address family.
-#[derive(Debug)]
 pub struct Prober {
     socket: Socket,
     kind: SocketKind,
@@ -245,6 +244,19 @@ impl Prober {
         }
         self.tracker.purge(now, timeout.saturating_mul(2));
         Ok(reported)
+    }
+}
+
+impl core::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Prober")
+            .field("ifname", &self.ifname)
+            .field("family", &self.family)
+            .field("kind", &self.kind)
+            .field("fd", &self.socket.as_raw_fd())
+            .field("ident", &self.tracker.ident())
+            .field("outstanding", &self.tracker.len())
+            .finish()
     }
 }
 
