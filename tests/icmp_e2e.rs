@@ -20,7 +20,7 @@ use nix::sched::{setns, CloneFlags};
 use nix::time::{clock_gettime, ClockId};
 use support::*;
 use wanfailover::engine::{Family, Instant};
-use wanfailover::sys::icmp::{Preference, Prober, Reply, SocketKind};
+use wanfailover::sys::icmp::{rp_filter_warning, Preference, Prober, Reply, SocketKind};
 
 const TARGET_V4: &str = "198.51.100.53";
 const TARGET2_V4: &str = "203.0.113.53";
@@ -449,4 +449,39 @@ fn measure_rtt_error_and_cpu_per_1000_probes() {
         wall.as_secs_f64() * 1000.0,
         max_rtt.as_micros()
     );
+}
+
+#[test]
+fn strict_rp_filter_is_reported_and_drops_backup_replies() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(2, &[]);
+    lab.gw(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
+    lab.gw(&["sysctl", "-qw", "net.ipv4.conf.wan2.rp_filter=1"]);
+    let probe_wan2 = || {
+        let mut p = Prober::open("wan2", Family::V4).unwrap();
+        p.send(now(), 0, ip(TARGET_V4), 1).unwrap();
+        collect(&mut [&mut p], Duration::from_millis(300))[0].len()
+    };
+    let (w1, w2, strict) = in_gw(&lab, || {
+        (
+            rp_filter_warning("wan1"),
+            rp_filter_warning("wan2"),
+            probe_wan2(),
+        )
+    });
+    assert_eq!(w1, None);
+    assert!(
+        w2.as_deref()
+            .is_some_and(|w| w.contains("net.ipv4.conf.wan2.rp_filter=2")),
+        "{w2:?}"
+    );
+    assert_eq!(
+        strict, 0,
+        "strict rp_filter should drop replies on the backup WAN"
+    );
+    lab.gw(&["sysctl", "-qw", "net.ipv4.conf.wan2.rp_filter=2"]);
+    let (w2, loose) = in_gw(&lab, || (rp_filter_warning("wan2"), probe_wan2()));
+    assert_eq!((w2, loose), (None, 1));
 }
