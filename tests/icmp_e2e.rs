@@ -20,7 +20,7 @@ use nix::sched::{setns, CloneFlags};
 use nix::time::{clock_gettime, ClockId};
 use support::*;
 use wanfailover::engine::{Family, Instant};
-use wanfailover::sys::icmp::{rp_filter_warning, Preference, Prober, Reply, SocketKind};
+use wanfailover::sys::icmp::{rp_filter_warning, Event, Preference, Prober, Reply, SocketKind};
 
 const TARGET_V4: &str = "198.51.100.53";
 const TARGET2_V4: &str = "203.0.113.53";
@@ -484,4 +484,52 @@ fn strict_rp_filter_is_reported_and_drops_backup_replies() {
     lab.gw(&["sysctl", "-qw", "net.ipv4.conf.wan2.rp_filter=2"]);
     let (w2, loose) = in_gw(&lab, || (rp_filter_warning("wan2"), probe_wan2()));
     assert_eq!((w2, loose), (None, 1));
+}
+
+#[test]
+fn icmp_errors_fail_probes_and_do_not_spin_the_loop() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(1, &["--ipv6"]);
+    let rules = "table inet rej { chain in { type filter hook input priority 0; \
+        ip daddr 198.51.100.54 reject with icmp type host-unreachable; \
+        ip6 daddr 2001:db8:ff::53 reject with icmpv6 type addr-unreachable; }; }";
+    lab.script(&["isp", &lab.prefix, "1", "nft", rules]);
+    let (events, pending) = in_gw(&lab, || {
+        let mut p4 = Prober::open("wan1", Family::V4).unwrap();
+        let mut p6 = Prober::open("wan1", Family::V6).unwrap();
+        p4.send(now(), 1, ip("198.51.100.54"), 5).unwrap();
+        p6.send(now(), 2, ip(TARGET_V6), 6).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut events = Vec::new();
+        for p in [&mut p4, &mut p6] {
+            p.recv_events(now(), TIMEOUT, &mut |e| events.push(e))
+                .unwrap();
+        }
+        // Nothing left to read and no pending socket error: poll must not wake.
+        let mut fds = [
+            PollFd::new(p4.as_fd(), PollFlags::POLLIN),
+            PollFd::new(p6.as_fd(), PollFlags::POLLIN),
+        ];
+        let pending = poll(&mut fds, PollTimeout::ZERO).unwrap();
+        (events, pending)
+    });
+    let failed: Vec<(u8, u16, u8)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Failed {
+                target_idx,
+                seq,
+                msg_type,
+                ..
+            } => Some((*target_idx, *seq, *msg_type)),
+            Event::Reply(_) => None,
+        })
+        .collect();
+    assert_eq!(failed, [(1, 5, 3), (2, 6, 1)], "{events:?}");
+    assert_eq!(
+        pending, 0,
+        "poll still wakes after draining (pending socket error?)"
+    );
 }

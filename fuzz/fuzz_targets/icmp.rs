@@ -1,7 +1,8 @@
 #![no_main]
 //! Arbitrary bytes as a received datagram: the raw IPv4 (IP header first), ping-socket IPv4
-//! and IPv6 parsers, then the reply matcher with a few outstanding probes. Nothing may
-//! panic; whatever parses must survive an emit/parse round trip.
+//! and IPv6 parsers (echo messages and ICMP errors quoting a request), then the matcher
+//! with a few outstanding probes. Nothing may panic; whatever echo parses must survive an
+//! emit/parse round trip.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use wanfailover::engine::{Family, Instant};
 use wanfailover::sys::icmp::matcher::Tracker;
 use wanfailover::sys::icmp::packet::{EchoPacket, EchoRepr};
-use wanfailover::sys::icmp::{parse_datagram, SocketKind};
+use wanfailover::sys::icmp::{parse_datagram, Message, SocketKind};
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 53));
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 0x53));
@@ -47,8 +48,18 @@ fuzz_target!(|data: &[u8]| {
     ];
     for (family, kind, src) in combos {
         let mut t = tracker(cookie, ident);
-        let Some((src, echo)) = parse_datagram(family, kind, bytes, Some(src)) else {
+        let Some((src, message)) = parse_datagram(family, kind, bytes, Some(src)) else {
             continue;
+        };
+        let echo = match message {
+            Message::Echo(echo) => echo,
+            Message::Error(err) => {
+                for now_ms in [1, 5_000] {
+                    let _ =
+                        t.check_error(Instant::from_millis(now_ms), Duration::from_secs(1), &err);
+                }
+                continue;
+            }
         };
         let mut out = vec![0u8; echo.buffer_len()];
         let len = echo.emit(&mut out).expect("emit into buffer_len bytes");

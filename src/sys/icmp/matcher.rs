@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::packet::{Cookie, EchoKind, EchoRepr, ProbePayload};
+use super::quoted::ErrorRepr;
 use crate::engine::Instant;
 
 /// Outstanding probes one prober keeps. With 8 targets at 5 rounds/s and answered entries
@@ -43,9 +44,11 @@ pub struct Stats {
     pub foreign: u64,
     /// Outstanding probes evicted because the table was full.
     pub evicted: u64,
+    /// ICMP errors (unreachable, time exceeded) reported for an outstanding probe.
+    pub icmp_errors: u64,
 }
 
-/// The outcome of checking one well-formed echo message.
+/// The outcome of checking one well-formed echo reply or ICMP error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// A valid reply: report it. `sent_us` is the stamp recorded at send.
@@ -53,6 +56,11 @@ pub enum Verdict {
         target_idx: u8,
         seq: u16,
         sent_us: u64,
+    },
+    /// An ICMP error for an outstanding probe: report it failed.
+    Failed {
+        target_idx: u8,
+        seq: u16,
     },
     Foreign,
     Forged,
@@ -188,8 +196,21 @@ impl Tracker {
         echo: &EchoRepr,
     ) -> Verdict {
         let verdict = self.judge(now, timeout, src, echo);
+        self.count(verdict)
+    }
+
+    /// Checks an ICMP error quoting one of our requests. Its source is a router, so it is
+    /// matched by identifier, sequence, quoted destination and as much of the quoted
+    /// payload as there is. A probe it fails is consumed: a later reply is a duplicate.
+    pub fn check_error(&mut self, now: Instant, timeout: Duration, err: &ErrorRepr) -> Verdict {
+        let verdict = self.judge_error(now, timeout, err);
+        self.count(verdict)
+    }
+
+    fn count(&mut self, verdict: Verdict) -> Verdict {
         let counter = match verdict {
             Verdict::Accepted { .. } => &mut self.stats.accepted,
+            Verdict::Failed { .. } => &mut self.stats.icmp_errors,
             Verdict::Foreign => &mut self.stats.foreign,
             Verdict::Forged => &mut self.stats.forged,
             Verdict::Stale => &mut self.stats.stale,
@@ -197,6 +218,56 @@ impl Tracker {
         };
         *counter += 1;
         verdict
+    }
+
+    fn judge_error(&mut self, now: Instant, timeout: Duration, err: &ErrorRepr) -> Verdict {
+        if err.ident != self.ident {
+            return Verdict::Foreign;
+        }
+        let (i, stamp) = match self.find_quoted(err) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Verdict::Stale,
+            Err(verdict) => return verdict,
+        };
+        let entry = &mut self.table[i];
+        if entry.addr != err.dst || stamp.is_some_and(|s| s != entry.sent_us) {
+            return Verdict::Forged;
+        }
+        if entry.answered {
+            return Verdict::Duplicate;
+        }
+        if now > entry.sent_at + timeout {
+            return Verdict::Stale;
+        }
+        entry.answered = true;
+        Verdict::Failed {
+            target_idx: entry.target_idx,
+            seq: entry.seq,
+        }
+    }
+
+    /// The entry an ICMP error quotes and the quoted send stamp, if the whole payload was
+    /// quoted; `Err(Forged)` when what was quoted is not our payload.
+    fn find_quoted(&self, err: &ErrorRepr) -> Result<Option<(usize, Option<u64>)>, Verdict> {
+        match ProbePayload::parse(err.data) {
+            Some(p) if p.cookie != self.cookie => Err(Verdict::Forged),
+            Some(p) => Ok(self
+                .position(p.target_idx, err.seq)
+                .map(|i| (i, Some(p.sent_us)))),
+            None if err.data.len() > ProbePayload::LEN => Err(Verdict::Forged),
+            // A short quote: what there is of the cookie must match.
+            None => {
+                let n = err.data.len().min(self.cookie.len());
+                if err.data[..n] != self.cookie[..n] {
+                    return Err(Verdict::Forged);
+                }
+                let pos = self
+                    .table
+                    .iter()
+                    .position(|e| e.seq == err.seq && e.addr == err.dst);
+                Ok(pos.map(|i| (i, None)))
+            }
+        }
     }
 
     fn judge(&mut self, now: Instant, timeout: Duration, src: IpAddr, echo: &EchoRepr) -> Verdict {
@@ -420,6 +491,63 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.purge(ms(2101), 2 * TIMEOUT);
         assert!(t.is_empty());
+    }
+
+    fn icmp_error<'a>(ident: u16, seq: u16, dst: IpAddr, data: &'a [u8]) -> ErrorRepr<'a> {
+        ErrorRepr {
+            family: Family::V4,
+            msg_type: 3,
+            code: 1,
+            dst,
+            ident,
+            seq,
+            data,
+        }
+    }
+
+    #[test]
+    fn icmp_errors_fail_the_probe_they_quote() {
+        let mut full = [0u8; ProbePayload::LEN];
+        ours(0).emit(&mut full);
+        let failed = Verdict::Failed {
+            target_idx: 0,
+            seq: 7,
+        };
+        let other_cookie = ProbePayload {
+            cookie: *b"notours!",
+            ..ours(0)
+        };
+        let mut forged = [0u8; ProbePayload::LEN];
+        other_cookie.emit(&mut forged);
+        type Case<'a> = (&'a str, u16, u16, IpAddr, &'a [u8], u64, Verdict);
+        let cases: [Case; 9] = [
+            ("full quote", ID, 7, T1, &full, 10, failed),
+            ("8-byte quote", ID, 7, T1, &[], 10, failed),
+            ("cookie prefix", ID, 7, T1, &full[..4], 10, failed),
+            (
+                "wrong cookie prefix",
+                ID,
+                7,
+                T1,
+                &forged[..4],
+                10,
+                Verdict::Forged,
+            ),
+            ("wrong cookie", ID, 7, T1, &forged, 10, Verdict::Forged),
+            ("other destination", ID, 7, T2, &full, 10, Verdict::Forged),
+            ("other id", ID ^ 1, 7, T1, &full, 10, Verdict::Foreign),
+            ("unknown seq", ID, 8, T1, &[], 10, Verdict::Stale),
+            ("expired", ID, 7, T1, &full, 1001, Verdict::Stale),
+        ];
+        for (what, id, seq, dst, data, at, want) in cases {
+            let mut t = tracker_with_probe();
+            let got = t.check_error(ms(at), TIMEOUT, &icmp_error(id, seq, dst, data));
+            assert_eq!(got, want, "{what}");
+        }
+        let mut t = tracker_with_probe();
+        t.check_error(ms(10), TIMEOUT, &icmp_error(ID, 7, T1, &full));
+        assert_eq!(reply(&mut t, 20, T1, ID, 7, ours(0)), Verdict::Duplicate);
+        assert_eq!(t.stats().icmp_errors, 1);
     }
 
     #[test]

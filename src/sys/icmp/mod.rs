@@ -2,6 +2,7 @@
 //!
 //! - [`packet`]: the wire format (pure): echo request/reply, the IPv4 header in front of
 //!   raw IPv4 receives, the Internet checksum, the probe payload.
+//! - [`quoted`]: ICMP errors (unreachable, time exceeded) quoting one of our requests.
 //! - [`matcher`]: which replies count (pure): outstanding probes, cookie, expiry, counters.
 //! - [`Prober`] (`socket.rs`): one socket per WAN and family, raw with a ping-socket
 //!   fallback, `SO_BINDTODEVICE`, ICMP filters, non-blocking send and drain.
@@ -16,25 +17,32 @@
 //! rebuild: prober.reopen() on any link re-creation (new ifindex) or address change.
 //! send:    Action::SendProbe -> prober.send(now, target, addr, seq);
 //!          Err(e) -> Input::ProbeFailed { error: e.probe_error() }.
-//! recv:    POLLIN -> prober.recv(now, timeout, &mut |r| Input::Reply { .. }).
+//! recv:    POLLIN -> prober.recv_events(now, timeout, &mut |e| match e {
+//!              Event::Reply(r) => Input::Reply { .. },
+//!              Event::Failed { .. } => Input::ProbeFailed { error: ProbeError::IcmpError, .. },
+//!          }) (or prober.recv(..) for replies only).
 //! expiry:  the engine counts a probe lost after its timeout; the prober only purges
 //!          entries older than twice the timeout on every recv.
 //! ```
 //!
 //! Every probe carries this process's random cookie (read once from `/dev/urandom`).
+//! ICMP errors are only seen on raw sockets: ping sockets without `IP_RECVERR` drop them,
+//! so behind a ping socket a rejected probe simply times out.
 
 mod error;
 pub mod matcher;
+mod open;
 pub mod packet;
+pub mod quoted;
 mod rp_filter;
 mod socket;
 
 pub use error::{Error, Op, SendError};
 pub use matcher::Stats;
+pub use open::set_type_filter;
+pub use quoted::Message;
 pub use rp_filter::{rp_filter_decision, rp_filter_warning};
-pub use socket::{
-    parse_datagram, set_type_filter, Preference, Prober, Reply, SocketKind, RECV_BATCH,
-};
+pub use socket::{parse_datagram, Event, Preference, Prober, Reply, SocketKind, RECV_BATCH};
 
 use std::io::Read;
 use std::sync::OnceLock;

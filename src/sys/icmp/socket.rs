@@ -27,29 +27,26 @@
 //! (`SO_TIMESTAMPNS`) are not used: they are `CLOCK_REALTIME`, and qemu-user lacks them.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::sys::socket::{recvfrom, SockaddrStorage};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 
 use super::error::{Error, Op};
 use super::matcher::{Stats, Tracker, Verdict};
-use super::packet::{ipv4_payload, EchoKind, EchoPacket, EchoRepr, ProbePayload, HEADER_LEN};
+use super::open::{checked_ifname, open_socket, IFNAMSIZ};
+use super::packet::{ipv4_payload, EchoKind, EchoRepr, ProbePayload, HEADER_LEN};
+use super::quoted::Message;
 use super::{process_cookie, random_u16};
 use crate::engine::{Family, Instant};
 
-/// `ICMP_FILTER` (`<linux/icmp.h>`): a `u32` mask on `SOL_RAW`, bit N set drops type N.
-const ICMP_FILTER: libc::c_int = 1;
-/// `ICMP6_FILTER` (`<netinet/icmp6.h>`): 256-bit mask on `IPPROTO_ICMPV6`, bit set drops.
-const ICMP6_FILTER: libc::c_int = 1;
 /// Most datagrams read per [`Prober::recv`] call; `poll` is level-triggered, so the rest
 /// wakes the loop again and one flooded WAN cannot starve the others.
 pub const RECV_BATCH: usize = 32;
 /// Receive buffer: an IPv4 header with options and any echo reply up to the usual MTU.
 const RX_BUF_LEN: usize = 1536;
-const IFNAMSIZ: usize = 16;
 
 /// Which kind of socket a prober uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +64,22 @@ pub enum Preference {
     Auto,
     RawOnly,
     PingOnly,
+}
+
+/// What [`Prober::recv_events`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A verified echo reply: `Input::Reply`.
+    Reply(Reply),
+    /// A router reported the probe undeliverable (ICMP destination unreachable or time
+    /// exceeded quoting it): `Input::ProbeFailed` with `ProbeError::IcmpError`.
+    Failed {
+        target_idx: u8,
+        seq: u16,
+        received_at: Instant,
+        msg_type: u8,
+        code: u8,
+    },
 }
 
 /// A verified echo reply.
@@ -87,7 +100,8 @@ pub struct Prober {
     family: Family,
     ifname: heapless::String<IFNAMSIZ>,
     tracker: Tracker,
-    rx: [u8; RX_BUF_LEN],
+    /// Receive buffer, allocated once at open.
+    rx: Box<[u8]>,
 }
 
 impl Prober {
@@ -112,7 +126,7 @@ impl Prober {
             family,
             ifname: name,
             tracker: Tracker::new(process_cookie(), ident),
-            rx: [0; RX_BUF_LEN],
+            rx: vec![0; RX_BUF_LEN].into_boxed_slice(),
         })
     }
 
@@ -205,7 +219,8 @@ impl Prober {
 
     /// Drains up to [`RECV_BATCH`] datagrams, calls `out` for each valid reply (see
     /// [`super::matcher`] for what counts) and purges entries older than twice `timeout`.
-    /// Returns the number of replies reported. An error is a socket failure (not
+    /// Returns the number of replies reported. ICMP errors are drained and counted but not
+    /// reported (use [`Prober::recv_events`] for them). An error is a socket failure (not
     /// `EAGAIN`/`EINTR`); rebuilding the socket is the cure.
     pub fn recv(
         &mut self,
@@ -213,38 +228,118 @@ impl Prober {
         timeout: Duration,
         out: &mut impl FnMut(Reply),
     ) -> Result<usize, Error> {
+        let mut reported = 0;
+        self.recv_events(now, timeout, &mut |event| {
+            if let Event::Reply(reply) = event {
+                reported += 1;
+                out(reply);
+            }
+        })?;
+        Ok(reported)
+    }
+
+    /// Like [`Prober::recv`], but also reports ICMP errors that fail an outstanding probe
+    /// (raw sockets only). Returns the number of events reported.
+    pub fn recv_events(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        out: &mut impl FnMut(Event),
+    ) -> Result<usize, Error> {
         let entry_us = monotonic_us();
         let mut reported = 0;
+        // Taken out for the loop so `classify` can borrow the rest of `self`; no allocation.
+        let mut rx = std::mem::take(&mut self.rx);
+        let mut result = Ok(());
         for _ in 0..RECV_BATCH {
-            let Some((len, src)) = recv_retrying(self.socket.as_raw_fd(), &mut self.rx)? else {
-                break;
+            let (len, src) = match recv_retrying(self.socket.as_raw_fd(), &mut rx) {
+                Ok(Some(got)) => got,
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             };
             let rx_us = monotonic_us();
             let at = now + Duration::from_micros(rx_us.saturating_sub(entry_us));
-            self.tracker.stats_mut().received += 1;
-            let bytes = &self.rx[..len.min(RX_BUF_LEN)];
-            if let Some((target_idx, seq, sent_us)) = classify(
-                self.family,
-                self.kind,
-                bytes,
+            let meta = RxMeta {
                 src,
-                &mut self.tracker,
                 at,
+                rx_us,
                 timeout,
-            ) {
-                let rtt = Duration::from_micros(rx_us.saturating_sub(sent_us));
-                out(Reply {
-                    target_idx,
-                    seq,
-                    received_at: at,
-                    rtt,
-                });
+            };
+            if let Some(event) = self.classify(&rx[..len.min(rx.len())], meta) {
+                out(event);
                 reported += 1;
             }
         }
+        self.rx = rx;
+        self.clear_socket_error();
         self.tracker.purge(now, timeout.saturating_mul(2));
-        Ok(reported)
+        result.map(|()| reported)
     }
+
+    /// Unconnected sockets without `IP_RECVERR` (ours) get no pending error from ICMP
+    /// errors (`raw_err`, `ping_err`), and the lab confirms it. But should one ever be
+    /// left, a non-blocking `recvfrom` on an empty queue never returns it and `poll` keeps
+    /// reporting `POLLERR`: the loop would spin. `SO_ERROR` reads and clears it.
+    fn clear_socket_error(&mut self) {
+        if let Ok(Some(e)) = self.socket.take_error() {
+            log::debug!("{}: pending socket error cleared: {e}", self.ifname);
+        }
+    }
+
+    /// Parses one datagram and asks the tracker; `None` when it does not count (the
+    /// tracker or the `malformed` counter has recorded why).
+    fn classify(&mut self, bytes: &[u8], meta: RxMeta) -> Option<Event> {
+        self.tracker.stats_mut().received += 1;
+        let Some((src, message)) = parse_datagram(self.family, self.kind, bytes, meta.src) else {
+            self.tracker.stats_mut().malformed += 1;
+            return None;
+        };
+        let received_at = meta.at;
+        match message {
+            Message::Echo(echo) => {
+                match self.tracker.check(received_at, meta.timeout, src, &echo) {
+                    Verdict::Accepted {
+                        target_idx,
+                        seq,
+                        sent_us,
+                    } => {
+                        let rtt = Duration::from_micros(meta.rx_us.saturating_sub(sent_us));
+                        Some(Event::Reply(Reply {
+                            target_idx,
+                            seq,
+                            received_at,
+                            rtt,
+                        }))
+                    }
+                    _ => None,
+                }
+            }
+            Message::Error(err) => {
+                match self.tracker.check_error(received_at, meta.timeout, &err) {
+                    Verdict::Failed { target_idx, seq } => Some(Event::Failed {
+                        target_idx,
+                        seq,
+                        received_at,
+                        msg_type: err.msg_type,
+                        code: err.code,
+                    }),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// What was known about a datagram when it was read.
+#[derive(Clone, Copy)]
+struct RxMeta {
+    src: Option<IpAddr>,
+    at: Instant,
+    rx_us: u64,
+    timeout: Duration,
 }
 
 impl core::fmt::Debug for Prober {
@@ -272,40 +367,14 @@ impl AsFd for Prober {
     }
 }
 
-/// Parses one datagram and asks the tracker; `None` when it does not count (the tracker or
-/// the `malformed` counter has recorded why).
-fn classify(
-    family: Family,
-    kind: SocketKind,
-    bytes: &[u8],
-    src: Option<IpAddr>,
-    tracker: &mut Tracker,
-    at: Instant,
-    timeout: Duration,
-) -> Option<(u8, u16, u64)> {
-    let parsed = parse_datagram(family, kind, bytes, src);
-    let Some((src, echo)) = parsed else {
-        tracker.stats_mut().malformed += 1;
-        return None;
-    };
-    match tracker.check(at, timeout, src, &echo) {
-        Verdict::Accepted {
-            target_idx,
-            seq,
-            sent_us,
-        } => Some((target_idx, seq, sent_us)),
-        _ => None,
-    }
-}
-
-/// The source address and echo message of one datagram as `recvfrom` returned it (`src`
+/// The source address and ICMP message of one datagram as `recvfrom` returned it (`src`
 /// is its address; a raw IPv4 datagram also carries one in its IP header), if well-formed.
 pub fn parse_datagram(
     family: Family,
     kind: SocketKind,
     bytes: &[u8],
     src: Option<IpAddr>,
-) -> Option<(IpAddr, EchoRepr<'_>)> {
+) -> Option<(IpAddr, Message<'_>)> {
     let (src, icmp) = match (family, kind) {
         (Family::V4, SocketKind::Raw) => {
             let (ip_src, icmp) = ipv4_payload(bytes).ok()?;
@@ -313,163 +382,13 @@ pub fn parse_datagram(
         }
         _ => (src?, bytes),
     };
-    let packet = EchoPacket::new_checked(icmp).ok()?;
-    let echo = EchoRepr::parse(&packet, family).ok()?;
-    Some((src, echo))
-}
-
-fn checked_ifname(ifname: &str) -> Result<heapless::String<IFNAMSIZ>, Error> {
-    let bad = ifname.is_empty() || ifname.len() >= IFNAMSIZ || ifname.contains(['\0', '/']);
-    if bad {
-        return Err(Error::BadInterface {
-            name: ifname.to_string(),
-        });
-    }
-    let mut name = heapless::String::new();
-    name.push_str(ifname).map_err(|()| Error::BadInterface {
-        name: ifname.to_string(),
-    })?;
-    Ok(name)
+    Some((src, Message::parse(icmp, family).ok()?))
 }
 
 fn family_of(addr: IpAddr) -> Family {
     match addr {
         IpAddr::V4(_) => Family::V4,
         IpAddr::V6(_) => Family::V6,
-    }
-}
-
-/// Opens per `preference`; returns the socket, its kind and, for ping sockets, the
-/// kernel-chosen identifier.
-fn open_socket(
-    ifname: &str,
-    family: Family,
-    preference: Preference,
-) -> Result<(Socket, SocketKind, Option<u16>), Error> {
-    if preference == Preference::PingOnly {
-        return open_ping(ifname, family).map(|(s, id)| (s, SocketKind::Ping, Some(id)));
-    }
-    let raw_err = match open_raw(ifname, family) {
-        Ok(socket) => return Ok((socket, SocketKind::Raw, None)),
-        Err(e) if preference == Preference::RawOnly || !e.is_permission() => return Err(e),
-        Err(e) => e,
-    };
-    match open_ping(ifname, family) {
-        Ok((socket, ident)) => {
-            log::info!(
-                "{ifname}: raw {family} ICMP refused ({raw_err}); probing with a ping socket"
-            );
-            Ok((socket, SocketKind::Ping, Some(ident)))
-        }
-        Err(ping_err) => Err(Error::NoSocket {
-            raw: Box::new(raw_err),
-            ping: Box::new(ping_err),
-        }),
-    }
-}
-
-fn open_raw(ifname: &str, family: Family) -> Result<Socket, Error> {
-    let socket = Socket::new(domain_of(family), Type::RAW, Some(protocol_of(family)))
-        .map_err(Error::io(Op::Socket))?;
-    socket
-        .bind_device(Some(ifname.as_bytes()))
-        .map_err(Error::io(Op::BindDevice))?;
-    set_echo_reply_filter(&socket, family).map_err(Error::io(Op::Filter))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(Error::io(Op::NonBlocking))?;
-    Ok(socket)
-}
-
-fn open_ping(ifname: &str, family: Family) -> Result<(Socket, u16), Error> {
-    let socket = Socket::new(domain_of(family), Type::DGRAM, Some(protocol_of(family)))
-        .map_err(Error::io(Op::Socket))?;
-    socket
-        .bind_device(Some(ifname.as_bytes()))
-        .map_err(Error::io(Op::BindDevice))?;
-    // Binding to port 0 makes the kernel pick the identifier now, so it is known before the
-    // first reply arrives.
-    let any = match family {
-        Family::V4 => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        Family::V6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-    };
-    socket
-        .bind(&SockAddr::from(any))
-        .map_err(Error::io(Op::Bind))?;
-    let local = socket.local_addr().map_err(Error::io(Op::LocalAddr))?;
-    let ident = local.as_socket().map(|a| a.port()).unwrap_or(0);
-    socket
-        .set_nonblocking(true)
-        .map_err(Error::io(Op::NonBlocking))?;
-    Ok((socket, ident))
-}
-
-fn domain_of(family: Family) -> Domain {
-    match family {
-        Family::V4 => Domain::IPV4,
-        Family::V6 => Domain::IPV6,
-    }
-}
-
-fn protocol_of(family: Family) -> Protocol {
-    match family {
-        Family::V4 => Protocol::ICMPV4,
-        Family::V6 => Protocol::ICMPV6,
-    }
-}
-
-/// Lets only echo replies through, so nothing else wakes the loop.
-fn set_echo_reply_filter(socket: &Socket, family: Family) -> io::Result<()> {
-    let reply = EchoKind::Reply.msg_type(family);
-    set_type_filter(socket, family, &[reply])
-}
-
-/// Sets `ICMP_FILTER` (IPv4) or `ICMP6_FILTER` (IPv6) on a raw socket so that only the
-/// ICMP types in `pass` are delivered. Types above 31 cannot pass the IPv4 filter (its mask
-/// has 32 bits and higher types always pass; none are assigned).
-pub fn set_type_filter(socket: &impl AsRawFd, family: Family, pass: &[u8]) -> io::Result<()> {
-    match family {
-        Family::V4 => {
-            let mut mask = u32::MAX;
-            for &t in pass.iter().filter(|&&t| t < 32) {
-                mask &= !(1u32 << t);
-            }
-            setsockopt(socket, libc::SOL_RAW, ICMP_FILTER, &mask)
-        }
-        Family::V6 => {
-            let mut mask = [u32::MAX; 8];
-            for &t in pass {
-                let t = usize::from(t);
-                mask[t >> 5] &= !(1u32 << (t & 31));
-            }
-            setsockopt(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &mask)
-        }
-    }
-}
-
-fn setsockopt<T: Copy>(
-    socket: &impl AsRawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
-    let len = libc::socklen_t::try_from(std::mem::size_of::<T>())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `value` points to a live, initialised `T` of `len` bytes for the whole call;
-    // the kernel only reads it. The descriptor is borrowed from `socket` and open.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            len,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
@@ -485,11 +404,15 @@ fn send_retrying(socket: &Socket, bytes: &[u8], dst: &SockAddr) -> io::Result<()
 
 /// One datagram, or `None` when the socket is drained.
 fn recv_retrying(fd: RawFd, buf: &mut [u8]) -> Result<Option<(usize, Option<IpAddr>)>, Error> {
+    use nix::errno::Errno;
     loop {
         match recvfrom::<SockaddrStorage>(fd, buf) {
             Ok((len, addr)) => return Ok(Some((len, addr.and_then(|a| ip_of(&a))))),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+            Err(Errno::EINTR) => continue,
+            // A pending error derived from an ICMP error (see `clear_socket_error`): reading
+            // it cleared it; the ICMP message itself is judged on its own.
+            Err(e) if is_icmp_errno(e) => continue,
+            Err(Errno::EAGAIN) => return Ok(None),
             Err(e) => {
                 return Err(Error::Io {
                     op: Op::Recv,
@@ -498,6 +421,23 @@ fn recv_retrying(fd: RawFd, buf: &mut [u8]) -> Result<Option<(usize, Option<IpAd
             }
         }
     }
+}
+
+/// Errnos the kernel derives from ICMP errors (`icmp_err_convert`, `icmpv6_err_convert`).
+fn is_icmp_errno(e: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e,
+        Errno::ENETUNREACH
+            | Errno::EHOSTUNREACH
+            | Errno::ECONNREFUSED
+            | Errno::EHOSTDOWN
+            | Errno::EPROTO
+            | Errno::EMSGSIZE
+            | Errno::EACCES
+            | Errno::EOPNOTSUPP
+            | Errno::ENONET
+    )
 }
 
 fn ip_of(addr: &SockaddrStorage) -> Option<IpAddr> {
