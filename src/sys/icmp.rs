@@ -1,1 +1,0 @@
-//! ICMP/ICMPv6 echo probes (to be written).
