@@ -18,7 +18,9 @@ impl Instant {
     }
 
     pub const fn from_millis(millis: u64) -> Self {
-        Instant { micros: millis * 1000 }
+        Instant {
+            micros: millis * 1000,
+        }
     }
 
     /// Time since `earlier`, zero if `earlier` is later.
@@ -31,7 +33,9 @@ impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, d: Duration) -> Instant {
         let d_us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        Instant { micros: self.micros.saturating_add(d_us) }
+        Instant {
+            micros: self.micros.saturating_add(d_us),
+        }
     }
 }
 
@@ -44,6 +48,11 @@ impl Sub<Instant> for Instant {
 
 impl core::fmt::Display for Instant {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
