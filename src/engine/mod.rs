@@ -768,3 +768,6 @@ fn or_none(name: &str) -> &str {
 pub(crate) fn as_micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

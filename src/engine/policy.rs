@@ -3,8 +3,8 @@
 //! - Base rank: the configured `priority`, or with a runtime `order` the rank 1..n in that
 //!   order (WANs not named follow, by priority). A rank is at least 1: IPv4 metric 0 is what
 //!   DHCP clients use and IPv6 has no metric 0.
-//! - `prefer NAME`, while NAME is not down: NAME gets metric 1 and every other WAN's base
-//!   moves up by one, so NAME is below all others.
+//! - `prefer NAME`, while NAME is not down (degraded is fine): NAME gets metric 1 and every
+//!   other WAN's base moves up by one, so NAME is below all others.
 //! - Penalties: `degraded` adds `degraded_penalty`; `down`, `linkdown`, `noroute`,
 //!   `disabled` add `down_penalty`. All-down keeps the priority order (fail open).
 //! - Uniqueness: the kernel keys default routes by metric, so two managed WANs must never
@@ -41,10 +41,8 @@ pub fn metrics(
     p: Penalties,
 ) -> Metrics {
     let mut base = base_ranks(wans, order);
-    let preferred = prefer.filter(|&i| {
-        wans.get(usize::from(i))
-            .map_or(false, |w| !w.state.is_down())
-    });
+    let preferred =
+        prefer.filter(|&i| wans.get(usize::from(i)).is_some_and(|w| !w.state.is_down()));
     if let Some(pref) = preferred {
         for (i, b) in base.iter_mut().enumerate() {
             *b = if i == usize::from(pref) {
@@ -55,8 +53,10 @@ pub fn metrics(
         }
     }
     let mut out = Metrics::new();
-    for (w, b) in wans.iter().zip(base.iter()) {
+    for (i, (w, b)) in wans.iter().zip(base.iter()).enumerate() {
         let penalty = match w.state {
+            // the preferred WAN is first even when degraded
+            _ if preferred.map(usize::from) == Some(i) => 0,
             // healthy, or not judged yet: the plain rank
             State::Up | State::Init => 0,
             // reachable but poor: still beats any dead WAN
@@ -198,7 +198,7 @@ mod tests {
             down: 2,
         };
         let got = metrics(
-            &wans(&[(Degraded, 1), (Up, 2), (Down, 1 + 0), (Up, 3)]),
+            &wans(&[(Degraded, 1), (Up, 2), (Down, 1), (Up, 3)]),
             None,
             None,
             p,

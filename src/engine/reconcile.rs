@@ -207,7 +207,7 @@ impl Slot {
 
     /// Whether this slot waits for the answer to `id`.
     pub fn has_op(&self, id: OpId) -> bool {
-        self.op.map_or(false, |o| o.id == id)
+        self.op.is_some_and(|o| o.id == id)
     }
 
     /// Give the routes back (shutdown, or the WAN left the config).

@@ -311,7 +311,7 @@ impl Wan {
             self.expire_round();
             self.judge(now);
         }
-        if self.round.is_none() && self.next_round_at.map_or(false, |at| now >= at) {
+        if self.round.is_none() && self.next_round_at.is_some_and(|at| now >= at) {
             self.start_round(now, id, out);
         }
         self.try_recover(now);
