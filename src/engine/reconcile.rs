@@ -268,7 +268,10 @@ impl Slot {
             Some(t) if now < t => return None, // backing off after an error
             _ => self.retry_at = None,
         }
-        let wanted = self.wanted(now, want, taken)?;
+        let Some(wanted) = self.wanted(now, want, taken) else {
+            self.blocked = None; // nothing to park for; a stale timer must not spin the loop
+            return None;
+        };
         if !self.kernel.contains(&wanted) {
             return Some((OpKind::Add, wanted)); // make…
         }
