@@ -24,10 +24,17 @@ pub mod stats;
 pub mod time;
 pub mod wan;
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::Config;
+use heapless::Vec as HVec;
+
+use crate::config::{self, Config, FamilySet, Gateway, MAX_WANS};
+use history::{Event, History, Record};
+use policy::{Metrics, Penalties};
+use reconcile::{Slot, Taken, Want};
+use wan::{family_index, Link, Transition, Wan};
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -178,53 +185,582 @@ pub enum Action {
     },
 }
 
+/// One managed WAN: its state machine and a reconciler slot per managed family (`[v4, v6]`).
+#[derive(Debug)]
+struct Entry {
+    wan: Wan,
+    slots: [Option<Slot>; 2],
+}
+
+impl Entry {
+    fn new(cfg: &config::Wan, now: Instant) -> Entry {
+        let mut entry = Entry {
+            wan: Wan::new(cfg, now),
+            slots: [None, None],
+        };
+        entry.configure_slots(cfg, &mut Vec::new());
+        entry
+    }
+
+    /// Create, update or retire the slots after (re)configuration.
+    fn configure_slots(&mut self, cfg: &config::Wan, retiring: &mut Vec<Slot>) {
+        for family in [Family::V4, Family::V6] {
+            let managed = matches!(
+                (cfg.family, family),
+                (FamilySet::Both, _)
+                    | (FamilySet::Ipv4, Family::V4)
+                    | (FamilySet::Ipv6, Family::V6)
+            );
+            let gateway = match cfg.gateway {
+                Gateway::Addr(a) if (a.is_ipv4()) == (family == Family::V4) => Some(a),
+                _ => None,
+            };
+            let slot = &mut self.slots[family_index(family)];
+            match (managed, slot.take()) {
+                (true, Some(mut s)) => {
+                    s.set_config_gateway(gateway);
+                    *slot = Some(s);
+                }
+                (true, None) => *slot = Some(Slot::new(family, gateway)),
+                (false, Some(mut s)) => {
+                    s.begin_restore();
+                    retiring.push(s);
+                }
+                (false, None) => {}
+            }
+        }
+    }
+
+    fn want(&self, metric: u32) -> Want {
+        let (ifindex, admin_up) = match self.wan.link() {
+            Link::Unknown => (None, true),
+            Link::Gone => (None, false),
+            Link::Present {
+                ifindex, admin_up, ..
+            } => (Some(ifindex), admin_up),
+        };
+        Want {
+            metric,
+            ifindex,
+            admin_up,
+        }
+    }
+}
+
 /// The engine: all WANs, the policy and the reconciler.
 #[derive(Debug)]
 pub struct Engine {
-    _private: (),
+    entries: Vec<Entry>,
+    /// Slots of WANs (or families) removed by a reload, giving their routes back.
+    retiring: Vec<Slot>,
+    penalties: Penalties,
+    prefer: Option<String>,
+    order: Option<Vec<String>>,
+    metrics: Metrics,
+    active: Option<WanId>,
+    switch_cause: &'static str,
+    actions: VecDeque<Action>,
+    history: History,
+    next_op: OpId,
+    stopping: bool,
+    taken: Taken,
 }
 
 impl Engine {
-    pub fn new(_config: &Config, _now: Instant) -> Engine {
-        Engine { _private: () }
+    pub fn new(config: &Config, now: Instant) -> Engine {
+        if config.wans.len() > MAX_WANS {
+            log::error!(
+                "{} WANs configured; only the first {MAX_WANS} are managed",
+                config.wans.len()
+            );
+        }
+        Engine {
+            entries: config
+                .wans
+                .iter()
+                .take(MAX_WANS)
+                .map(|w| Entry::new(w, now))
+                .collect(),
+            retiring: Vec::new(),
+            penalties: penalties(config),
+            prefer: None,
+            order: None,
+            metrics: Metrics::new(),
+            active: None,
+            switch_cause: "state change",
+            actions: VecDeque::with_capacity(64),
+            history: History::default(),
+            next_op: 1,
+            stopping: false,
+            taken: Taken::default(),
+        }
     }
 
-    /// Feed one input.
-    pub fn handle(&mut self, _now: Instant, _input: Input) {}
+    /// Feed one input. Unknown WAN ids are logged and ignored.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.stopping && !matches!(input, Input::Routes { .. } | Input::RouteDone { .. }) {
+            log::debug!("stopping: ignored {input:?}");
+            return;
+        }
+        match input {
+            Input::Link {
+                wan,
+                ifindex,
+                admin_up,
+                carrier,
+            } => self.on_link(now, wan, ifindex, admin_up, carrier),
+            Input::LinkGone { wan } => self.on_link_gone(now, wan),
+            Input::Addresses {
+                wan,
+                family,
+                present,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    e.wan.set_address(now, family, present);
+                }
+            }
+            Input::Routes {
+                wan,
+                family,
+                routes,
+            } => self.on_routes(now, wan, family, &routes),
+            Input::RouteDone { op, result } => self.on_route_done(now, op, result),
+            Input::Reply {
+                wan,
+                target,
+                seq,
+                received_at,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    e.wan.on_reply(now, target, seq, received_at);
+                }
+            }
+            Input::ProbeFailed {
+                wan,
+                target,
+                seq,
+                error,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    log::debug!(
+                        "{}: probe {seq} to target {target} failed: {error:?}",
+                        e.wan.name
+                    );
+                    e.wan.on_probe_failed(now, target, seq);
+                }
+            }
+            Input::Counters {
+                wan,
+                rx_bytes,
+                tx_bytes,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    e.wan.throughput.update(now, rx_bytes, tx_bytes);
+                }
+            }
+            Input::Command(c) => {
+                if let Err(e) = self.command(now, c) {
+                    log::warn!("command refused: {e}");
+                }
+            }
+            Input::Reload(config) => self.reload(now, &config),
+            Input::Shutdown => self.shutdown(),
+        }
+        self.update(now);
+    }
 
     /// Apply a steering command at once; refused commands change nothing.
-    pub fn command(&mut self, _now: Instant, _command: Command) -> Result<(), CommandError> {
+    pub fn command(&mut self, now: Instant, command: Command) -> Result<(), CommandError> {
+        match command {
+            // rank NAME first while it is usable
+            Command::Prefer(name) => {
+                self.wan_id(&name)
+                    .ok_or_else(|| CommandError::UnknownWan(name.clone()))?;
+                self.prefer = Some(name);
+                self.switch_cause = "prefer";
+            }
+            // back to automatic ranking (a runtime order stays)
+            Command::Auto => {
+                self.prefer = None;
+                self.switch_cause = "auto";
+            }
+            // ranks by position; every name must be known and appear once
+            Command::Order(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    self.wan_id(n)
+                        .ok_or_else(|| CommandError::UnknownWan(n.clone()))?;
+                    if names[..i].contains(n) {
+                        return Err(CommandError::DuplicateWan(n.clone()));
+                    }
+                }
+                self.order = Some(names);
+                self.switch_cause = "order";
+            }
+        }
+        self.update(now);
         Ok(())
     }
 
     /// The next thing to do, or `None` until [`Engine::poll_at`] or the next input.
-    pub fn poll_action(&mut self, _now: Instant) -> Option<Action> {
-        None
+    pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
+        if self.actions.is_empty() {
+            self.update(now);
+        }
+        self.actions.pop_front()
     }
 
     /// When the engine must be polled next even without input.
     pub fn poll_at(&self) -> Option<Instant> {
-        None
+        let wans = self
+            .entries
+            .iter()
+            .filter(|_| !self.stopping)
+            .filter_map(|e| e.wan.poll_at());
+        let slots = self.slots().filter_map(Slot::poll_at);
+        wans.chain(slots).min()
     }
 
-    /// The id of the WAN with this config name.
-    pub fn wan_id(&self, _name: &str) -> Option<WanId> {
-        None
+    /// The id of the WAN with this config name. Ids are config positions: after
+    /// `Input::Reload` the shell must look every id up again.
+    pub fn wan_id(&self, name: &str) -> Option<WanId> {
+        let i = self.entries.iter().position(|e| e.wan.name == name)?;
+        WanId::try_from(i).ok()
     }
 
     /// One row per WAN, in config order.
-    pub fn status(&self, _now: Instant) -> Vec<WanStatus> {
-        Vec::new()
+    pub fn status(&self, now: Instant) -> Vec<WanStatus> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.row(now, i, &e.wan))
+            .collect()
     }
 
     /// Recent transitions and switches, oldest first.
     pub fn history(&self) -> Vec<HistoryEntry> {
-        Vec::new()
+        self.history.entries()
     }
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.
     pub fn is_stopped(&self) -> bool {
-        true
+        self.stopping && self.slots().all(Slot::is_done)
+    }
+
+    // ----- inputs -----------------------------------------------------------------------
+
+    fn entry(&mut self, wan: WanId) -> Option<&mut Entry> {
+        let e = self.entries.get_mut(usize::from(wan));
+        if e.is_none() {
+            log::warn!("input for unknown WAN id {wan} ignored");
+        }
+        e
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        let managed = self.entries.iter().flat_map(|e| e.slots.iter().flatten());
+        managed.chain(self.retiring.iter())
+    }
+
+    fn on_link(&mut self, now: Instant, wan: WanId, ifindex: u32, admin_up: bool, carrier: bool) {
+        let Some(e) = self.entry(wan) else { return };
+        if e.wan.set_link(now, ifindex, admin_up, carrier) {
+            // replug: the old interface's routes are gone; the foreign one moves along
+            e.slots.iter_mut().flatten().for_each(|s| s.rebind(ifindex));
+        }
+    }
+
+    fn on_link_gone(&mut self, now: Instant, wan: WanId) {
+        let Some(e) = self.entry(wan) else { return };
+        e.wan.link_gone(now);
+        e.slots.iter_mut().flatten().for_each(Slot::clear_kernel);
+    }
+
+    fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {
+        let stopping = self.stopping;
+        let Some(e) = self.entry(wan) else { return };
+        let Some(slot) = e.slots[family_index(family)].as_mut() else {
+            log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
+            return;
+        };
+        slot.set_kernel(routes);
+        // noroute only when no managed family has a route or gateway
+        let routable = e.slots.iter().flatten().any(Slot::routable);
+        if !stopping {
+            e.wan.set_routable(now, routable);
+        }
+    }
+
+    fn on_route_done(&mut self, now: Instant, op: OpId, result: Result<(), RouteError>) {
+        let Some(family) = self.slots().find(|s| s.has_op(op)).map(|s| s.family) else {
+            log::warn!("answer for unknown route op {op} ignored");
+            return;
+        };
+        let mut taken = core::mem::take(&mut self.taken);
+        self.fill_taken(family, &mut taken);
+        let managed = self
+            .entries
+            .iter_mut()
+            .flat_map(|e| e.slots.iter_mut().flatten());
+        for slot in managed.chain(self.retiring.iter_mut()) {
+            if slot.on_done(now, op, result, &taken) {
+                break;
+            }
+        }
+        self.taken = taken;
+    }
+
+    fn reload(&mut self, now: Instant, config: &Config) {
+        let prev_active = self.active.and_then(|id| self.entries.get(usize::from(id)));
+        let prev_active = prev_active.map(|e| e.wan.name.clone());
+        let mut old = core::mem::take(&mut self.entries);
+        for w in config.wans.iter().take(MAX_WANS) {
+            let kept = old
+                .iter()
+                .position(|e| e.wan.name == w.name && e.wan.interface == w.interface);
+            let entry = match kept {
+                // same WAN: state and statistics stay, parameters change
+                Some(pos) => {
+                    let mut e = old.remove(pos);
+                    e.wan.reconfigure(now, w);
+                    e.configure_slots(w, &mut self.retiring);
+                    e
+                }
+                // new WAN: starts in init
+                None => Entry::new(w, now),
+            };
+            self.entries.push(entry);
+        }
+        for e in old {
+            log::info!("{}: removed by reload; giving its routes back", e.wan.name);
+            for mut slot in e.slots.into_iter().flatten() {
+                slot.begin_restore();
+                self.retiring.push(slot);
+            }
+        }
+        self.penalties = penalties(config);
+        self.active = prev_active.and_then(|n| self.wan_id(&n));
+        self.switch_cause = "reload";
+    }
+
+    fn shutdown(&mut self) {
+        log::info!("shutdown: giving routes back");
+        self.stopping = true;
+        for e in &mut self.entries {
+            e.wan.stop();
+            e.slots.iter_mut().flatten().for_each(Slot::begin_restore);
+        }
+    }
+
+    // ----- decisions --------------------------------------------------------------------
+
+    /// Timers, policy, reconciliation and hooks, in that order: route operations go out
+    /// before hooks, so a re-rank never waits behind a hook.
+    fn update(&mut self, now: Instant) {
+        if !self.stopping {
+            for (i, e) in self.entries.iter_mut().enumerate() {
+                e.wan.tick(now, wan_id(i), &mut self.actions);
+            }
+        }
+        let transitions = self.take_transitions();
+        let switch = if self.stopping { None } else { self.rank(now) };
+        self.reconcile(now);
+        self.retiring.retain(|s| !s.is_done());
+        for (id, t) in transitions {
+            let (state, previous, active) = (t.to, t.from, self.active);
+            let kind = HookKind::Transition;
+            self.actions.push_back(Action::Hook {
+                wan: id,
+                kind,
+                state,
+                previous,
+                active,
+            });
+        }
+        self.actions.extend(switch);
+    }
+
+    fn take_transitions(&mut self) -> HVec<(WanId, Transition), 64> {
+        let mut out = HVec::new();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            while let Some(t) = e.wan.take_transition() {
+                let event = Event::Transition {
+                    from: t.from,
+                    to: t.to,
+                };
+                let wan = history::name(&e.wan.name);
+                self.history.push(Record {
+                    at: t.at,
+                    wan,
+                    event,
+                    cause: t.cause,
+                });
+                if out.push((wan_id(i), t)).is_err() {
+                    log::warn!(
+                        "too many transitions at once; hook for {} dropped",
+                        e.wan.name
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Desired metrics and the active WAN; a switch hook if the active WAN changed.
+    fn rank(&mut self, now: Instant) -> Option<Action> {
+        let inputs: HVec<policy::Input, MAX_WANS> = self
+            .entries
+            .iter()
+            .map(|e| policy::Input {
+                state: e.wan.state(),
+                priority: e.wan.priority,
+            })
+            .collect();
+        let order = self.order.as_ref().map(|names| {
+            names
+                .iter()
+                .filter_map(|n| self.wan_id(n))
+                .collect::<HVec<WanId, MAX_WANS>>()
+        });
+        let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
+        self.metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
+        let active = policy::active(&inputs, &self.metrics);
+        let cause = core::mem::replace(&mut self.switch_cause, "state change");
+        if active == self.active {
+            return None;
+        }
+        let previous = core::mem::replace(&mut self.active, active);
+        self.switch(now, previous, active, cause)
+    }
+
+    fn switch(
+        &mut self,
+        now: Instant,
+        from: Option<WanId>,
+        to: Option<WanId>,
+        cause: &'static str,
+    ) -> Option<Action> {
+        let name_of = |id: Option<WanId>| {
+            id.and_then(|i| self.entries.get(usize::from(i)))
+                .map(|e| history::name(&e.wan.name))
+                .unwrap_or_default()
+        };
+        let (from_name, to_name) = (name_of(from), name_of(to));
+        log::info!(
+            "active WAN: {} => {} ({cause})",
+            or_none(&from_name),
+            or_none(&to_name)
+        );
+        let wan = to.or(from)?;
+        let state = self.entries.get(usize::from(wan))?.wan.state();
+        let record_wan = if to.is_some() {
+            to_name.clone()
+        } else {
+            from_name.clone()
+        };
+        let event = Event::Switch {
+            from: from_name,
+            to: to_name,
+        };
+        self.history.push(Record {
+            at: now,
+            wan: record_wan,
+            event,
+            cause,
+        });
+        Some(Action::Hook {
+            wan,
+            kind: HookKind::Switch,
+            state,
+            previous: state,
+            active: to,
+        })
+    }
+
+    fn reconcile(&mut self, now: Instant) {
+        let mut taken = core::mem::take(&mut self.taken);
+        for family in [Family::V4, Family::V6] {
+            self.fill_taken(family, &mut taken);
+            let fi = family_index(family);
+            for (i, e) in self.entries.iter_mut().enumerate() {
+                let Some(metric) = self.metrics.get(i).copied() else {
+                    continue;
+                };
+                let want = e.want(metric);
+                let Some(slot) = e.slots[fi].as_mut() else {
+                    continue;
+                };
+                self.actions
+                    .extend(slot.next(now, Some(&want), &taken, &mut self.next_op));
+            }
+            for slot in self.retiring.iter_mut().filter(|s| s.family == family) {
+                self.actions
+                    .extend(slot.next(now, None, &taken, &mut self.next_op));
+            }
+        }
+        self.taken = taken;
+    }
+
+    fn fill_taken(&self, family: Family, taken: &mut Taken) {
+        taken.clear();
+        for slot in self.slots().filter(|s| s.family == family) {
+            for m in slot.held_metrics() {
+                let _ = taken.held.push(m); // full: capacity covers every slot's view
+            }
+        }
+        for &m in &self.metrics {
+            let _ = taken.desired.push(m);
+        }
+    }
+
+    fn row(&self, now: Instant, i: usize, wan: &Wan) -> WanStatus {
+        let s = wan.summary(now);
+        WanStatus {
+            name: wan.name.clone(),
+            interface: wan.interface.clone(),
+            state: wan.state().as_str().into(),
+            priority: wan.priority,
+            metric: self.metrics.get(i).copied().unwrap_or(0),
+            active: self.active == Some(wan_id(i)),
+            preferred: self.prefer.as_deref() == Some(wan.name.as_str()),
+            latency_us: s.latency_us,
+            jitter_us: s.jitter_us,
+            loss_centi_pct: s.loss_centi_pct,
+            rx_bps: wan.throughput.rx_bps,
+            tx_bps: wan.throughput.tx_bps,
+            since_ms: u64::try_from(now.saturating_since(wan.since()).as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::UnknownWan(n) => write!(f, "unknown WAN {n:?}"),
+            CommandError::DuplicateWan(n) => write!(f, "WAN {n:?} named twice"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+fn penalties(config: &Config) -> Penalties {
+    Penalties {
+        degraded: config.degraded_penalty,
+        down: config.down_penalty,
+    }
+}
+
+fn wan_id(i: usize) -> WanId {
+    // entries never exceed MAX_WANS (32), so the index fits
+    WanId::try_from(i).unwrap_or(WanId::MAX)
+}
+
+fn or_none(name: &str) -> &str {
+    if name.is_empty() {
+        "none"
+    } else {
+        name
     }
 }
 
@@ -232,3 +768,6 @@ impl Engine {
 pub(crate) fn as_micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,244 @@
-//! (to be written)
+//! Probe statistics over a sliding window, after dpinger's model, and link throughput.
+//!
+//! The window is a fixed ring of [`WINDOW`] slots indexed by probe sequence number
+//! (`seq % WINDOW`; a WAN's sequence numbers are consecutive, so this is send order). A slot
+//! is `Empty`, `Sent` or `Received`. A `Sent` slot counts as lost only once it is older than
+//! the timeout; a late reply that still finds its slot turns it into `Received`, which undoes
+//! the loss in the statistics (the round verdict that already failed stays failed: rounds are
+//! judged on time, statistics describe the path).
+//!
+//! Jitter is the mean absolute difference between consecutive received RTTs in send order
+//! (the RFC 3550 idea without its 1/16 smoothing), which reacts to RTT variation rather than
+//! to a constant offset.
+
+use std::time::Duration;
+
+use super::as_micros;
+use super::time::Instant;
+
+/// Probe slots per WAN: 64 probes, about 21 rounds with 3 targets.
+pub const WINDOW: usize = 64;
+
+/// Decided samples (received or expired) a window needs before quality thresholds are judged:
+/// three lost probes out of the first five must not mark a fresh link `degraded`.
+pub const MIN_SAMPLES: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Empty,
+    Sent { at: Instant, seq: u16 },
+    Received { seq: u16, rtt_us: u64 },
+}
+
+/// What the window says about the path right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub latency_us: Option<u64>,
+    pub jitter_us: Option<u64>,
+    /// Hundredths of a percent over the decided samples.
+    pub loss_centi_pct: Option<u16>,
+    /// Decided samples: received plus expired.
+    pub samples: usize,
+}
+
+/// The probe window of one WAN.
+#[derive(Debug, Clone)]
+pub struct Window {
+    slots: [Slot; WINDOW],
+    newest: Option<u16>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            slots: [Slot::Empty; WINDOW],
+            newest: None,
+        }
+    }
+}
+
+impl Window {
+    /// A probe with this sequence number left now; it overwrites the oldest slot.
+    pub fn sent(&mut self, at: Instant, seq: u16) {
+        self.slots[usize::from(seq) % WINDOW] = Slot::Sent { at, seq };
+        self.newest = Some(seq);
+    }
+
+    /// A reply arrived; returns false when its slot was already overwritten (or never
+    /// existed), i.e. the reply is unknown to the window.
+    pub fn received(&mut self, seq: u16, at: Instant) -> bool {
+        let slot = &mut self.slots[usize::from(seq) % WINDOW];
+        match *slot {
+            // a reply for the probe in this slot, on time or late: it was received
+            Slot::Sent {
+                at: sent_at,
+                seq: s,
+            } if s == seq => {
+                let rtt_us = as_micros(at.saturating_since(sent_at));
+                *slot = Slot::Received { seq, rtt_us };
+                true
+            }
+            // duplicate, or a slot reused by a newer probe
+            _ => false,
+        }
+    }
+
+    /// Forget everything (a new link is a new path).
+    pub fn clear(&mut self) {
+        *self = Window::default();
+    }
+
+    /// Latency, jitter and loss as of `now` for probes that time out after `timeout`.
+    pub fn summary(&self, now: Instant, timeout: Duration) -> Summary {
+        let mut sum = Summary::default();
+        let (mut received, mut lost, mut rtt_total) = (0u64, 0u64, 0u64);
+        let (mut prev, mut diff_total, mut diffs) = (None::<u64>, 0u64, 0u64);
+        for slot in self.in_send_order() {
+            match slot {
+                Slot::Received { rtt_us, .. } => {
+                    received += 1;
+                    rtt_total = rtt_total.saturating_add(rtt_us);
+                    if let Some(p) = prev {
+                        diff_total = diff_total.saturating_add(p.abs_diff(rtt_us));
+                        diffs += 1;
+                    }
+                    prev = Some(rtt_us);
+                }
+                // loss counts only once the probe had its full timeout
+                Slot::Sent { at, .. } if at + timeout <= now => lost += 1,
+                _ => {}
+            }
+        }
+        let decided = received + lost;
+        sum.samples = usize::try_from(decided).unwrap_or(usize::MAX);
+        sum.latency_us = rtt_total.checked_div(received);
+        sum.jitter_us = diff_total.checked_div(diffs);
+        sum.loss_centi_pct = (lost * 10_000)
+            .checked_div(decided)
+            .map(|l| u16::try_from(l).unwrap_or(10_000));
+        sum
+    }
+
+    fn in_send_order(&self) -> impl Iterator<Item = Slot> + '_ {
+        let start = self.newest.map_or(0, |n| usize::from(n) + 1);
+        (0..WINDOW).map(move |i| self.slots[(start + i) % WINDOW])
+    }
+}
+
+/// Receive/transmit rates from the kernel's cumulative link counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throughput {
+    last: Option<(Instant, u64, u64)>,
+    /// Bytes per second received, over the last counter interval.
+    pub rx_bps: Option<u64>,
+    /// Bytes per second sent, over the last counter interval.
+    pub tx_bps: Option<u64>,
+}
+
+impl Throughput {
+    /// New cumulative counters. A decrease means the counters were reset (interface
+    /// re-created, driver reload, 32-bit wrap): that sample only re-bases.
+    pub fn update(&mut self, now: Instant, rx_bytes: u64, tx_bytes: u64) {
+        if let Some((at, rx, tx)) = self.last {
+            let dt_us = now.micros.saturating_sub(at.micros);
+            if rx_bytes < rx || tx_bytes < tx {
+                self.rx_bps = None;
+                self.tx_bps = None;
+            } else if dt_us > 0 {
+                self.rx_bps = Some(rate(rx_bytes - rx, dt_us));
+                self.tx_bps = Some(rate(tx_bytes - tx, dt_us));
+            } else {
+                return; // same instant: keep the older base for a meaningful interval
+            }
+        }
+        self.last = Some((now, rx_bytes, tx_bytes));
+    }
+}
+
+fn rate(bytes: u64, dt_us: u64) -> u64 {
+    let r = u128::from(bytes) * 1_000_000 / u128::from(dt_us);
+    u64::try_from(r).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(100);
+
+    fn ms(t: u64) -> Instant {
+        Instant::from_millis(t)
+    }
+
+    #[test]
+    fn empty_window_has_no_numbers() {
+        let w = Window::default();
+        assert_eq!(w.summary(ms(1000), TIMEOUT), Summary::default());
+    }
+
+    #[test]
+    fn loss_counts_only_after_timeout() {
+        let mut w = Window::default();
+        w.sent(ms(0), 0);
+        w.sent(ms(0), 1);
+        assert!(w.received(0, ms(10)));
+        let s = w.summary(ms(50), TIMEOUT);
+        assert_eq!((s.samples, s.loss_centi_pct), (1, Some(0)));
+        let s = w.summary(ms(100), TIMEOUT);
+        assert_eq!((s.samples, s.loss_centi_pct), (2, Some(5000)));
+    }
+
+    #[test]
+    fn late_reply_undoes_loss() {
+        let mut w = Window::default();
+        w.sent(ms(0), 7);
+        assert_eq!(w.summary(ms(200), TIMEOUT).loss_centi_pct, Some(10_000));
+        assert!(w.received(7, ms(250)));
+        let s = w.summary(ms(300), TIMEOUT);
+        assert_eq!((s.loss_centi_pct, s.latency_us), (Some(0), Some(250_000)));
+        assert!(!w.received(7, ms(260)), "duplicate reply is unknown");
+    }
+
+    #[test]
+    fn latency_and_jitter_in_send_order() {
+        let mut w = Window::default();
+        for (seq, rtt) in [(0u16, 10u64), (1, 30), (2, 20)] {
+            w.sent(ms(0), seq);
+            w.received(seq, ms(rtt));
+        }
+        let s = w.summary(ms(1000), TIMEOUT);
+        assert_eq!(s.latency_us, Some(20_000));
+        // |30-10| and |20-30|
+        assert_eq!(s.jitter_us, Some(15_000));
+    }
+
+    #[test]
+    fn ring_overwrites_oldest_and_wraps_seq() {
+        let mut w = Window::default();
+        for i in 0..200u32 {
+            let seq = (65_500 + i) as u16; // wraps through 0
+            w.sent(ms(u64::from(i)), seq);
+            w.received(seq, ms(u64::from(i) + 5));
+        }
+        let s = w.summary(ms(10_000), TIMEOUT);
+        assert_eq!(
+            (s.samples, s.latency_us, s.jitter_us),
+            (WINDOW, Some(5000), Some(0))
+        );
+        let old = (65_500u32 + 10) as u16;
+        assert!(!w.received(old, ms(300)), "overwritten slot");
+    }
+
+    #[test]
+    fn throughput_rates_and_counter_reset() {
+        let mut t = Throughput::default();
+        t.update(ms(0), 1_000, 500);
+        assert_eq!(t.rx_bps, None);
+        t.update(ms(2000), 5_000, 2_500);
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(2_000), Some(1_000)));
+        t.update(ms(3000), 100, 100); // reset: skip one sample
+        assert_eq!((t.rx_bps, t.tx_bps), (None, None));
+        t.update(ms(4000), 1_100, 600);
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(1_000), Some(500)));
+    }
+}

@@ -1,4 +1,23 @@
-//! Per-WAN state machine.
+//! Per-WAN state machine: probe rounds, verdicts, link facts and quality hysteresis.
+//!
+//! Every state change goes through [`Wan::set_state`], which logs `name: a => b (cause)` and
+//! queues a [`Transition`] the engine turns into history and a hook.
+//!
+//! Layer facts come first: a WAN whose interface is gone, admin down or without carrier is
+//! `linkdown`; one with a link but no address of any managed family, or no default route
+//! and no gateway known, is `noroute` (layer 3 is not configured yet: DHCP/PPP still
+//! negotiating). Only otherwise are probes sent and rounds judged.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use heapless::{Deque, Vec as HVec};
+
+use super::stats::{Summary, Throughput, Window, MIN_SAMPLES};
+use super::time::Instant;
+use super::{Action, Family, WanId};
+use crate::config::{self, FamilySet, Probe, Quality, MAX_TARGETS};
 
 /// Observable WAN states, spelled exactly so in the CLI, JSON and hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,10 +43,546 @@ impl State {
             State::Disabled => "disabled",
         }
     }
+
+    /// Not usable for traffic: ranked with the down penalty, never active, never preferred.
+    pub fn is_down(self) -> bool {
+        matches!(
+            self,
+            State::Down | State::Linkdown | State::Noroute | State::Disabled
+        )
+    }
 }
 
 impl core::fmt::Display for State {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A state change, queued for the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub at: Instant,
+    pub from: State,
+    pub to: State,
+    pub cause: &'static str,
+}
+
+/// What the kernel said about the WAN's interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// No `Link`/`LinkGone` input yet: assumed usable, so a shell that reports late does not
+    /// hold probing back (probes through a missing interface simply fail).
+    Unknown,
+    Gone,
+    Present {
+        ifindex: u32,
+        admin_up: bool,
+        carrier: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pending,
+    Answered,
+    Lost,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u16,
+    outcome: Outcome,
+}
+
+/// One round: every target probed at `started_at`, judged by `deadline` at the latest.
+#[derive(Debug, Clone)]
+struct Round {
+    started_at: Instant,
+    deadline: Instant,
+    probes: HVec<Sent, MAX_TARGETS>,
+}
+
+/// One WAN: its configuration, link facts, round counters and statistics.
+#[derive(Debug)]
+pub struct Wan {
+    pub name: String,
+    pub interface: String,
+    pub priority: u32,
+    pub family: FamilySet,
+    pub enabled: bool,
+    probe: Probe,
+    quality: Quality,
+    state: State,
+    since: Instant,
+    link: Link,
+    /// Address present per family (`[v4, v6]`); `None` until reported: assumed present.
+    addr: [Option<bool>; 2],
+    routable: bool,
+    passed: u8,
+    failed: u8,
+    last_fail_at: Option<Instant>,
+    round: Option<Round>,
+    next_round_at: Option<Instant>,
+    seq: u16,
+    pub stats: Window,
+    pub throughput: Throughput,
+    /// Replies for unknown, expired or already answered probes.
+    pub ignored_replies: u64,
+    transitions: Deque<Transition, 8>,
+}
+
+impl Wan {
+    pub fn new(cfg: &config::Wan, now: Instant) -> Wan {
+        let mut wan = Wan {
+            name: cfg.name.clone(),
+            interface: cfg.interface.clone(),
+            priority: cfg.priority,
+            family: cfg.family,
+            enabled: cfg.enabled,
+            probe: cfg.probe.clone(),
+            quality: cfg.quality,
+            state: State::Init,
+            since: now,
+            link: Link::Unknown,
+            addr: [None; 2],
+            routable: true,
+            passed: 0,
+            failed: 0,
+            last_fail_at: None,
+            round: None,
+            next_round_at: Some(now),
+            seq: 0,
+            stats: Window::default(),
+            throughput: Throughput::default(),
+            ignored_replies: 0,
+            transitions: Deque::new(),
+        };
+        wan.reevaluate(now);
+        wan
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn since(&self) -> Instant {
+        self.since
+    }
+
+    pub fn link(&self) -> Link {
+        self.link
+    }
+
+    pub fn summary(&self, now: Instant) -> Summary {
+        self.stats.summary(now, self.probe.timeout)
+    }
+
+    /// New parameters after a reload; state, counters and statistics stay.
+    pub fn reconfigure(&mut self, now: Instant, cfg: &config::Wan) {
+        if cfg.probe.targets != self.probe.targets {
+            self.round = None; // its target indexes mean something else now
+            self.next_round_at = Some(now);
+        }
+        self.priority = cfg.priority;
+        self.family = cfg.family;
+        self.enabled = cfg.enabled;
+        self.probe = cfg.probe.clone();
+        self.quality = cfg.quality;
+        self.reevaluate(now);
+    }
+
+    /// Queued state changes, oldest first.
+    pub fn take_transition(&mut self) -> Option<Transition> {
+        self.transitions.pop_front()
+    }
+
+    // ----- link facts -------------------------------------------------------------------
+
+    /// `Input::Link`. Returns true when this is a replug (new ifindex for the WAN).
+    pub fn set_link(&mut self, now: Instant, ifindex: u32, admin_up: bool, carrier: bool) -> bool {
+        let replug = matches!(self.link, Link::Present { ifindex: old, .. } if old != ifindex);
+        if replug {
+            // a re-created interface is a new link: pass through linkdown, fresh counters
+            self.link = Link::Gone;
+            self.enter_blocked(now, State::Linkdown, "interface replaced");
+        }
+        self.link = Link::Present {
+            ifindex,
+            admin_up,
+            carrier,
+        };
+        self.reevaluate(now);
+        replug
+    }
+
+    /// `Input::LinkGone`.
+    pub fn link_gone(&mut self, now: Instant) {
+        self.link = Link::Gone;
+        self.reevaluate(now);
+    }
+
+    /// `Input::Addresses`.
+    pub fn set_address(&mut self, now: Instant, family: Family, present: bool) {
+        self.addr[family_index(family)] = Some(present);
+        self.reevaluate(now);
+    }
+
+    /// Whether a default route or gateway is known for the WAN (from the reconciler).
+    pub fn set_routable(&mut self, now: Instant, routable: bool) {
+        self.routable = routable;
+        self.reevaluate(now);
+    }
+
+    /// The state layer facts force, if any (`disabled`, `linkdown`, `noroute`).
+    fn blocked(&self) -> Option<(State, &'static str)> {
+        if !self.enabled {
+            return Some((State::Disabled, "disabled in config"));
+        }
+        match self.link {
+            Link::Gone => return Some((State::Linkdown, "interface gone")),
+            Link::Present {
+                admin_up: false, ..
+            } => return Some((State::Linkdown, "admin down")),
+            Link::Present { carrier: false, .. } => return Some((State::Linkdown, "carrier lost")),
+            _ => {}
+        }
+        if !self.managed_families().any(|f| self.has_address(f)) {
+            return Some((State::Noroute, "no address"));
+        }
+        if !self.routable {
+            return Some((State::Noroute, "no default route"));
+        }
+        None
+    }
+
+    /// Apply layer facts at once (no waiting for a round).
+    fn reevaluate(&mut self, now: Instant) {
+        match (self.blocked(), self.state) {
+            // a layer fact stops probing and moves the WAN immediately
+            (Some((to, cause)), from) if to != from => self.enter_blocked(now, to, cause),
+            // still blocked, same state
+            (Some(_), _) => {}
+            // usable again: start over from init with fresh counters and a new window
+            (None, State::Linkdown | State::Noroute | State::Disabled) => {
+                self.reset_counters(now);
+                self.stats.clear();
+                self.set_state(now, State::Init, "link usable");
+            }
+            // usable and probing: nothing changes
+            (None, _) => {}
+        }
+    }
+
+    fn enter_blocked(&mut self, now: Instant, to: State, cause: &'static str) {
+        self.round = None;
+        self.next_round_at = None;
+        self.set_state(now, to, cause);
+    }
+
+    fn reset_counters(&mut self, now: Instant) {
+        self.passed = 0;
+        self.failed = 0;
+        self.last_fail_at = None;
+        self.round = None;
+        self.next_round_at = Some(now);
+    }
+
+    fn managed_families(&self) -> impl Iterator<Item = Family> {
+        let (v4, v6) = match self.family {
+            FamilySet::Ipv4 => (true, false),
+            FamilySet::Ipv6 => (false, true),
+            FamilySet::Both => (true, true),
+        };
+        [(v4, Family::V4), (v6, Family::V6)]
+            .into_iter()
+            .filter_map(|(on, f)| on.then_some(f))
+    }
+
+    fn has_address(&self, family: Family) -> bool {
+        self.addr[family_index(family)] != Some(false)
+    }
+
+    // ----- probes and rounds ------------------------------------------------------------
+
+    /// Timers: expire the round, start the next one, release the hold.
+    pub fn tick(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
+        if matches!(&self.round, Some(r) if now >= r.deadline) {
+            self.expire_round();
+            self.judge(now);
+        }
+        if self.round.is_none() && self.next_round_at.is_some_and(|at| now >= at) {
+            self.start_round(now, id, out);
+        }
+        self.try_recover(now);
+    }
+
+    /// Stop probing for good (shutdown).
+    pub fn stop(&mut self) {
+        self.round = None;
+        self.next_round_at = None;
+    }
+
+    /// When [`Wan::tick`] has something to do.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let deadline = self.round.as_ref().map(|r| r.deadline);
+        let hold = self.hold_until();
+        [deadline, self.next_round_at, hold]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn start_round(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
+        let mut round = Round {
+            started_at: now,
+            deadline: now + self.probe.timeout,
+            probes: HVec::new(),
+        };
+        for (i, addr) in self.probe.targets.iter().take(MAX_TARGETS).enumerate() {
+            let seq = self.seq;
+            self.seq = self.seq.wrapping_add(1);
+            // a target of a family without an address cannot answer: lost without sending
+            let outcome = if self.has_address(family_of(addr)) {
+                self.stats.sent(now, seq);
+                let target = u8::try_from(i).unwrap_or(u8::MAX);
+                out.push_back(Action::SendProbe {
+                    wan: id,
+                    target,
+                    addr: *addr,
+                    seq,
+                });
+                Outcome::Pending
+            } else {
+                Outcome::Lost
+            };
+            let _ = round.probes.push(Sent { seq, outcome }); // capacity: take(MAX_TARGETS)
+        }
+        self.round = Some(round);
+        self.next_round_at = None;
+        self.judge(now);
+    }
+
+    /// `Input::Reply` (source, identifier and cookie already verified by the shell).
+    pub fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
+        let in_window = self.stats.received(seq, received_at);
+        let counted = self.mark(
+            target,
+            seq,
+            |deadline| received_at <= deadline,
+            Outcome::Answered,
+        );
+        if !counted {
+            self.ignored_replies = self.ignored_replies.saturating_add(1);
+            if !in_window {
+                log::debug!("{}: ignored reply seq {seq} target {target}", self.name);
+            }
+            return;
+        }
+        self.judge(now);
+    }
+
+    /// `Input::ProbeFailed`: the probe is lost now.
+    pub fn on_probe_failed(&mut self, now: Instant, target: u8, seq: u16) {
+        if self.mark(target, seq, |_| true, Outcome::Lost) {
+            self.judge(now);
+        }
+    }
+
+    /// Set the outcome of a pending probe of the current round; false if there is none.
+    fn mark(&mut self, target: u8, seq: u16, ok: impl Fn(Instant) -> bool, to: Outcome) -> bool {
+        let Some(round) = self.round.as_mut() else {
+            return false;
+        };
+        if !ok(round.deadline) {
+            return false;
+        }
+        match round.probes.get_mut(usize::from(target)) {
+            Some(p) if p.seq == seq && p.outcome == Outcome::Pending => {
+                p.outcome = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn expire_round(&mut self) {
+        if let Some(r) = self.round.as_mut() {
+            for p in r
+                .probes
+                .iter_mut()
+                .filter(|p| p.outcome == Outcome::Pending)
+            {
+                p.outcome = Outcome::Lost;
+            }
+        }
+    }
+
+    /// Judge the round as soon as the outcome is certain.
+    fn judge(&mut self, now: Instant) {
+        let Some(round) = self.round.as_ref() else {
+            return;
+        };
+        let n = round.probes.len();
+        let count = |o| round.probes.iter().filter(|p| p.outcome == o).count();
+        let need = usize::from(self.probe.reliability).clamp(1, n.max(1));
+        let passed = if n == 0 || count(Outcome::Answered) >= need {
+            true // enough answers (or no targets: link-only monitoring)
+        } else if count(Outcome::Lost) > n - need {
+            false // too few probes left that could still answer
+        } else {
+            return;
+        };
+        let started_at = round.started_at;
+        self.round = None;
+        self.on_verdict(now, passed);
+        self.schedule_next(now, started_at, passed);
+    }
+
+    fn schedule_next(&mut self, now: Instant, started_at: Instant, passed: bool) {
+        let period = match (self.state, passed) {
+            // while down: probe at the recovery pace
+            (State::Down, _) => self.probe.recovery_interval,
+            // after a failure: confirm fast
+            (_, false) => self.probe.failure_interval,
+            (_, true) => self.probe.interval,
+        };
+        // rounds never overlap: the next one starts after this verdict at the earliest
+        self.next_round_at = Some((started_at + period).max(now));
+    }
+
+    /// The verdict rules, one arm per state.
+    fn on_verdict(&mut self, now: Instant, passed: bool) {
+        if passed {
+            self.passed = self.passed.saturating_add(1);
+            self.failed = 0;
+        } else {
+            self.failed = self.failed.saturating_add(1);
+            self.passed = 0;
+            self.last_fail_at = Some(now);
+        }
+        let down = self.probe.down.max(1);
+        match self.state {
+            // init: the first passed round is enough to trust the link
+            State::Init if passed => self.set_state(now, State::Up, "round passed"),
+            // init/up/degraded: `down` consecutive failed rounds make the WAN down
+            State::Init | State::Up | State::Degraded if self.failed >= down => {
+                self.set_state(now, State::Down, "probe rounds failed")
+            }
+            // down: `up` passed rounds and `hold` since the last failure bring it back
+            State::Down => self.try_recover(now),
+            // a single failed or passed round changes nothing else
+            State::Init | State::Up | State::Degraded => {}
+            // no rounds run in these states; a verdict cannot reach here
+            State::Linkdown | State::Noroute | State::Disabled => {}
+        }
+        self.check_quality(now);
+    }
+
+    /// When a down WAN with enough passed rounds may come back (hold expiry).
+    fn hold_until(&self) -> Option<Instant> {
+        let enough = self.passed >= self.probe.up.max(1);
+        match (self.state, enough) {
+            (State::Down, true) => Some(
+                self.last_fail_at
+                    .map_or(self.since, |t| t + self.probe.hold),
+            ),
+            _ => None,
+        }
+    }
+
+    fn try_recover(&mut self, now: Instant) {
+        if matches!(self.hold_until(), Some(at) if now >= at) {
+            self.set_state(now, State::Up, "probe rounds passed");
+            self.check_quality(now);
+        }
+    }
+
+    // ----- quality ----------------------------------------------------------------------
+
+    /// `up` ⇄ `degraded`: over a threshold goes degraded, back only when every value is at or
+    /// under its recovery value.
+    fn check_quality(&mut self, now: Instant) {
+        let s = self.summary(now);
+        match self.state {
+            // reachable but over a threshold
+            State::Up => {
+                if let Some(cause) = exceeds(&self.quality, &s) {
+                    self.set_state(now, State::Degraded, cause);
+                }
+            }
+            // hysteresis: all values under their recovery values
+            State::Degraded if recovered(&self.quality, &s) => {
+                self.set_state(now, State::Up, "quality recovered")
+            }
+            _ => {}
+        }
+    }
+
+    /// The one door for state changes: log and queue the transition.
+    fn set_state(&mut self, now: Instant, to: State, cause: &'static str) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        log::info!("{}: {} => {} ({})", self.name, from, to, cause);
+        self.state = to;
+        self.since = now;
+        if self.transitions.is_full() {
+            self.transitions.pop_front();
+        }
+        let _ = self.transitions.push_back(Transition {
+            at: now,
+            from,
+            to,
+            cause,
+        });
+    }
+}
+
+fn exceeds(q: &Quality, s: &Summary) -> Option<&'static str> {
+    if s.samples < MIN_SAMPLES {
+        return None;
+    }
+    let over_us = |v: Option<u64>, max: Option<Duration>| matches!((v, max), (Some(v), Some(m)) if v > super::as_micros(m));
+    if over_us(s.latency_us, q.max_latency) {
+        return Some("latency over threshold");
+    }
+    if matches!((s.loss_centi_pct, q.max_loss), (Some(l), Some(m)) if l > m.0) {
+        return Some("loss over threshold");
+    }
+    if over_us(s.jitter_us, q.max_jitter) {
+        return Some("jitter over threshold");
+    }
+    None
+}
+
+fn recovered(q: &Quality, s: &Summary) -> bool {
+    // an unset recovery value equals its threshold; an unknown value is not "under"
+    let under_us = |v: Option<u64>, max: Option<Duration>, rec: Option<Duration>| match rec.or(max)
+    {
+        None => true,
+        Some(r) => matches!(v, Some(v) if v <= super::as_micros(r)),
+    };
+    let loss_ok = match q.recovery_loss.or(q.max_loss) {
+        None => true,
+        Some(r) => matches!(s.loss_centi_pct, Some(l) if l <= r.0),
+    };
+    under_us(s.latency_us, q.max_latency, q.recovery_latency)
+        && loss_ok
+        && under_us(s.jitter_us, q.max_jitter, q.recovery_jitter)
+}
+
+pub(crate) fn family_index(f: Family) -> usize {
+    match f {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+fn family_of(addr: &IpAddr) -> Family {
+    match addr {
+        IpAddr::V4(_) => Family::V4,
+        IpAddr::V6(_) => Family::V6,
     }
 }

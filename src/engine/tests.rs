@@ -1,0 +1,1098 @@
+//! Engine-level tests: a fake clock, a config fixture and tabular helpers.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use super::*;
+use crate::config::{self, Percent, Probe, Quality};
+use route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
+use wan::State;
+
+const RTPROT_DHCP: u8 = 16;
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+}
+
+fn probe() -> Probe {
+    Probe {
+        targets: vec![ip(101), ip(102), ip(103)],
+        interval: Duration::from_millis(1000),
+        timeout: Duration::from_millis(500),
+        failure_interval: Duration::from_millis(300),
+        recovery_interval: Duration::from_millis(1000),
+        down: 3,
+        up: 2,
+        hold: Duration::from_secs(5),
+        reliability: 1,
+    }
+}
+
+fn wan_cfg(name: &str, priority: u32) -> config::Wan {
+    config::Wan {
+        name: name.into(),
+        interface: format!("if{priority}"),
+        priority,
+        family: FamilySet::Ipv4,
+        gateway: Gateway::Auto,
+        enabled: true,
+        probe: probe(),
+        quality: Quality::default(),
+    }
+}
+
+fn config(wans: Vec<config::Wan>) -> Config {
+    Config {
+        socket: "/run/x.sock".into(),
+        socket_group: None,
+        hooks_dir: "/etc/x.d".into(),
+        hook_timeout: Duration::from_secs(5),
+        down_penalty: 20_000,
+        degraded_penalty: 10_000,
+        wans,
+    }
+}
+
+fn dhcp(ifindex: u32, gw: u8, metric: u32) -> Route {
+    Route {
+        family: Family::V4,
+        table: RT_TABLE_MAIN,
+        ifindex,
+        gateway: Some(ip(gw)),
+        metric,
+        protocol: RTPROT_DHCP,
+    }
+}
+
+fn ours(ifindex: u32, gw: u8, metric: u32) -> Route {
+    Route {
+        protocol: RTPROT_WANFAILOVER,
+        ..dhcp(ifindex, gw, metric)
+    }
+}
+
+struct H {
+    e: Engine,
+    now: Instant,
+    /// Probes sent and not answered: (wan, target, seq).
+    probes: Vec<(WanId, u8, u16)>,
+}
+
+impl H {
+    fn new(cfg: Config) -> H {
+        H {
+            e: Engine::new(&cfg, Instant::ZERO),
+            now: Instant::ZERO,
+            probes: Vec::new(),
+        }
+    }
+
+    /// Two WANs "a" (prio 1, ifindex 1, gw .1) and "b" (prio 2, ifindex 2, gw .2), links up,
+    /// each with a DHCP route, routes adopted, both up.
+    fn two_up() -> H {
+        let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
+        let mut acts = Vec::new();
+        for w in 0..2u8 {
+            let i = u32::from(w) + 1;
+            acts.extend(h.feed(
+                0,
+                Input::Link {
+                    wan: w,
+                    ifindex: i,
+                    admin_up: true,
+                    carrier: true,
+                },
+            ));
+            acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
+        }
+        h.ack_all(0, acts);
+        h.answer_all(10);
+        assert_eq!(h.states(), [State::Up, State::Up]);
+        h
+    }
+
+    fn at(&mut self, ms: u64) {
+        self.now = self.now.max(Instant::from_millis(ms));
+    }
+
+    fn feed(&mut self, ms: u64, input: Input) -> Vec<Action> {
+        self.at(ms);
+        self.e.handle(self.now, input);
+        self.drain()
+    }
+
+    /// Advance to `ms`, firing every timer on the way.
+    fn run(&mut self, ms: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        while let Some(t) = self.e.poll_at().filter(|t| *t <= Instant::from_millis(ms)) {
+            self.now = self.now.max(t);
+            out.extend(self.drain());
+        }
+        self.at(ms);
+        out.extend(self.drain());
+        out
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        while let Some(a) = self.e.poll_action(self.now) {
+            if let Action::SendProbe {
+                wan, target, seq, ..
+            } = a
+            {
+                self.probes.push((wan, target, seq));
+            }
+            out.push(a);
+        }
+        out
+    }
+
+    /// Answer every outstanding probe (of `wan`, or all) `rtt` ms after now.
+    fn answer(&mut self, wan: Option<WanId>, rtt_ms: u64) -> Vec<Action> {
+        let due: Vec<_> = self
+            .probes
+            .iter()
+            .copied()
+            .filter(|p| wan.map_or(true, |w| w == p.0))
+            .collect();
+        self.probes.retain(|p| wan.is_some_and(|w| w != p.0));
+        let at = self.now.micros / 1000 + rtt_ms;
+        let mut out = Vec::new();
+        for (w, target, seq) in due {
+            let received_at = Instant::from_millis(at);
+            out.extend(self.feed(
+                at,
+                Input::Reply {
+                    wan: w,
+                    target,
+                    seq,
+                    received_at,
+                },
+            ));
+        }
+        out
+    }
+
+    fn answer_all(&mut self, rtt_ms: u64) -> Vec<Action> {
+        self.answer(None, rtt_ms)
+    }
+
+    /// Answer every route operation with success, until none is left.
+    fn ack_all(&mut self, ms: u64, mut pending: Vec<Action>) -> Vec<Action> {
+        let mut log = Vec::new();
+        pending.extend(self.run(ms));
+        while let Some(a) = pending.pop() {
+            if let Action::AddRoute { op, .. } | Action::DelRoute { op, .. } = a {
+                pending.extend(self.feed(ms, Input::RouteDone { op, result: Ok(()) }));
+            }
+            log.push(a);
+        }
+        log
+    }
+
+    fn states(&self) -> Vec<State> {
+        self.e
+            .status(self.now)
+            .iter()
+            .map(|s| parse_state(&s.state))
+            .collect()
+    }
+
+    fn metrics(&self) -> Vec<u32> {
+        self.e.status(self.now).iter().map(|s| s.metric).collect()
+    }
+
+    fn active(&self) -> Option<String> {
+        self.e
+            .status(self.now)
+            .into_iter()
+            .find(|s| s.active)
+            .map(|s| s.name)
+    }
+}
+
+fn routes(wan: WanId, routes: Vec<Route>) -> Input {
+    Input::Routes {
+        wan,
+        family: Family::V4,
+        routes,
+    }
+}
+
+fn parse_state(s: &str) -> State {
+    let all = [
+        State::Init,
+        State::Up,
+        State::Degraded,
+        State::Down,
+        State::Linkdown,
+        State::Noroute,
+        State::Disabled,
+    ];
+    all.into_iter()
+        .find(|x| x.as_str() == s)
+        .expect("test: known state")
+}
+
+fn route_ops(actions: &[Action]) -> Vec<(&'static str, Route)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddRoute { route, .. } => Some(("add", *route)),
+            Action::DelRoute { route, .. } => Some(("del", *route)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hooks(actions: &[Action]) -> Vec<(HookKind, WanId, State)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Hook {
+                kind, wan, state, ..
+            } => Some((*kind, *wan, *state)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn op_of(a: &Action) -> OpId {
+    first_op(std::slice::from_ref(a))
+}
+
+/// The id of the first route operation among `acts`.
+fn first_op(acts: &[Action]) -> OpId {
+    let a = acts
+        .iter()
+        .find(|a| matches!(a, Action::AddRoute { .. } | Action::DelRoute { .. }));
+    match a.expect("test: a route op") {
+        Action::AddRoute { op, .. } | Action::DelRoute { op, .. } => *op,
+        _ => unreachable!(),
+    }
+}
+
+/// Let every probe of `wan` time out, round after round, up to `ms`.
+fn lose_until(h: &mut H, wan: WanId, ms: u64) {
+    while h.now < Instant::from_millis(ms) {
+        h.probes.retain(|p| p.0 != wan);
+        let next = h.e.poll_at().map_or(ms, |t| {
+            (t.micros / 1000).min(ms).max(h.now.micros / 1000 + 1)
+        });
+        h.run(next);
+        h.answer(Some(1 - wan.min(1)), 5); // the other WAN keeps answering
+    }
+}
+
+// ----- rounds and the state machine ---------------------------------------------------
+
+#[test]
+fn first_round_sends_one_probe_per_target_with_unique_seqs() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    let acts = h.run(0);
+    let seqs: Vec<_> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendProbe {
+                target, seq, addr, ..
+            } => Some((*target, *seq, *addr)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, [(0, 0, ip(101)), (1, 1, ip(102)), (2, 2, ip(103))]);
+    assert_eq!(
+        h.e.poll_at(),
+        Some(Instant::from_millis(500)),
+        "round deadline"
+    );
+}
+
+#[test]
+fn round_passes_early_with_reliability_and_init_goes_up() {
+    let mut c = wan_cfg("a", 1);
+    c.probe.reliability = 2;
+    let mut h = H::new(config(vec![c]));
+    h.run(0);
+    let (_, t0, s0) = h.probes[0];
+    h.feed(
+        20,
+        Input::Reply {
+            wan: 0,
+            target: t0,
+            seq: s0,
+            received_at: Instant::from_millis(20),
+        },
+    );
+    assert_eq!(h.states(), [State::Init], "one of two needed answers");
+    let (_, t1, s1) = h.probes[1];
+    let acts = h.feed(
+        30,
+        Input::Reply {
+            wan: 0,
+            target: t1,
+            seq: s1,
+            received_at: Instant::from_millis(30),
+        },
+    );
+    assert_eq!(
+        h.states(),
+        [State::Up],
+        "judged at once, not at the deadline"
+    );
+    assert!(hooks(&acts).contains(&(HookKind::Transition, 0, State::Up)));
+    assert_eq!(
+        h.e.poll_at(),
+        Some(Instant::from_millis(1000)),
+        "next round at interval"
+    );
+}
+
+#[test]
+fn round_fails_early_when_too_many_probes_failed() {
+    let mut c = wan_cfg("a", 1);
+    c.probe.reliability = 3;
+    let mut h = H::new(config(vec![c]));
+    h.run(0);
+    let (_, t, seq) = h.probes[0];
+    h.feed(
+        5,
+        Input::ProbeFailed {
+            wan: 0,
+            target: t,
+            seq,
+            error: ProbeError::Send(101),
+        },
+    );
+    // failed round: next one at failure_interval after the round's start
+    assert_eq!(h.e.poll_at(), Some(Instant::from_millis(300)));
+}
+
+#[test]
+fn down_after_n_failed_rounds_at_failure_interval() {
+    let mut h = H::two_up();
+    h.probes.clear();
+    // round at 1000 fails at 1500, next at 1500 (max of 1300 and the verdict), 2000, down at 2500
+    lose_until(&mut h, 0, 2499);
+    assert_eq!(h.states()[0], State::Up);
+    lose_until(&mut h, 0, 2500);
+    assert_eq!(h.states()[0], State::Down);
+    assert_eq!(h.active().as_deref(), Some("b"));
+    assert_eq!(h.metrics(), [20_001, 2]);
+}
+
+#[test]
+fn up_again_needs_up_rounds_and_hold() {
+    let mut h = H::two_up();
+    h.probes.clear();
+    lose_until(&mut h, 0, 2500);
+    assert_eq!(h.states()[0], State::Down);
+    // rounds at recovery_interval pass from now on; last failure was at 2500
+    loop {
+        let t = h.e.poll_at().expect("timers").micros / 1000;
+        if t >= 7500 {
+            break;
+        }
+        h.run(t);
+        h.answer_all(5);
+        assert_eq!(h.states()[0], State::Down, "before hold ({t} ms)");
+    }
+    h.run(7500);
+    assert_eq!(
+        h.states()[0],
+        State::Up,
+        "hold expired with enough passed rounds"
+    );
+    assert_eq!(h.active().as_deref(), Some("a"));
+}
+
+#[test]
+fn carrier_loss_reranks_at_once() {
+    let mut h = H::two_up();
+    let acts = h.feed(
+        100,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: false,
+        },
+    );
+    assert_eq!(h.states()[0], State::Linkdown);
+    // same handle: ours at the down metric is added first, hooks follow
+    let ops = route_ops(&acts);
+    assert_eq!(ops, [("add", ours(1, 1, 20_001))]);
+    let hk = hooks(&acts);
+    assert_eq!(
+        hk,
+        [
+            (HookKind::Transition, 0, State::Linkdown),
+            (HookKind::Switch, 1, State::Up)
+        ]
+    );
+    let acts = h.feed(
+        101,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(route_ops(&acts), [("del", ours(1, 1, 1))]);
+    // carrier back: init, metric back to priority
+    h.feed(
+        200,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    h.feed(
+        300,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    assert_eq!(h.states()[0], State::Init);
+    assert_eq!(h.metrics()[0], 1);
+}
+
+#[test]
+fn replug_passes_through_linkdown_and_moves_routes() {
+    let mut h = H::two_up();
+    let acts = h.feed(
+        100,
+        Input::Link {
+            wan: 0,
+            ifindex: 9,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    let hk = hooks(&acts);
+    assert_eq!(hk[0], (HookKind::Transition, 0, State::Linkdown));
+    assert!(hk.contains(&(HookKind::Transition, 0, State::Init)));
+    // the old interface's routes are gone: ours comes back on the new ifindex
+    assert_eq!(route_ops(&acts), [("add", ours(9, 1, 1))]);
+}
+
+#[test]
+fn link_gone_and_admin_down() {
+    let mut h = H::two_up();
+    h.feed(100, Input::LinkGone { wan: 0 });
+    assert_eq!(h.states()[0], State::Linkdown);
+    let hist = h.e.history();
+    assert!(hist.iter().any(|e| e.cause == "interface gone"));
+    let mut h = H::two_up();
+    let acts = h.feed(
+        100,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: false,
+            carrier: false,
+        },
+    );
+    assert_eq!(h.states()[0], State::Linkdown);
+    assert!(
+        route_ops(&acts).is_empty(),
+        "admin down: the kernel refuses routes"
+    );
+}
+
+#[test]
+fn noroute_until_a_route_appears() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    h.feed(0, routes(0, vec![]));
+    assert_eq!(h.states(), [State::Noroute]);
+    assert_eq!(h.metrics(), [20_001]);
+    let acts = h.feed(50, routes(0, vec![dhcp(1, 1, 0)]));
+    assert_eq!(h.states(), [State::Init]);
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
+}
+
+#[test]
+fn no_address_is_noroute_and_configured_gateway_is_routable() {
+    let mut c = wan_cfg("a", 1);
+    c.gateway = Gateway::Addr(ip(1));
+    let mut h = H::new(config(vec![c]));
+    let acts = h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    assert_eq!(
+        route_ops(&acts),
+        [("add", ours(1, 1, 1))],
+        "config gateway: no need to wait"
+    );
+    h.feed(0, routes(0, vec![]));
+    assert_eq!(h.states(), [State::Init], "config gateway: routable");
+    h.feed(
+        1,
+        Input::Addresses {
+            wan: 0,
+            family: Family::V4,
+            present: false,
+        },
+    );
+    assert_eq!(h.states(), [State::Noroute]);
+    h.feed(
+        2,
+        Input::Addresses {
+            wan: 0,
+            family: Family::V4,
+            present: true,
+        },
+    );
+    assert_eq!(h.states(), [State::Init]);
+}
+
+#[test]
+fn disabled_wan_is_never_probed_and_ranked_down() {
+    let mut c = wan_cfg("a", 1);
+    c.enabled = false;
+    let mut h = H::new(config(vec![c, wan_cfg("b", 2)]));
+    let acts = h.run(0);
+    assert!(acts
+        .iter()
+        .all(|a| !matches!(a, Action::SendProbe { wan: 0, .. })));
+    assert_eq!(h.states()[0], State::Disabled);
+    assert_eq!(h.metrics(), [20_001, 2]);
+}
+
+#[test]
+fn stale_and_unknown_replies_are_ignored() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    h.run(0);
+    let (_, t, seq) = h.probes[0];
+    // after the deadline: not counted for the round
+    h.run(500);
+    h.feed(
+        600,
+        Input::Reply {
+            wan: 0,
+            target: t,
+            seq,
+            received_at: Instant::from_millis(600),
+        },
+    );
+    h.feed(
+        600,
+        Input::Reply {
+            wan: 0,
+            target: 7,
+            seq: 999,
+            received_at: Instant::from_millis(600),
+        },
+    );
+    h.feed(
+        600,
+        Input::Reply {
+            wan: 42,
+            target: 0,
+            seq: 0,
+            received_at: Instant::from_millis(600),
+        },
+    );
+    assert_eq!(h.states(), [State::Init]);
+}
+
+// ----- quality --------------------------------------------------------------------------
+
+fn quality_h(q: Quality) -> H {
+    let mut c = wan_cfg("a", 1);
+    c.quality = q;
+    c.probe.interval = Duration::from_millis(100);
+    let mut h = H::new(config(vec![c]));
+    h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    h
+}
+
+/// Run rounds to `until_ms`, answering each with `rtt(i)` (None: lost).
+fn rounds(h: &mut H, until_ms: u64, rtt: impl Fn(u64) -> Option<u64>) {
+    let mut i = 0;
+    while let Some(t) = h.e.poll_at().filter(|t| t.micros / 1000 <= until_ms) {
+        h.run(t.micros / 1000);
+        for p in std::mem::take(&mut h.probes) {
+            if let Some(r) = rtt(i) {
+                let at = h.now.micros / 1000 + r;
+                h.feed(
+                    at,
+                    Input::Reply {
+                        wan: p.0,
+                        target: p.1,
+                        seq: p.2,
+                        received_at: Instant::from_millis(at),
+                    },
+                );
+            }
+            i += 1;
+        }
+    }
+}
+
+#[test]
+fn degraded_by_latency_with_hysteresis() {
+    let mut h = quality_h(Quality {
+        max_latency: Some(Duration::from_millis(50)),
+        recovery_latency: Some(Duration::from_millis(20)),
+        ..Quality::default()
+    });
+    rounds(&mut h, 2000, |_| Some(60));
+    assert_eq!(h.states(), [State::Degraded]);
+    assert_eq!(h.metrics(), [10_001]);
+    rounds(&mut h, 12_000, |_| Some(30)); // under max, over recovery: stays
+    assert_eq!(h.states(), [State::Degraded]);
+    rounds(&mut h, 22_000, |_| Some(10));
+    assert_eq!(h.states(), [State::Up]);
+}
+
+#[test]
+fn degraded_by_jitter() {
+    let mut h = quality_h(Quality {
+        max_jitter: Some(Duration::from_millis(10)),
+        ..Quality::default()
+    });
+    rounds(&mut h, 3000, |i| Some(if i % 2 == 0 { 5 } else { 40 }));
+    assert_eq!(h.states(), [State::Degraded]);
+    rounds(&mut h, 12_000, |_| Some(5));
+    assert_eq!(h.states(), [State::Up]);
+}
+
+#[test]
+fn loss_threshold_does_not_flap_at_its_own_value() {
+    let mut h = quality_h(Quality {
+        max_loss: Some(Percent(2000)),
+        recovery_loss: Some(Percent(500)),
+        ..Quality::default()
+    });
+    // every 4th probe lost: 25 % > 20 %
+    rounds(&mut h, 5000, |i| (i % 4 != 0).then_some(5));
+    assert_eq!(h.states(), [State::Degraded]);
+    let before = h.e.history().len();
+    // every 6th lost: 16.7 %, under the threshold, over the recovery value: no flapping
+    rounds(&mut h, 30_000, |i| (i % 6 != 0).then_some(5));
+    assert_eq!(h.states(), [State::Degraded]);
+    assert_eq!(h.e.history().len(), before);
+    rounds(&mut h, 60_000, |_| Some(5));
+    assert_eq!(h.states(), [State::Up]);
+}
+
+// ----- policy through the engine ---------------------------------------------------------
+
+#[test]
+fn prefer_auto_order_commands() {
+    let mut h = H::two_up();
+    assert_eq!(
+        h.e.command(h.now, Command::Prefer("zz".into())),
+        Err(CommandError::UnknownWan("zz".into()))
+    );
+    h.e.command(h.now, Command::Prefer("b".into()))
+        .expect("known WAN");
+    let acts = h.drain();
+    assert_eq!(h.metrics(), [2, 1]);
+    assert_eq!(h.active().as_deref(), Some("b"));
+    assert!(hooks(&acts).contains(&(HookKind::Switch, 1, State::Up)));
+    h.e.command(h.now, Command::Auto).expect("auto");
+    assert_eq!(h.metrics(), [1, 2]);
+    let dup = Command::Order(vec!["b".into(), "b".into()]);
+    assert_eq!(
+        h.e.command(h.now, dup),
+        Err(CommandError::DuplicateWan("b".into()))
+    );
+    h.e.command(h.now, Command::Order(vec!["b".into()]))
+        .expect("order");
+    assert_eq!(h.metrics(), [2, 1]);
+    assert_eq!(
+        h.e.history().last().map(|e| e.cause.clone()),
+        Some("order".into())
+    );
+}
+
+#[test]
+fn prefer_swap_converges_through_parking() {
+    let mut h = H::two_up();
+    h.e.command(h.now, Command::Prefer("b".into()))
+        .expect("known WAN");
+    // simulate the kernel: a metric is held by one route only
+    let mut table = vec![ours(1, 1, 1), ours(2, 2, 2)];
+    let mut pending = h.drain();
+    for _ in 0..50 {
+        let Some(a) = pending.pop() else { break };
+        let result = match &a {
+            Action::AddRoute { route, .. } if table.iter().any(|r| r.metric == route.metric) => {
+                Err(RouteError::Exists)
+            }
+            Action::AddRoute { route, .. } => {
+                table.push(*route);
+                Ok(())
+            }
+            Action::DelRoute { route, .. } => {
+                table.retain(|r| r != route);
+                Ok(())
+            }
+            _ => continue,
+        };
+        assert!(!table.is_empty());
+        pending.extend(h.feed(
+            h.now.micros / 1000,
+            Input::RouteDone {
+                op: op_of(&a),
+                result,
+            },
+        ));
+    }
+    table.sort_by_key(|r| r.metric);
+    assert_eq!(table, [ours(2, 2, 1), ours(1, 1, 2)]);
+}
+
+// ----- reconcile ------------------------------------------------------------------------
+
+#[test]
+fn adopt_dhcp_route_add_first_then_delete_exactly() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    let acts = h.feed(1, routes(0, vec![dhcp(1, 1, 0)]));
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
+    // nothing else until the ACK
+    assert!(route_ops(&h.feed(2, routes(0, vec![dhcp(1, 1, 0)]))).is_empty());
+    let acts = h.feed(
+        3,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(route_ops(&acts), [("del", dhcp(1, 1, 0))]);
+    let acts = h.feed(
+        4,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Err(RouteError::NotFound),
+        },
+    );
+    assert!(route_ops(&acts).is_empty(), "ESRCH on delete is done");
+    // DHCP renew puts its route back: taken back at once
+    let acts = h.feed(5, routes(0, vec![ours(1, 1, 1), dhcp(1, 1, 0)]));
+    assert_eq!(route_ops(&acts), [("del", dhcp(1, 1, 0))]);
+}
+
+#[test]
+fn device_only_route_is_adopted() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    let ppp = Route {
+        gateway: None,
+        ..dhcp(5, 1, 0)
+    };
+    let acts = h.feed(0, routes(0, vec![ppp]));
+    assert_eq!(
+        route_ops(&acts),
+        [(
+            "add",
+            Route {
+                gateway: None,
+                ..ours(5, 1, 1)
+            }
+        )]
+    );
+}
+
+#[test]
+fn eexist_parks_at_next_free_metric_then_returns() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    // a static route on our own interface already holds metric 1
+    let stat = Route {
+        protocol: 4,
+        ..dhcp(1, 1, 1)
+    };
+    let acts = h.feed(1, routes(0, vec![stat]));
+    let acts = h.feed(
+        2,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Err(RouteError::Exists),
+        },
+    );
+    assert_eq!(
+        route_ops(&acts),
+        [("add", ours(1, 1, 2))],
+        "parked at the next free metric"
+    );
+    let acts = h.feed(
+        3,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(
+        route_ops(&acts),
+        [("del", stat)],
+        "the holder is deleted after ours is in"
+    );
+    let acts = h.feed(
+        4,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(
+        route_ops(&acts),
+        [("add", ours(1, 1, 1))],
+        "metric free again: back at once"
+    );
+    let acts = h.feed(
+        5,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(route_ops(&acts), [("del", ours(1, 1, 2))]);
+}
+
+#[test]
+fn eexist_by_an_invisible_holder_backs_off() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    let acts = h.feed(0, routes(0, vec![dhcp(1, 1, 0)]));
+    let acts = h.feed(
+        1,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Err(RouteError::Exists),
+        },
+    );
+    let acts = h.feed(
+        2,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(route_ops(&acts), [("del", dhcp(1, 1, 0))]);
+    let acts = h.feed(
+        3,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Ok(()),
+        },
+    );
+    assert!(
+        route_ops(&acts).is_empty(),
+        "holder unknown: wait for the backoff"
+    );
+    assert!(h
+        .e
+        .poll_at()
+        .is_some_and(|t| t <= Instant::from_millis(1001)));
+    let acts = h.run(1001);
+    assert_eq!(route_ops(&acts).first(), Some(&("add", ours(1, 1, 1))));
+}
+
+#[test]
+fn unreachable_add_retries_with_backoff() {
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    let acts = h.feed(0, routes(0, vec![dhcp(1, 1, 0)]));
+    let acts = h.feed(
+        0,
+        Input::RouteDone {
+            op: first_op(&acts),
+            result: Err(RouteError::Unreachable),
+        },
+    );
+    assert!(route_ops(&acts).is_empty());
+    assert!(route_ops(&h.run(99)).is_empty(), "no spin");
+    assert_eq!(route_ops(&h.run(100)), [("add", ours(1, 1, 1))]);
+}
+
+#[test]
+fn vanished_route_is_readded_when_the_link_is_back() {
+    let mut h = H::two_up();
+    h.feed(
+        10,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: false,
+            carrier: false,
+        },
+    );
+    // the kernel dropped IPv4 routes silently; a re-dump shows none
+    assert!(route_ops(&h.feed(11, routes(0, vec![]))).is_empty());
+    assert_eq!(
+        h.states()[0],
+        State::Linkdown,
+        "gateway still known: not noroute"
+    );
+    let acts = h.feed(
+        20,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
+}
+
+#[test]
+fn shutdown_restores_foreign_routes_and_removes_ours() {
+    let mut c = wan_cfg("b", 2);
+    c.gateway = Gateway::Addr(ip(2));
+    let mut h = H::new(config(vec![wan_cfg("a", 1), c]));
+    let mut acts = h.feed(
+        0,
+        Input::Link {
+            wan: 0,
+            ifindex: 1,
+            admin_up: true,
+            carrier: true,
+        },
+    );
+    acts.extend(h.feed(
+        0,
+        Input::Link {
+            wan: 1,
+            ifindex: 2,
+            admin_up: true,
+            carrier: true,
+        },
+    ));
+    acts.extend(h.feed(0, routes(0, vec![dhcp(1, 1, 0)])));
+    acts.extend(h.feed(0, routes(1, vec![])));
+    h.ack_all(1, acts);
+    h.feed(2, routes(0, vec![ours(1, 1, 1)]));
+    h.feed(2, routes(1, vec![ours(2, 2, 2)]));
+    h.e.handle(h.now, Input::Shutdown);
+    assert!(!h.e.is_stopped());
+    let mut ops = Vec::new();
+    let mut pending = h.drain();
+    while let Some(a) = pending.first().cloned() {
+        pending.remove(0);
+        ops.extend(route_ops(std::slice::from_ref(&a)));
+        pending.extend(h.feed(
+            3,
+            Input::RouteDone {
+                op: op_of(&a),
+                result: Ok(()),
+            },
+        ));
+    }
+    assert_eq!(
+        ops,
+        [
+            ("add", dhcp(1, 1, 0)),
+            ("del", ours(2, 2, 2)),
+            ("del", ours(1, 1, 1))
+        ]
+    );
+    assert!(h.e.is_stopped());
+    assert!(h.run(100_000).is_empty(), "no probes after shutdown");
+}
+
+#[test]
+fn reload_keeps_state_and_gives_back_removed_wan() {
+    let mut h = H::two_up();
+    h.feed(50, routes(1, vec![ours(2, 2, 2)]));
+    let before = h.e.history().len();
+    let mut a = wan_cfg("a", 1);
+    a.probe.interval = Duration::from_millis(2000);
+    let acts = h.feed(100, Input::Reload(config(vec![wan_cfg("c", 3), a])));
+    assert_eq!(h.e.wan_id("a"), Some(1));
+    assert_eq!(h.e.wan_id("b"), None);
+    assert_eq!(h.states(), [State::Init, State::Up], "a kept its state");
+    assert_eq!(h.e.history().len(), before, "no transition for a");
+    let ops = route_ops(&acts);
+    assert!(
+        ops.contains(&("add", dhcp(2, 2, 0))),
+        "b's foreign route goes back: {ops:?}"
+    );
+}
+
+#[test]
+fn transitions_and_switches_are_recorded() {
+    let h = H::two_up();
+    let hist = h.e.history();
+    let kinds: Vec<_> = hist
+        .iter()
+        .map(|e| (e.kind.as_str(), e.wan.as_str(), e.to.as_str()))
+        .collect();
+    assert!(kinds.contains(&("switch", "a", "a")));
+    assert!(kinds.contains(&("transition", "a", "up")));
+    assert!(kinds.contains(&("transition", "b", "up")));
+}
+
+#[test]
+fn counters_give_throughput_in_status() {
+    let mut h = H::two_up();
+    h.feed(
+        1000,
+        Input::Counters {
+            wan: 0,
+            rx_bytes: 0,
+            tx_bytes: 0,
+        },
+    );
+    h.feed(
+        2000,
+        Input::Counters {
+            wan: 0,
+            rx_bytes: 1_000_000,
+            tx_bytes: 10,
+        },
+    );
+    let s = &h.e.status(h.now)[0];
+    assert_eq!((s.rx_bps, s.tx_bps), (Some(1_000_000), Some(10)));
+    assert_eq!(s.latency_us, Some(10_000));
+}
