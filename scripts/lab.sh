@@ -9,6 +9,10 @@
 #   lab.sh loss PREFIX I PCT                    ISP I drops PCT % of ICMP at random (0 = none)
 #   lab.sh replug PREFIX I                      delete and re-create WAN I's link (new ifindex),
 #                                               like a USB modem re-enumerating (IPv4 only)
+#   lab.sh delay PREFIX I DELAY [JITTER]        ISP I answers pings from userspace after DELAY
+#                                               (+ up to JITTER); `delay PREFIX I off` restores
+#                                               the kernel's own replies. Needs the example
+#                                               echo_responder built (cargo build --examples).
 #   lab.sh gw PREFIX CMD...                     run CMD in the gateway namespace
 #   lab.sh isp PREFIX I CMD...                  run CMD in ISP I's namespace
 #
@@ -105,6 +109,7 @@ lab_down() {
 		# Processes still inside would keep the namespace alive: end them first.
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
+		rm -f "/run/netns-lab-$ns-responder.pid"
 	done
 }
 
@@ -147,6 +152,34 @@ replug)
 	wan_link "$1"
 	ip -n "$(isp "$1")" link set up0 up
 	ip -n "$gw" link set "wan$1" up
+	;;
+delay)
+	[ $# -ge 2 ] || die "delay PREFIX I DELAY [JITTER] | delay PREFIX I off"
+	ns=$(isp "$1")
+	pidfile="/run/netns-lab-$ns-responder.pid"
+	if [ -f "$pidfile" ]; then
+		kill "$(cat "$pidfile")" 2>/dev/null || true
+		rm -f "$pidfile"
+	fi
+	if [ "$2" = off ]; then
+		ip netns exec "$ns" sysctl -qw net.ipv4.icmp_echo_ignore_all=0 net.ipv6.icmp.echo_ignore_all=0
+		exit 0
+	fi
+	responder=""
+	for r in "${WF_RESPONDER:-}" target/release/examples/echo_responder target/debug/examples/echo_responder; do
+		if [ -n "$r" ] && [ -x "$r" ]; then responder=$r; break; fi
+	done
+	[ -n "$responder" ] || die "echo_responder not built (cargo build --examples)"
+	ip netns exec "$ns" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 net.ipv6.icmp.echo_ignore_all=1
+	ready="/run/netns-lab-$ns-responder.out"
+	ip netns exec "$ns" "$responder" --delay "$2" --jitter "${3:-0ms}" --duration 86400s \
+		>"$ready" 2>/dev/null &
+	echo $! >"$pidfile"
+	for _ in $(seq 1 200); do
+		grep -q ready "$ready" 2>/dev/null && break
+		sleep 0.01
+	done
+	rm -f "$ready"
 	;;
 gw) in_gw "$@" ;;
 isp) i=$1; shift; ip netns exec "$(isp "$i")" "$@" ;;

@@ -441,6 +441,27 @@ impl Engine {
         self.history.entries()
     }
 
+    /// The foreign routes the engine will give back on exit, per WAN (what the shell
+    /// persists so that a restart after a crash still gives them back).
+    pub fn foreign_routes(&self) -> Vec<(WanId, Route)> {
+        let mut out = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            let Ok(id) = WanId::try_from(i) else { break };
+            out.extend(e.slots.iter().flatten().filter_map(Slot::foreign).map(|r| (id, r)));
+        }
+        out
+    }
+
+    /// Seeds the memory of a foreign route replaced by an earlier run (see
+    /// [`Engine::foreign_routes`]). Ignored when a foreign route is already known for that
+    /// WAN and family, or the family is not managed.
+    pub fn remember_foreign(&mut self, wan: WanId, route: Route) {
+        let Some(e) = self.entries.get_mut(usize::from(wan)) else { return };
+        if let Some(slot) = e.slots[family_index(route.family)].as_mut() {
+            slot.remember_foreign(route);
+        }
+    }
+
     /// After `Input::Shutdown`: true once every restore operation has been answered.
     pub fn is_stopped(&self) -> bool {
         self.stopping && self.slots().all(Slot::is_done)

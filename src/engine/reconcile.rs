@@ -182,6 +182,22 @@ impl Slot {
         }
     }
 
+    /// The foreign route that goes back on exit, if any.
+    pub fn foreign(&self) -> Option<Route> {
+        self.foreign
+    }
+
+    /// A foreign route a previous run replaced and never gave back (it was killed). Used
+    /// only while nothing newer is known: a foreign route seen in the kernel wins.
+    pub fn remember_foreign(&mut self, route: Route) {
+        if self.foreign.is_none() && route.family == self.family && !route.is_ours() {
+            self.foreign = Some(route);
+            if self.learned.is_none() {
+                self.learned = Some(route.gateway);
+            }
+        }
+    }
+
     /// The interface was re-created with a new ifindex: its routes went with the old one.
     pub fn rebind(&mut self, ifindex: u32) {
         self.kernel.clear();

@@ -7,78 +7,89 @@ use std::time::Duration;
 
 use crate::engine::Instant;
 
-/// Readiness interest and result for one descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PollFd {
-    pub fd: RawFd,
-    pub want_write: bool,
+/// A reusable `pollfd` set: cleared and refilled every turn of the loop without allocating
+/// once it has grown to the number of descriptors.
+#[derive(Debug, Default)]
+pub struct Poller {
+    fds: Vec<libc::pollfd>,
+}
+
+/// What one descriptor is ready for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ready {
     pub readable: bool,
     pub writable: bool,
-    /// `POLLERR`/`POLLHUP`/`POLLNVAL`: the owner should read to learn the error or close.
+    /// `POLLERR`/`POLLHUP`/`POLLNVAL`: the owner should read to learn the error, or close.
     pub error: bool,
 }
 
-impl PollFd {
-    pub fn new(fd: RawFd, want_write: bool) -> PollFd {
-        PollFd {
-            fd,
-            want_write,
-            readable: false,
-            writable: false,
-            error: false,
-        }
-    }
-
-    pub fn ready(&self) -> bool {
+impl Ready {
+    pub fn any(&self) -> bool {
         self.readable || self.writable || self.error
     }
 }
 
-/// Waits until a descriptor is ready or `timeout` passes (`None`: forever). `EINTR` is
-/// reported as zero ready descriptors, so the caller simply goes round its loop again.
-pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
-    let mut raw: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|p| libc::pollfd {
-            fd: p.fd,
-            events: libc::POLLIN | if p.want_write { libc::POLLOUT } else { 0 },
-            revents: 0,
-        })
-        .collect();
-    // Round up so a deadline 0.3 ms away does not become a busy 0 ms poll.
-    let timeout_ms: libc::c_int = match timeout {
-        None => -1,
-        Some(d) => d
-            .as_micros()
-            .div_ceil(1000)
-            .try_into()
-            .unwrap_or(libc::c_int::MAX),
-    };
-    // SAFETY: `raw` is a valid, exclusively borrowed array of `raw.len()` pollfd structs
-    // for the duration of the call.
-    let n = unsafe { libc::poll(raw.as_mut_ptr(), raw.len() as libc::nfds_t, timeout_ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(0)
-        } else {
-            Err(e)
+impl Poller {
+    pub fn clear(&mut self) {
+        self.fds.clear();
+    }
+
+    /// Adds a descriptor (always for reading, optionally for writing); returns its slot.
+    pub fn add(&mut self, fd: RawFd, want_write: bool) -> usize {
+        let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
+        self.fds.push(libc::pollfd { fd, events, revents: 0 });
+        self.fds.len() - 1
+    }
+
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+
+    pub fn fd(&self, slot: usize) -> RawFd {
+        self.fds.get(slot).map_or(-1, |p| p.fd)
+    }
+
+    /// Readiness of a slot after [`Poller::wait`].
+    pub fn ready(&self, slot: usize) -> Ready {
+        let r = self.fds.get(slot).map_or(0, |p| p.revents);
+        Ready {
+            readable: r & libc::POLLIN != 0,
+            writable: r & libc::POLLOUT != 0,
+            error: r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0,
+        }
+    }
+
+    /// Waits until a descriptor is ready or `timeout` passes (`None`: forever). `EINTR` is
+    /// reported as zero ready descriptors, so the caller simply goes round its loop again.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        for p in &mut self.fds {
+            p.revents = 0;
+        }
+        // Round up so a deadline 0.3 ms away does not become a busy 0 ms poll.
+        let timeout_ms: libc::c_int = match timeout {
+            None => -1,
+            Some(d) => d.as_micros().div_ceil(1000).try_into().unwrap_or(libc::c_int::MAX),
         };
+        // SAFETY: `fds` is a valid, exclusively borrowed array of `len` pollfd structs for
+        // the duration of the call.
+        let n = unsafe {
+            libc::poll(self.fds.as_mut_ptr(), self.fds.len() as libc::nfds_t, timeout_ms)
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
+        }
+        Ok(n as usize)
     }
-    for (p, r) in fds.iter_mut().zip(&raw) {
-        p.readable = r.revents & libc::POLLIN != 0;
-        p.writable = r.revents & libc::POLLOUT != 0;
-        p.error = r.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
-    }
-    Ok(n as usize)
 }
 
 /// `CLOCK_MONOTONIC` as an engine [`Instant`].
 pub fn monotonic_now() -> Instant {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always available on
     // Linux, so the call cannot fail with these arguments.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
@@ -95,12 +106,25 @@ mod tests {
     #[test]
     fn pipe_readiness_and_timeout() {
         let (r, w) = nix::unistd::pipe().unwrap();
-        let mut fds = [PollFd::new(r.as_raw_fd(), false)];
-        assert_eq!(poll(&mut fds, Some(Duration::from_millis(1))).unwrap(), 0);
-        assert!(!fds[0].ready());
+        let mut p = Poller::default();
+        let slot = p.add(r.as_raw_fd(), false);
+        assert_eq!(p.wait(Some(Duration::from_millis(1))).unwrap(), 0);
+        assert!(!p.ready(slot).any());
         nix::unistd::write(&w, b"x").unwrap();
-        assert_eq!(poll(&mut fds, Some(Duration::from_secs(5))).unwrap(), 1);
-        assert!(fds[0].readable);
+        assert_eq!(p.wait(Some(Duration::from_secs(5))).unwrap(), 1);
+        assert!(p.ready(slot).readable);
+        assert_eq!(p.fd(slot), r.as_raw_fd());
+        assert!(!p.ready(99).any(), "an unknown slot is never ready");
+    }
+
+    #[test]
+    fn hang_up_is_reported_as_error() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(w);
+        let mut p = Poller::default();
+        let slot = p.add(r.as_raw_fd(), false);
+        p.wait(Some(Duration::from_secs(5))).unwrap();
+        assert!(p.ready(slot).error);
     }
 
     #[test]

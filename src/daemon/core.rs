@@ -1,0 +1,474 @@
+//! The daemon's state apart from the descriptors it polls: the engine and everything that
+//! translates between it and the kernel, the probe sockets, the hooks and systemd.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{self, Config};
+use crate::control::protocol::{Request, Response};
+use crate::control::Peer;
+use crate::engine::{Action, Command, Engine, Input, Instant, ProbeError, RouteError, WanId};
+use crate::hooks::{event_name, HookEvent, Hooks};
+use crate::sys::icmp;
+use crate::sys::netlink::{Change, Event, Netlink, Seq, View};
+
+use super::notify::Notifier;
+use super::state;
+use super::wans::{family_of, Bindings};
+
+/// A route request sent to the kernel and not yet answered.
+struct PendingOp {
+    seq: Seq,
+    op: crate::engine::OpId,
+    sent_at: Instant,
+}
+
+/// An ACK that has not come after this long is taken as lost (notifications can be dropped
+/// under memory pressure) and reported to the engine as a failure, which retries.
+const OP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often link counters are read for the throughput figures.
+const COUNTERS_EVERY: Duration = Duration::from_secs(1);
+/// How long a stop may take to give routes back before the daemon exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Core {
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub engine: Engine,
+    pub nl: Netlink,
+    pub view: View,
+    pub wans: Bindings,
+    pub hooks: Hooks,
+    pub notifier: Notifier,
+    pub state_path: PathBuf,
+    changes: Vec<Change>,
+    pending: Vec<PendingOp>,
+    /// Set once a stop was asked for: the time by which the daemon exits regardless.
+    pub stop_by: Option<Instant>,
+    ready_sent: bool,
+    next_counters_at: Instant,
+    saved: Vec<state::Saved>,
+    active: Option<String>,
+}
+
+impl Core {
+    pub fn new(config_path: PathBuf, config: Config, nl: Netlink, view: View, now: Instant) -> Core {
+        let state_path = config.socket.with_extension("routes");
+        let hooks = Hooks::new(config.hooks_dir.clone(), config.hook_timeout);
+        Core {
+            config_path,
+            engine: Engine::new(&config, now),
+            wans: Bindings::new(&config),
+            config,
+            nl,
+            view,
+            hooks,
+            notifier: Notifier::from_env(now),
+            state_path,
+            changes: Vec::new(),
+            pending: Vec::new(),
+            stop_by: None,
+            ready_sent: false,
+            next_counters_at: now,
+            saved: Vec::new(),
+            active: None,
+        }
+    }
+
+    /// Tells the engine everything the kernel view knows about one WAN.
+    pub fn feed_wan(&mut self, now: Instant, id: WanId) {
+        let Some(b) = self.wans.get(id) else { return };
+        let link = self.view.link_by_name(&b.interface).cloned();
+        let Some(link) = link else {
+            if b.ifindex.take().is_some() || !self.ready_sent {
+                b.close_probers();
+            }
+            self.engine.handle(now, Input::LinkGone { wan: id });
+            return;
+        };
+        if b.ifindex != Some(link.ifindex) {
+            b.ifindex = Some(link.ifindex);
+            b.reopen_probers();
+        }
+        let families = b.families();
+        let (admin_up, carrier) = (link.admin_up, link.carrier);
+        self.engine.handle(now, Input::Link { wan: id, ifindex: link.ifindex, admin_up, carrier });
+        for &family in families {
+            let present = self.view.has_address(link.ifindex, family);
+            self.engine.handle(now, Input::Addresses { wan: id, family, present });
+            let routes = self.view.default_routes(link.ifindex, family).to_vec();
+            self.engine.handle(now, Input::Routes { wan: id, family, routes });
+        }
+    }
+
+    pub fn feed_all(&mut self, now: Instant) {
+        for id in self.wans.ids().collect::<Vec<_>>() {
+            self.feed_wan(now, id);
+        }
+    }
+
+    /// Drains both netlink sockets and feeds what changed to the engine.
+    pub fn on_netlink(&mut self, now: Instant) {
+        if let Err(e) = self.nl.receive() {
+            log::warn!("netlink: {e}");
+        }
+        while let Some(ev) = self.nl.next_event() {
+            match &ev {
+                Event::Ack { seq, result } => self.on_ack(now, *seq, *result),
+                Event::Overrun => {
+                    log::warn!("netlink notifications were lost; dumping everything again");
+                    if let Err(e) = self.nl.dump_all() {
+                        log::warn!("netlink: {e}");
+                    }
+                }
+                _ => {}
+            }
+            self.view.apply(&ev, &mut self.changes);
+        }
+        let changes = std::mem::take(&mut self.changes);
+        for change in &changes {
+            self.on_change(now, change);
+        }
+        self.changes = changes;
+        self.changes.clear();
+    }
+
+    fn on_change(&mut self, now: Instant, change: &Change) {
+        match change {
+            // A link appeared, changed or was re-created: re-feed its WANs, and re-dump the
+            // routes, because an admin-down flushes IPv4 routes without notifications.
+            Change::LinkChanged { name, .. } | Change::LinkGone { name, .. } => {
+                let ids: Vec<WanId> = self.wans.by_interface(name.as_str()).collect();
+                if !ids.is_empty() {
+                    if let Err(e) = self.nl.dump_routes() {
+                        log::warn!("netlink: {e}");
+                    }
+                }
+                for id in ids {
+                    self.feed_wan(now, id);
+                }
+            }
+            // New or lost addresses: probe sockets are rebuilt (a socket keeps the source
+            // address it was opened with) and the engine learns whether probing can work.
+            Change::AddrChanged { ifindex, family } => {
+                for id in self.wans.by_ifindex(*ifindex).collect::<Vec<_>>() {
+                    if let Some(b) = self.wans.get(id) {
+                        b.reopen_probers();
+                    }
+                    let present = self.view.has_address(*ifindex, *family);
+                    self.engine.handle(now, Input::Addresses { wan: id, family: *family, present });
+                }
+            }
+            Change::RoutesChanged { ifindex, family } => {
+                for id in self.wans.by_ifindex(*ifindex).collect::<Vec<_>>() {
+                    let routes = self.view.default_routes(*ifindex, *family).to_vec();
+                    self.engine.handle(now, Input::Routes { wan: id, family: *family, routes });
+                }
+            }
+            Change::Counters { ifindex } => {
+                let Some(stats) = self.view.link(*ifindex).and_then(|l| l.stats) else { return };
+                for id in self.wans.by_ifindex(*ifindex).collect::<Vec<_>>() {
+                    let (rx_bytes, tx_bytes) = (stats.rx_bytes, stats.tx_bytes);
+                    self.engine.handle(now, Input::Counters { wan: id, rx_bytes, tx_bytes });
+                }
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, seq: Seq, result: Result<(), RouteError>) {
+        if let Some(i) = self.pending.iter().position(|p| p.seq == seq) {
+            let op = self.pending.swap_remove(i).op;
+            self.engine.handle(now, Input::RouteDone { op, result });
+        }
+    }
+
+    /// Reads every ready probe socket of one WAN.
+    pub fn on_probe(&mut self, now: Instant, id: WanId) {
+        let Some(b) = self.wans.get(id) else { return };
+        let timeout = b.timeout;
+        // Collected first (the probers borrow the binding); bounded by the probers' own
+        // batch size, so nothing is dropped here.
+        let mut inputs = heapless::Vec::<Input, { 2 * icmp::RECV_BATCH }>::new();
+        for p in b.probers_mut() {
+            let r = p.recv_events(now, timeout, &mut |ev| {
+                let input = match ev {
+                    icmp::Event::Reply(r) => {
+                        Input::Reply { wan: id, target: r.target_idx, seq: r.seq, received_at: r.received_at }
+                    }
+                    icmp::Event::Failed { target_idx, seq, .. } => {
+                        Input::ProbeFailed { wan: id, target: target_idx, seq, error: ProbeError::IcmpError }
+                    }
+                };
+                let _ = inputs.push(input);
+            });
+            if let Err(e) = r {
+                log::warn!("{}: probe socket: {e}; reopening", p.ifname());
+                if let Err(e) = p.reopen() {
+                    log::warn!("{}: {e}", p.ifname());
+                }
+            }
+        }
+        for input in inputs {
+            self.engine.handle(now, input);
+        }
+    }
+
+    /// Carries out everything the engine wants done now.
+    pub fn drain_engine(&mut self, now: Instant) {
+        while let Some(action) = self.engine.poll_action(now) {
+            match action {
+                Action::SendProbe { wan, target, addr, seq } => self.send_probe(now, wan, target, addr, seq),
+                Action::AddRoute { op, route } => {
+                    let sent = self.nl.add_route(&route);
+                    self.track_op(now, op, sent);
+                }
+                Action::DelRoute { op, route } => {
+                    let sent = self.nl.del_route(&route);
+                    self.track_op(now, op, sent);
+                }
+                Action::Hook { wan, kind, state, previous, active } => {
+                    let b = self.wans.wans.get(usize::from(wan));
+                    let active_name = active.map(|a| self.wans.name(a).to_string()).unwrap_or_default();
+                    let ev = HookEvent {
+                        wan: b.map(|b| b.name.clone()).unwrap_or_default(),
+                        interface: b.map(|b| b.interface.clone()).unwrap_or_default(),
+                        event: event_name(kind).to_string(),
+                        state: state.as_str().to_string(),
+                        previous: previous.as_str().to_string(),
+                        active: active_name,
+                    };
+                    self.hooks.queue(now, ev);
+                }
+            }
+        }
+    }
+
+    fn send_probe(&mut self, now: Instant, wan: WanId, target: u8, addr: std::net::IpAddr, seq: u16) {
+        let error = match self.wans.get(wan).and_then(|b| b.prober(family_of(addr))) {
+            Some(p) => match p.send(now, target, addr, seq) {
+                Ok(()) => return,
+                Err(e) => e.probe_error(),
+            },
+            None => ProbeError::NoSocket,
+        };
+        self.engine.handle(now, Input::ProbeFailed { wan, target, seq, error });
+    }
+
+    fn track_op(&mut self, now: Instant, op: crate::engine::OpId, sent: Result<Seq, crate::sys::netlink::Error>) {
+        match sent {
+            Ok(seq) => self.pending.push(PendingOp { seq, op, sent_at: now }),
+            Err(e) => {
+                log::warn!("netlink: {e}");
+                let errno = e.source.raw_os_error().unwrap_or(libc::EIO);
+                self.engine.handle(now, Input::RouteDone { op, result: Err(RouteError::Other(errno)) });
+            }
+        }
+    }
+
+    /// Timers that are not the engine's: lost ACKs, link counters, hooks, the watchdog,
+    /// systemd readiness and the persisted foreign routes.
+    pub fn timers(&mut self, now: Instant) {
+        while let Some(i) = self.pending.iter().position(|p| now.saturating_since(p.sent_at) >= OP_TIMEOUT) {
+            let op = self.pending.swap_remove(i).op;
+            log::warn!("no answer from the kernel to route operation {op}; retrying");
+            let result = Err(RouteError::Other(libc::ETIMEDOUT));
+            self.engine.handle(now, Input::RouteDone { op, result });
+        }
+        if now >= self.next_counters_at && self.stop_by.is_none() {
+            self.next_counters_at = now + COUNTERS_EVERY;
+            for ifindex in self.wans.wans.iter().filter_map(|b| b.ifindex).collect::<Vec<_>>() {
+                if let Err(e) = self.nl.get_link(ifindex) {
+                    log::debug!("netlink: {e}");
+                }
+            }
+        }
+        self.hooks.reap(now);
+        self.notifier.tick(now);
+        self.report_active(now);
+        if !self.ready_sent && self.pending.is_empty() && !self.nl.dump_pending() {
+            self.ready_sent = true;
+            self.notifier.send("READY=1");
+        }
+    }
+
+    /// Tells systemd which WAN is active (the engine logs the switch itself).
+    fn report_active(&mut self, now: Instant) {
+        if !self.notifier.enabled() {
+            return;
+        }
+        let active = self.engine.status(now).into_iter().find(|w| w.active).map(|w| w.name);
+        if active != self.active {
+            let name = active.as_deref().unwrap_or("none");
+            self.notifier.send(&format!("STATUS=active WAN: {name}"));
+            self.active = active;
+        }
+    }
+
+    /// The earliest time something here needs the loop, besides file descriptors.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let op_deadline = self.pending.iter().map(|p| p.sent_at + OP_TIMEOUT).min();
+        [
+            self.engine.poll_at(),
+            op_deadline,
+            Some(self.next_counters_at),
+            self.hooks.poll_at(),
+            self.notifier.poll_at(),
+            self.stop_by,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A request from the control socket (authorization already checked by the server).
+    pub fn on_request(&mut self, now: Instant, request: Request, _peer: &Peer) -> Response {
+        match request {
+            Request::Status => Response::Status(self.engine.status(now)),
+            Request::History => Response::History { now_us: now.micros, entries: self.engine.history() },
+            Request::Prefer(name) => self.steer(now, Command::Prefer(name)),
+            Request::Auto => self.steer(now, Command::Auto),
+            Request::Order(names) => self.steer(now, Command::Order(names)),
+            Request::Reload => match self.reload(now) {
+                Ok(()) => Response::Ok,
+                Err(e) => Response::Error(e),
+            },
+            Request::Stop => {
+                self.begin_stop(now);
+                Response::Ok
+            }
+            Request::Version => Response::Version(env!("CARGO_PKG_VERSION").to_string()),
+        }
+    }
+
+    /// `prefer`/`auto`/`order`: applied at once; the routes follow in this same turn.
+    fn steer(&mut self, now: Instant, command: Command) -> Response {
+        let what = format!("{command:?}");
+        match self.engine.command(now, command) {
+            Ok(()) => {
+                log::info!("control: {what}");
+                self.drain_engine(now);
+                Response::Ok
+            }
+            Err(e) => Response::Error(e.to_string()),
+        }
+    }
+
+    /// Re-reads the config. A bad file changes nothing and the reason is returned.
+    pub fn reload(&mut self, now: Instant) -> Result<(), String> {
+        let new = config::load(&self.config_path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))?;
+        if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
+            log::warn!("reload: socket and socket_group changes take effect at the next start");
+        }
+        self.notifier.send("RELOADING=1");
+        self.engine.handle(now, Input::Reload(new.clone()));
+        self.wans.rebind(&new);
+        self.hooks.reconfigure(new.hooks_dir.clone(), new.hook_timeout);
+        let socket = std::mem::replace(&mut self.config, new).socket;
+        self.config.socket = socket;
+        self.feed_all(now);
+        self.notifier.send("READY=1");
+        log::info!("configuration reloaded from {}", self.config_path.display());
+        Ok(())
+    }
+
+    pub fn begin_stop(&mut self, now: Instant) {
+        if self.stop_by.is_none() {
+            log::info!("stopping: giving routes back");
+            self.notifier.send("STOPPING=1");
+            self.stop_by = Some(now + STOP_GRACE);
+            self.engine.handle(now, Input::Shutdown);
+        }
+    }
+
+    /// True once a stop has finished giving routes back (or ran out of time).
+    pub fn stopped(&self, now: Instant) -> bool {
+        match self.stop_by {
+            None => false,
+            Some(by) if now >= by => {
+                log::warn!("stop: routes not all given back within {STOP_GRACE:?}");
+                true
+            }
+            Some(_) => self.engine.is_stopped() && self.pending.is_empty(),
+        }
+    }
+}
+
+impl Core {
+    /// Seeds the engine with the foreign routes a previous run replaced and did not give
+    /// back (it was killed): they go back on this run's exit.
+    pub fn restore_saved(&mut self, _now: Instant) {
+        let text = match std::fs::read_to_string(&self.state_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                log::warn!("{}: {e}", self.state_path.display());
+                return;
+            }
+        };
+        let (saved, skipped) = state::parse(&text);
+        if skipped > 0 {
+            log::warn!("{}: {skipped} damaged line(s) skipped", self.state_path.display());
+        }
+        for s in saved {
+            let Some(id) = self.engine.wan_id(&s.wan) else {
+                log::warn!("saved route of WAN '{}' which is no longer configured: {}", s.wan, s.route);
+                continue;
+            };
+            let Some(link) = self.view.link_by_name(&s.interface) else { continue };
+            let route = crate::engine::Route { ifindex: link.ifindex, ..s.route };
+            log::info!("{}: will give back {route} on exit (saved by a previous run)", s.wan);
+            self.engine.remember_foreign(id, route);
+            self.saved.push(s);
+        }
+    }
+
+    /// Writes the remembered foreign routes when they changed (write to a temporary file,
+    /// then rename, so a crash never leaves half a file).
+    pub fn save_state(&mut self) {
+        let now_saved: Vec<state::Saved> = self
+            .engine
+            .foreign_routes()
+            .into_iter()
+            .filter_map(|(id, route)| {
+                let b = self.wans.wans.get(usize::from(id))?;
+                // The ifindex is not kept: the interface may come back with another one.
+                let route = crate::engine::Route { ifindex: 0, ..route };
+                Some(state::Saved { wan: b.name.clone(), interface: b.interface.clone(), route })
+            })
+            .collect();
+        let same = now_saved.len() == self.saved.len()
+            && now_saved.iter().zip(&self.saved).all(|(a, b)| a.wan == b.wan && a.route == b.route);
+        if same {
+            return;
+        }
+        self.saved = now_saved;
+        let result = if self.saved.is_empty() {
+            std::fs::remove_file(&self.state_path).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+        } else {
+            let tmp = self.state_path.with_extension("routes.tmp");
+            std::fs::write(&tmp, state::format(&self.saved)).and_then(|()| std::fs::rename(&tmp, &self.state_path))
+        };
+        if let Err(e) = result {
+            log::warn!("{}: {e}", self.state_path.display());
+        }
+    }
+
+    /// After the loop: hooks are killed; once every foreign route is back in the kernel
+    /// the file that remembered them goes too (if the stop ran out of time, it stays for
+    /// the next run).
+    pub fn finish(&mut self) {
+        self.hooks.kill_all();
+        if self.engine.is_stopped() {
+            if let Err(e) = std::fs::remove_file(&self.state_path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    log::warn!("{}: {e}", self.state_path.display());
+                }
+            }
+        } else {
+            self.save_state();
+        }
+    }
+}
