@@ -503,7 +503,7 @@ impl Engine {
             log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
             return;
         };
-        slot.set_kernel(routes);
+        slot.set_kernel(now, routes);
         // noroute only when no managed family has a route or gateway
         let routable = e.slots.iter().flatten().any(Slot::routable);
         if !stopping {
@@ -726,6 +726,9 @@ impl Engine {
         for slot in self.slots().filter(|s| s.family == family) {
             for m in slot.held_metrics() {
                 let _ = taken.held.push(m); // full: capacity covers every slot's view
+            }
+            if let Some(m) = slot.adding_metric() {
+                let _ = taken.adding.push(m); // capacity: one op per slot
             }
         }
         for &m in &self.metrics {

@@ -38,6 +38,11 @@ pub const MAX_ROUTES: usize = 8;
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 const EXISTS_MIN: Duration = Duration::from_secs(1);
+/// After another actor deleted our route, wait this long before adding it again. busybox
+/// udhcpc's default script renews with `while route del default dev X; do :; done`: put
+/// back at once, our route would be deleted again and again and the script never end.
+/// A foreign route appearing meanwhile is adopted at once, without this wait.
+pub const VANISHED_HOLDOFF: Duration = Duration::from_millis(100);
 const EXISTS_MAX: Duration = Duration::from_secs(30);
 
 /// Metrics in use for one family, across every WAN (built by the engine before reconciling).
@@ -47,20 +52,26 @@ pub struct Taken {
     pub held: HVec<u32, { MAX_WANS * MAX_ROUTES * 2 }>,
     /// Desired metrics of all WANs.
     pub desired: HVec<u32, MAX_WANS>,
+    /// Metrics of adds in flight (one operation per slot at most).
+    pub adding: HVec<u32, { MAX_WANS * 2 }>,
 }
 
 impl Taken {
     pub fn clear(&mut self) {
         self.held.clear();
         self.desired.clear();
+        self.adding.clear();
     }
 
     fn held(&self, metric: u32) -> bool {
         self.held.contains(&metric)
     }
 
+    /// Whether a WAN parking after `EEXIST` must avoid `metric`: held, wanted, or being
+    /// added by another WAN right now (WANs parking at the same moment must not all pick
+    /// the same free metric and collide again).
     fn any(&self, metric: u32) -> bool {
-        self.held(metric) || self.desired.contains(&metric)
+        self.held(metric) || self.desired.contains(&metric) || self.adding.contains(&metric)
     }
 }
 
@@ -126,6 +137,9 @@ pub struct Slot {
     learned: Option<Option<IpAddr>>,
     op: Option<InFlight>,
     retry_at: Option<Instant>,
+    /// Our route was deleted by someone else: not before this time again (see
+    /// [`VANISHED_HOLDOFF`]).
+    readd_at: Option<Instant>,
     backoff: Duration,
     blocked: Option<Blocked>,
     exists_backoff: Duration,
@@ -144,6 +158,7 @@ impl Slot {
             learned: None,
             op: None,
             retry_at: None,
+            readd_at: None,
             backoff: RETRY_MIN,
             blocked: None,
             exists_backoff: EXISTS_MIN,
@@ -156,8 +171,19 @@ impl Slot {
     }
 
     /// The kernel's complete set of default routes on the interface for this family.
-    pub fn set_kernel(&mut self, routes: &[Route]) {
+    pub fn set_kernel(&mut self, now: Instant, routes: &[Route]) {
         self.seen = true;
+        let deleting = self.op.filter(|o| o.kind == OpKind::Del).map(|o| o.route);
+        let vanished = self
+            .kernel
+            .iter()
+            .any(|r| r.is_ours() && Some(*r) != deleting && !routes.contains(r));
+        let foreign_now = routes.iter().any(|r| r.family == self.family && !r.is_ours());
+        if vanished && !foreign_now {
+            self.readd_at = Some(now + VANISHED_HOLDOFF);
+        } else if foreign_now {
+            self.readd_at = None;
+        }
         self.kernel.clear();
         for r in routes.iter().filter(|r| r.family == self.family) {
             if self.kernel.push(*r).is_err() {
@@ -221,6 +247,11 @@ impl Slot {
         self.kernel.iter().map(|r| r.metric)
     }
 
+    /// The metric of the route this slot is adding, if an add is in flight.
+    pub fn adding_metric(&self) -> Option<u32> {
+        self.op.filter(|o| o.kind == OpKind::Add).map(|o| o.route.metric)
+    }
+
     /// Whether this slot waits for the answer to `id`.
     pub fn has_op(&self, id: OpId) -> bool {
         self.op.is_some_and(|o| o.id == id)
@@ -243,7 +274,7 @@ impl Slot {
         if self.op.is_some() || self.mode != Mode::Manage {
             return None;
         }
-        [self.retry_at, self.blocked.map(|b| b.until)]
+        [self.retry_at, self.blocked.map(|b| b.until), self.readd_at]
             .into_iter()
             .flatten()
             .min()
@@ -289,6 +320,10 @@ impl Slot {
             return None;
         };
         if !self.kernel.contains(&wanted) {
+            match self.readd_at {
+                Some(t) if now < t => return None, // someone deleted ours: let them finish
+                _ => self.readd_at = None,
+            }
             return Some((OpKind::Add, wanted)); // make…
         }
         // …before break: ours is in place, everything else on the interface goes
@@ -432,10 +467,13 @@ impl Slot {
             return self.on_error(now, OpKind::Add, route, RouteError::Exists);
         };
         log::info!("{route}: metric taken; parking at metric {fallback}");
+        // Once the holder of the wanted metric was seen, its leaving releases us at once,
+        // even when it left before this `EEXIST` (on the parking metric) came back.
+        let seen_before = self.blocked.is_some_and(|b| b.metric == desired && b.holder_seen);
         self.blocked = Some(Blocked {
             metric: desired,
             fallback,
-            holder_seen: taken.held(desired),
+            holder_seen: seen_before || taken.held(desired),
             until: now + self.exists_backoff,
         });
         self.exists_backoff = (self.exists_backoff * 2).min(EXISTS_MAX);

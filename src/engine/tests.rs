@@ -983,7 +983,9 @@ fn vanished_route_is_readded_when_the_link_is_back() {
             carrier: true,
         },
     );
-    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
+    // a vanished route waits out the holdoff (it cannot tell a flush from a delete loop)
+    assert!(route_ops(&acts).is_empty());
+    assert_eq!(route_ops(&h.run(111)), [("add", ours(1, 1, 1))]);
 }
 
 #[test]
@@ -1095,4 +1097,27 @@ fn counters_give_throughput_in_status() {
     let s = &h.e.status(h.now)[0];
     assert_eq!((s.rx_bps, s.tx_bps), (Some(1_000_000), Some(10)));
     assert_eq!(s.latency_us, Some(10_000));
+}
+
+#[test]
+fn our_route_deleted_by_another_actor_is_put_back_after_a_holdoff() {
+    let mut h = H::two_up();
+    // busybox udhcpc renews with `while route del default dev X; do :; done`: if ours came
+    // back at once, the loop would delete it forever.
+    let acts = h.feed(1000, routes(0, vec![]));
+    assert!(route_ops(&acts).is_empty(), "re-added during the delete loop: {acts:?}");
+    assert_eq!(h.e.poll_at().map(|t| t <= Instant::from_millis(1100)), Some(true));
+    let acts = h.run(1099);
+    assert!(route_ops(&acts).is_empty());
+    let acts = h.run(1100);
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
+}
+
+#[test]
+fn renewed_foreign_route_is_adopted_without_the_holdoff() {
+    let mut h = H::two_up();
+    h.feed(1000, routes(0, vec![]));
+    // the DHCP script adds its own route right after the delete loop
+    let acts = h.feed(1002, routes(0, vec![dhcp(1, 1, 0)]));
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
 }
