@@ -195,7 +195,9 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
         Response::History { now_us, entries } if args.json => {
             println!("{}", render::history_json(now_us, &entries))
         }
-        Response::History { now_us, entries } => print!("{}", render::history_lines(now_us, &entries)),
+        Response::History { now_us, entries } => {
+            print!("{}", render::history_lines(now_us, &entries))
+        }
         Response::Error(msg) | Response::Denied(msg) => return Err(Failure::Error(msg)),
         Response::Version(v) => println!("wanfailover daemon {v}"),
         Response::Ok => {}

@@ -172,9 +172,24 @@ fn dhcp_renew_is_taken_back() {
         .arg("while ip route del default dev wan2 2>/dev/null; do :; done")
         .status()
         .expect("run the delete loop");
-    assert!(del_loop.success(), "udhcpc-style delete loop did not end: {del_loop:?}\n{}", d.log_text());
+    assert!(
+        del_loop.success(),
+        "udhcpc-style delete loop did not end: {del_loop:?}\n{}",
+        d.log_text()
+    );
     lab.gw(&[
-        "ip", "route", "add", "default", "via", "192.0.2.17", "dev", "wan2", "proto", "dhcp", "metric", "0",
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.17",
+        "dev",
+        "wan2",
+        "proto",
+        "dhcp",
+        "metric",
+        "0",
     ]);
     let taken_back = wait_for(Duration::from_secs(2), || {
         let r = lab.default_routes();
@@ -217,11 +232,17 @@ fn interface_replug_with_a_new_ifindex() {
     // lab, so the learned gateway is usable: the daemon's route comes back on the new
     // ifindex and the WAN recovers through probes on freshly bound sockets.
     let (_, history, _) = d.cli(&["history"]);
-    let passed_linkdown = wait_for(Duration::from_secs(3), || d.cli(&["history"]).1.contains("-> linkdown"));
+    let passed_linkdown = wait_for(Duration::from_secs(3), || {
+        d.cli(&["history"]).1.contains("-> linkdown")
+    });
     assert!(passed_linkdown, "{history}");
     expect_state(&d, "wan1", "up", Duration::from_secs(8));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
-    assert!(lab.default_routes().contains("dev wan1 proto 87"), "{}", lab.default_routes());
+    assert!(
+        lab.default_routes().contains("dev wan1 proto 87"),
+        "{}",
+        lab.default_routes()
+    );
 }
 
 #[test]
@@ -334,10 +355,19 @@ fn hooks_run_with_the_transition_environment() {
     // one non-urgent link event a second), so the path to `linkdown` may pass `down`.
     let seen = wait_for(Duration::from_secs(3), || {
         let text = std::fs::read_to_string(&out).unwrap_or_default();
-        text.lines().any(|l| l.starts_with("wan1 transition name=wan1 if=wan1 state=linkdown prev=") && l.ends_with("active=wan2 event=transition"))
-            && text.lines().any(|l| l == "wan2 switch name=wan2 if=wan2 state=up prev=up active=wan2 event=switch")
+        text.lines().any(|l| {
+            l.starts_with("wan1 transition name=wan1 if=wan1 state=linkdown prev=")
+                && l.ends_with("active=wan2 event=transition")
+        }) && text
+            .lines()
+            .any(|l| l == "wan2 switch name=wan2 if=wan2 state=up prev=up active=wan2 event=switch")
     });
-    assert!(seen, "hook output:\n{}\n{}", std::fs::read_to_string(&out).unwrap_or_default(), d.log_text());
+    assert!(
+        seen,
+        "hook output:\n{}\n{}",
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        d.log_text()
+    );
 }
 
 #[test]

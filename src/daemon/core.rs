@@ -52,7 +52,13 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(config_path: PathBuf, config: Config, nl: Netlink, view: View, now: Instant) -> Core {
+    pub fn new(
+        config_path: PathBuf,
+        config: Config,
+        nl: Netlink,
+        view: View,
+        now: Instant,
+    ) -> Core {
         let state_path = config.socket.with_extension("routes");
         let hooks = Hooks::new(config.hooks_dir.clone(), config.hook_timeout);
         Core {
@@ -92,12 +98,34 @@ impl Core {
         }
         let families = b.families();
         let (admin_up, carrier) = (link.admin_up, link.carrier);
-        self.engine.handle(now, Input::Link { wan: id, ifindex: link.ifindex, admin_up, carrier });
+        self.engine.handle(
+            now,
+            Input::Link {
+                wan: id,
+                ifindex: link.ifindex,
+                admin_up,
+                carrier,
+            },
+        );
         for &family in families {
             let present = self.view.has_address(link.ifindex, family);
-            self.engine.handle(now, Input::Addresses { wan: id, family, present });
+            self.engine.handle(
+                now,
+                Input::Addresses {
+                    wan: id,
+                    family,
+                    present,
+                },
+            );
             let routes = self.view.default_routes(link.ifindex, family).to_vec();
-            self.engine.handle(now, Input::Routes { wan: id, family, routes });
+            self.engine.handle(
+                now,
+                Input::Routes {
+                    wan: id,
+                    family,
+                    routes,
+                },
+            );
         }
     }
 
@@ -156,20 +184,43 @@ impl Core {
                         b.reopen_probers();
                     }
                     let present = self.view.has_address(*ifindex, *family);
-                    self.engine.handle(now, Input::Addresses { wan: id, family: *family, present });
+                    self.engine.handle(
+                        now,
+                        Input::Addresses {
+                            wan: id,
+                            family: *family,
+                            present,
+                        },
+                    );
                 }
             }
             Change::RoutesChanged { ifindex, family } => {
                 for id in self.wans.by_ifindex(*ifindex).collect::<Vec<_>>() {
                     let routes = self.view.default_routes(*ifindex, *family).to_vec();
-                    self.engine.handle(now, Input::Routes { wan: id, family: *family, routes });
+                    self.engine.handle(
+                        now,
+                        Input::Routes {
+                            wan: id,
+                            family: *family,
+                            routes,
+                        },
+                    );
                 }
             }
             Change::Counters { ifindex } => {
-                let Some(stats) = self.view.link(*ifindex).and_then(|l| l.stats) else { return };
+                let Some(stats) = self.view.link(*ifindex).and_then(|l| l.stats) else {
+                    return;
+                };
                 for id in self.wans.by_ifindex(*ifindex).collect::<Vec<_>>() {
                     let (rx_bytes, tx_bytes) = (stats.rx_bytes, stats.tx_bytes);
-                    self.engine.handle(now, Input::Counters { wan: id, rx_bytes, tx_bytes });
+                    self.engine.handle(
+                        now,
+                        Input::Counters {
+                            wan: id,
+                            rx_bytes,
+                            tx_bytes,
+                        },
+                    );
                 }
             }
         }
@@ -192,12 +243,20 @@ impl Core {
         for p in b.probers_mut() {
             let r = p.recv_events(now, timeout, &mut |ev| {
                 let input = match ev {
-                    icmp::Event::Reply(r) => {
-                        Input::Reply { wan: id, target: r.target_idx, seq: r.seq, received_at: r.received_at }
-                    }
-                    icmp::Event::Failed { target_idx, seq, .. } => {
-                        Input::ProbeFailed { wan: id, target: target_idx, seq, error: ProbeError::IcmpError }
-                    }
+                    icmp::Event::Reply(r) => Input::Reply {
+                        wan: id,
+                        target: r.target_idx,
+                        seq: r.seq,
+                        received_at: r.received_at,
+                    },
+                    icmp::Event::Failed {
+                        target_idx, seq, ..
+                    } => Input::ProbeFailed {
+                        wan: id,
+                        target: target_idx,
+                        seq,
+                        error: ProbeError::IcmpError,
+                    },
                 };
                 let _ = inputs.push(input);
             });
@@ -217,7 +276,12 @@ impl Core {
     pub fn drain_engine(&mut self, now: Instant) {
         while let Some(action) = self.engine.poll_action(now) {
             match action {
-                Action::SendProbe { wan, target, addr, seq } => self.send_probe(now, wan, target, addr, seq),
+                Action::SendProbe {
+                    wan,
+                    target,
+                    addr,
+                    seq,
+                } => self.send_probe(now, wan, target, addr, seq),
                 Action::AddRoute { op, route } => {
                     let sent = self.nl.add_route(&route);
                     self.track_op(now, op, sent);
@@ -226,9 +290,17 @@ impl Core {
                     let sent = self.nl.del_route(&route);
                     self.track_op(now, op, sent);
                 }
-                Action::Hook { wan, kind, state, previous, active } => {
+                Action::Hook {
+                    wan,
+                    kind,
+                    state,
+                    previous,
+                    active,
+                } => {
                     let b = self.wans.wans.get(usize::from(wan));
-                    let active_name = active.map(|a| self.wans.name(a).to_string()).unwrap_or_default();
+                    let active_name = active
+                        .map(|a| self.wans.name(a).to_string())
+                        .unwrap_or_default();
                     let ev = HookEvent {
                         wan: b.map(|b| b.name.clone()).unwrap_or_default(),
                         interface: b.map(|b| b.interface.clone()).unwrap_or_default(),
@@ -243,7 +315,14 @@ impl Core {
         }
     }
 
-    fn send_probe(&mut self, now: Instant, wan: WanId, target: u8, addr: std::net::IpAddr, seq: u16) {
+    fn send_probe(
+        &mut self,
+        now: Instant,
+        wan: WanId,
+        target: u8,
+        addr: std::net::IpAddr,
+        seq: u16,
+    ) {
         let error = match self.wans.get(wan).and_then(|b| b.prober(family_of(addr))) {
             Some(p) => match p.send(now, target, addr, seq) {
                 Ok(()) => return,
@@ -251,16 +330,39 @@ impl Core {
             },
             None => ProbeError::NoSocket,
         };
-        self.engine.handle(now, Input::ProbeFailed { wan, target, seq, error });
+        self.engine.handle(
+            now,
+            Input::ProbeFailed {
+                wan,
+                target,
+                seq,
+                error,
+            },
+        );
     }
 
-    fn track_op(&mut self, now: Instant, op: crate::engine::OpId, sent: Result<Seq, crate::sys::netlink::Error>) {
+    fn track_op(
+        &mut self,
+        now: Instant,
+        op: crate::engine::OpId,
+        sent: Result<Seq, crate::sys::netlink::Error>,
+    ) {
         match sent {
-            Ok(seq) => self.pending.push(PendingOp { seq, op, sent_at: now }),
+            Ok(seq) => self.pending.push(PendingOp {
+                seq,
+                op,
+                sent_at: now,
+            }),
             Err(e) => {
                 log::warn!("netlink: {e}");
                 let errno = e.source.raw_os_error().unwrap_or(libc::EIO);
-                self.engine.handle(now, Input::RouteDone { op, result: Err(RouteError::Other(errno)) });
+                self.engine.handle(
+                    now,
+                    Input::RouteDone {
+                        op,
+                        result: Err(RouteError::Other(errno)),
+                    },
+                );
             }
         }
     }
@@ -268,7 +370,11 @@ impl Core {
     /// Timers that are not the engine's: lost ACKs, link counters, hooks, the watchdog,
     /// systemd readiness and the persisted foreign routes.
     pub fn timers(&mut self, now: Instant) {
-        while let Some(i) = self.pending.iter().position(|p| now.saturating_since(p.sent_at) >= OP_TIMEOUT) {
+        while let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| now.saturating_since(p.sent_at) >= OP_TIMEOUT)
+        {
             let op = self.pending.swap_remove(i).op;
             log::warn!("no answer from the kernel to route operation {op}; retrying");
             let result = Err(RouteError::Other(libc::ETIMEDOUT));
@@ -276,7 +382,13 @@ impl Core {
         }
         if now >= self.next_counters_at && self.stop_by.is_none() {
             self.next_counters_at = now + COUNTERS_EVERY;
-            for ifindex in self.wans.wans.iter().filter_map(|b| b.ifindex).collect::<Vec<_>>() {
+            for ifindex in self
+                .wans
+                .wans
+                .iter()
+                .filter_map(|b| b.ifindex)
+                .collect::<Vec<_>>()
+            {
                 if let Err(e) = self.nl.get_link(ifindex) {
                     log::debug!("netlink: {e}");
                 }
@@ -296,7 +408,12 @@ impl Core {
         if !self.notifier.enabled() {
             return;
         }
-        let active = self.engine.status(now).into_iter().find(|w| w.active).map(|w| w.name);
+        let active = self
+            .engine
+            .status(now)
+            .into_iter()
+            .find(|w| w.active)
+            .map(|w| w.name);
         if active != self.active {
             let name = active.as_deref().unwrap_or("none");
             self.notifier.send(&format!("STATUS=active WAN: {name}"));
@@ -324,7 +441,10 @@ impl Core {
     pub fn on_request(&mut self, now: Instant, request: Request, _peer: &Peer) -> Response {
         match request {
             Request::Status => Response::Status(self.engine.status(now)),
-            Request::History => Response::History { now_us: now.micros, entries: self.engine.history() },
+            Request::History => Response::History {
+                now_us: now.micros,
+                entries: self.engine.history(),
+            },
             Request::Prefer(name) => self.steer(now, Command::Prefer(name)),
             Request::Auto => self.steer(now, Command::Auto),
             Request::Order(names) => self.steer(now, Command::Order(names)),
@@ -355,14 +475,16 @@ impl Core {
 
     /// Re-reads the config. A bad file changes nothing and the reason is returned.
     pub fn reload(&mut self, now: Instant) -> Result<(), String> {
-        let new = config::load(&self.config_path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))?;
+        let new = config::load(&self.config_path)
+            .map_err(|e| format!("reload refused, old config stays in force:\n{e}"))?;
         if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
             log::warn!("reload: socket and socket_group changes take effect at the next start");
         }
         self.notifier.send("RELOADING=1");
         self.engine.handle(now, Input::Reload(new.clone()));
         self.wans.rebind(&new);
-        self.hooks.reconfigure(new.hooks_dir.clone(), new.hook_timeout);
+        self.hooks
+            .reconfigure(new.hooks_dir.clone(), new.hook_timeout);
         let socket = std::mem::replace(&mut self.config, new).socket;
         self.config.socket = socket;
         self.feed_all(now);
@@ -407,16 +529,31 @@ impl Core {
         };
         let (saved, skipped) = state::parse(&text);
         if skipped > 0 {
-            log::warn!("{}: {skipped} damaged line(s) skipped", self.state_path.display());
+            log::warn!(
+                "{}: {skipped} damaged line(s) skipped",
+                self.state_path.display()
+            );
         }
         for s in saved {
             let Some(id) = self.engine.wan_id(&s.wan) else {
-                log::warn!("saved route of WAN '{}' which is no longer configured: {}", s.wan, s.route);
+                log::warn!(
+                    "saved route of WAN '{}' which is no longer configured: {}",
+                    s.wan,
+                    s.route
+                );
                 continue;
             };
-            let Some(link) = self.view.link_by_name(&s.interface) else { continue };
-            let route = crate::engine::Route { ifindex: link.ifindex, ..s.route };
-            log::info!("{}: will give back {route} on exit (saved by a previous run)", s.wan);
+            let Some(link) = self.view.link_by_name(&s.interface) else {
+                continue;
+            };
+            let route = crate::engine::Route {
+                ifindex: link.ifindex,
+                ..s.route
+            };
+            log::info!(
+                "{}: will give back {route} on exit (saved by a previous run)",
+                s.wan
+            );
             self.engine.remember_foreign(id, route);
             self.saved.push(s);
         }
@@ -432,12 +569,22 @@ impl Core {
             .filter_map(|(id, route)| {
                 let b = self.wans.wans.get(usize::from(id))?;
                 // The ifindex is not kept: the interface may come back with another one.
-                let route = crate::engine::Route { ifindex: 0, ..route };
-                Some(state::Saved { wan: b.name.clone(), interface: b.interface.clone(), route })
+                let route = crate::engine::Route {
+                    ifindex: 0,
+                    ..route
+                };
+                Some(state::Saved {
+                    wan: b.name.clone(),
+                    interface: b.interface.clone(),
+                    route,
+                })
             })
             .collect();
         let same = now_saved.len() == self.saved.len()
-            && now_saved.iter().zip(&self.saved).all(|(a, b)| a.wan == b.wan && a.route == b.route);
+            && now_saved
+                .iter()
+                .zip(&self.saved)
+                .all(|(a, b)| a.wan == b.wan && a.route == b.route);
         if same {
             return;
         }
@@ -449,7 +596,8 @@ impl Core {
             })
         } else {
             let tmp = self.state_path.with_extension("routes.tmp");
-            std::fs::write(&tmp, state::format(&self.saved)).and_then(|()| std::fs::rename(&tmp, &self.state_path))
+            std::fs::write(&tmp, state::format(&self.saved))
+                .and_then(|()| std::fs::rename(&tmp, &self.state_path))
         };
         if let Err(e) = result {
             log::warn!("{}: {e}", self.state_path.display());

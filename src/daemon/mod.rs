@@ -90,7 +90,8 @@ pub fn run(options: Options) -> Result<(), Error> {
     check_privileges()?;
     // Block the signals before anything else, so none can arrive unhandled.
     let signals = Signals::open().map_err(Error::Signals)?;
-    let server = Server::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
+    let server =
+        Server::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
     let mut nl = Netlink::open().map_err(Error::Netlink)?;
     let mut view = View::new();
     nl.sync(&mut view, SYNC_TIMEOUT).map_err(Error::Netlink)?;
@@ -105,7 +106,14 @@ pub fn run(options: Options) -> Result<(), Error> {
         core.config.wans.len(),
         server.path().display()
     );
-    let mut daemon = Daemon { core, server, signals, poller: Poller::default(), slots: Vec::new(), interests: Vec::new() };
+    let mut daemon = Daemon {
+        core,
+        server,
+        signals,
+        poller: Poller::default(),
+        slots: Vec::new(),
+        interests: Vec::new(),
+    };
     daemon.run_loop()?;
     daemon.core.finish();
     log::info!("stopped");
@@ -125,7 +133,10 @@ impl Daemon {
                 return Ok(());
             }
             self.fill_poller();
-            let wake_at = [self.core.poll_at(), self.server.poll_at()].into_iter().flatten().min();
+            let wake_at = [self.core.poll_at(), self.server.poll_at()]
+                .into_iter()
+                .flatten()
+                .min();
             let timeout = wake_at.map(|at| at.saturating_since(now));
             self.poller.wait(timeout).map_err(Error::Poll)?;
             self.dispatch(monotonic_now());
@@ -172,7 +183,13 @@ impl Daemon {
                     let mut handler = |req, peer: &_| core.on_request(now, req, peer);
                     let readable = ready.readable || ready.error;
                     let writable = ready.writable || ready.error;
-                    self.server.handle_ready(self.poller.fd(slot), readable, writable, now, &mut handler);
+                    self.server.handle_ready(
+                        self.poller.fd(slot),
+                        readable,
+                        writable,
+                        now,
+                        &mut handler,
+                    );
                 }
                 Slot::Probe(id) => self.core.on_probe(now, id),
             }
@@ -210,12 +227,15 @@ impl Daemon {
 /// Raw probe sockets need CAP_NET_RAW; without it the probers fall back to ping sockets.
 fn check_privileges() -> Result<(), Error> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let Some(caps) = effective_caps(&status) else { return Ok(()) };
+    let Some(caps) = effective_caps(&status) else {
+        return Ok(());
+    };
     const CAP_NET_ADMIN: u32 = 12;
     const CAP_NET_RAW: u32 = 13;
     if caps & (1 << CAP_NET_ADMIN) == 0 {
         return Err(Error::Privileges(
-            "missing privileges: changing routes needs CAP_NET_ADMIN (run as root or grant it)".into(),
+            "missing privileges: changing routes needs CAP_NET_ADMIN (run as root or grant it)"
+                .into(),
         ));
     }
     if caps & (1 << CAP_NET_RAW) == 0 {
@@ -239,7 +259,8 @@ fn warn_about_sysctls(config: &Config) {
             }
         }
     }
-    let linkdown = std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown");
+    let linkdown =
+        std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown");
     if linkdown.map(|s| s.trim() == "0").unwrap_or(false) {
         log::info!(
             "net.ipv4.conf.all.ignore_routes_with_linkdown=0: the kernel may still use a route on a \

@@ -74,7 +74,10 @@ impl Binding {
             match Prober::open(&self.interface, family) {
                 Ok(p) => {
                     if p.kind() != icmp::SocketKind::Raw {
-                        log::info!("{}: raw {family} socket refused, probing with a ping socket", self.name);
+                        log::info!(
+                            "{}: raw {family} socket refused, probing with a ping socket",
+                            self.name
+                        );
                     }
                     self.open_error[i] = None;
                     self.probers[i] = Some(p);
@@ -82,7 +85,11 @@ impl Binding {
                 Err(e) => {
                     let msg = e.to_string();
                     if self.open_error[i].as_deref() != Some(msg.as_str()) {
-                        log::warn!("{}: cannot open {family} probe socket on {}: {msg}", self.name, self.interface);
+                        log::warn!(
+                            "{}: cannot open {family} probe socket on {}: {msg}",
+                            self.name,
+                            self.interface
+                        );
                     }
                     self.open_error[i] = Some(msg);
                 }
@@ -111,7 +118,9 @@ pub struct Bindings {
 
 impl Bindings {
     pub fn new(config: &Config) -> Bindings {
-        Bindings { wans: config.wans.iter().map(Binding::new).collect() }
+        Bindings {
+            wans: config.wans.iter().map(Binding::new).collect(),
+        }
     }
 
     /// After a reload: bindings in the new config order, keeping the sockets of WANs that
@@ -121,7 +130,9 @@ impl Bindings {
         for wan in &config.wans {
             let kept = old
                 .iter()
-                .position(|b| b.name == wan.name && b.interface == wan.interface && b.families == wan.family)
+                .position(|b| {
+                    b.name == wan.name && b.interface == wan.interface && b.families == wan.family
+                })
                 .map(|i| old.swap_remove(i));
             let mut b = kept.unwrap_or_else(|| Binding::new(wan));
             b.timeout = wan.probe.timeout;
@@ -134,17 +145,21 @@ impl Bindings {
     }
 
     pub fn name(&self, id: WanId) -> &str {
-        self.wans.get(usize::from(id)).map_or("", |b| b.name.as_str())
+        self.wans
+            .get(usize::from(id))
+            .map_or("", |b| b.name.as_str())
     }
 
     /// The WANs on this interface name (normally one; config forbids duplicates).
     pub fn by_interface<'a>(&'a self, name: &'a str) -> impl Iterator<Item = WanId> + 'a {
-        self.ids().filter(move |&id| self.wans[usize::from(id)].interface == name)
+        self.ids()
+            .filter(move |&id| self.wans[usize::from(id)].interface == name)
     }
 
     /// The WANs currently bound to this ifindex.
     pub fn by_ifindex(&self, ifindex: u32) -> impl Iterator<Item = WanId> + '_ {
-        self.ids().filter(move |&id| self.wans[usize::from(id)].ifindex == Some(ifindex))
+        self.ids()
+            .filter(move |&id| self.wans[usize::from(id)].ifindex == Some(ifindex))
     }
 
     pub fn ids(&self) -> impl Iterator<Item = WanId> {

@@ -447,7 +447,13 @@ impl Engine {
         let mut out = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let Ok(id) = WanId::try_from(i) else { break };
-            out.extend(e.slots.iter().flatten().filter_map(Slot::foreign).map(|r| (id, r)));
+            out.extend(
+                e.slots
+                    .iter()
+                    .flatten()
+                    .filter_map(Slot::foreign)
+                    .map(|r| (id, r)),
+            );
         }
         out
     }
@@ -456,7 +462,9 @@ impl Engine {
     /// [`Engine::foreign_routes`]). Ignored when a foreign route is already known for that
     /// WAN and family, or the family is not managed.
     pub fn remember_foreign(&mut self, wan: WanId, route: Route) {
-        let Some(e) = self.entries.get_mut(usize::from(wan)) else { return };
+        let Some(e) = self.entries.get_mut(usize::from(wan)) else {
+            return;
+        };
         if let Some(slot) = e.slots[family_index(route.family)].as_mut() {
             slot.remember_foreign(route);
         }

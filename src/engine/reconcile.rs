@@ -178,7 +178,9 @@ impl Slot {
             .kernel
             .iter()
             .any(|r| r.is_ours() && Some(*r) != deleting && !routes.contains(r));
-        let foreign_now = routes.iter().any(|r| r.family == self.family && !r.is_ours());
+        let foreign_now = routes
+            .iter()
+            .any(|r| r.family == self.family && !r.is_ours());
         if vanished && !foreign_now {
             self.readd_at = Some(now + VANISHED_HOLDOFF);
         } else if foreign_now {
@@ -249,7 +251,9 @@ impl Slot {
 
     /// The metric of the route this slot is adding, if an add is in flight.
     pub fn adding_metric(&self) -> Option<u32> {
-        self.op.filter(|o| o.kind == OpKind::Add).map(|o| o.route.metric)
+        self.op
+            .filter(|o| o.kind == OpKind::Add)
+            .map(|o| o.route.metric)
     }
 
     /// Whether this slot waits for the answer to `id`.
@@ -469,7 +473,9 @@ impl Slot {
         log::info!("{route}: metric taken; parking at metric {fallback}");
         // Once the holder of the wanted metric was seen, its leaving releases us at once,
         // even when it left before this `EEXIST` (on the parking metric) came back.
-        let seen_before = self.blocked.is_some_and(|b| b.metric == desired && b.holder_seen);
+        let seen_before = self
+            .blocked
+            .is_some_and(|b| b.metric == desired && b.holder_seen);
         self.blocked = Some(Blocked {
             metric: desired,
             fallback,

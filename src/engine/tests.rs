@@ -1105,8 +1105,14 @@ fn our_route_deleted_by_another_actor_is_put_back_after_a_holdoff() {
     // busybox udhcpc renews with `while route del default dev X; do :; done`: if ours came
     // back at once, the loop would delete it forever.
     let acts = h.feed(1000, routes(0, vec![]));
-    assert!(route_ops(&acts).is_empty(), "re-added during the delete loop: {acts:?}");
-    assert_eq!(h.e.poll_at().map(|t| t <= Instant::from_millis(1100)), Some(true));
+    assert!(
+        route_ops(&acts).is_empty(),
+        "re-added during the delete loop: {acts:?}"
+    );
+    assert_eq!(
+        h.e.poll_at().map(|t| t <= Instant::from_millis(1100)),
+        Some(true)
+    );
     let acts = h.run(1099);
     assert!(route_ops(&acts).is_empty());
     let acts = h.run(1100);

@@ -37,7 +37,11 @@ impl Poller {
     /// Adds a descriptor (always for reading, optionally for writing); returns its slot.
     pub fn add(&mut self, fd: RawFd, want_write: bool) -> usize {
         let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
-        self.fds.push(libc::pollfd { fd, events, revents: 0 });
+        self.fds.push(libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        });
         self.fds.len() - 1
     }
 
@@ -72,16 +76,28 @@ impl Poller {
         // Round up so a deadline 0.3 ms away does not become a busy 0 ms poll.
         let timeout_ms: libc::c_int = match timeout {
             None => -1,
-            Some(d) => d.as_micros().div_ceil(1000).try_into().unwrap_or(libc::c_int::MAX),
+            Some(d) => d
+                .as_micros()
+                .div_ceil(1000)
+                .try_into()
+                .unwrap_or(libc::c_int::MAX),
         };
         // SAFETY: `fds` is a valid, exclusively borrowed array of `len` pollfd structs for
         // the duration of the call.
         let n = unsafe {
-            libc::poll(self.fds.as_mut_ptr(), self.fds.len() as libc::nfds_t, timeout_ms)
+            libc::poll(
+                self.fds.as_mut_ptr(),
+                self.fds.len() as libc::nfds_t,
+                timeout_ms,
+            )
         };
         if n < 0 {
             let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(e)
+            };
         }
         Ok(n as usize)
     }
@@ -89,7 +105,10 @@ impl Poller {
 
 /// `CLOCK_MONOTONIC` as an engine [`Instant`].
 pub fn monotonic_now() -> Instant {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always available on
     // Linux, so the call cannot fail with these arguments.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
