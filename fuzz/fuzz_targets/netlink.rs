@@ -13,7 +13,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         _ => DumpKind::Routes,
     };
     let dump = mode & 0x80 != 0;
-    let source = if dump { Source::Dump(kind) } else { Source::Notify };
+    let source = if dump {
+        Source::Dump(kind)
+    } else {
+        Source::Notify
+    };
     let mut view = View::new();
     let mut changes = Vec::new();
     // A view that already knows something, so deletions and sweeps have work to do.
@@ -26,7 +30,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         if dump {
             let complete = mode & 0x40 != 0 || round == 1;
-            view.apply(&Event::DumpDone { kind, seq: round, complete }, &mut changes);
+            view.apply(
+                &Event::DumpDone {
+                    kind,
+                    seq: round,
+                    complete,
+                },
+                &mut changes,
+            );
         }
     }
     for link in view.links() {
