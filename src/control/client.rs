@@ -196,7 +196,8 @@ fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, ClientError> {
     let micros = i64::try_from(timeout.as_micros())
         .unwrap_or(i64::MAX)
         .max(1);
-    let tv = TimeVal::new(micros / 1_000_000, (micros % 1_000_000) as _);
+    // Through TimeValLike: time_t is 32 bits on armv7 gnueabihf.
+    let tv = <TimeVal as nix::sys::time::TimeValLike>::microseconds(micros);
     socket::setsockopt(&fd, sockopt::SendTimeout, &tv).map_err(sys("set SO_SNDTIMEO"))?;
     let addr = UnixAddr::new(path).map_err(sys("socket path"))?;
     match socket::connect(fd.as_raw_fd(), &addr) {

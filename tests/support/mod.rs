@@ -145,9 +145,21 @@ pub fn wait_for(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -
     }
 }
 
-/// The release or debug binary cargo built for this test run.
+/// The binary under test: the one cargo built for this test run, or `WF_TEST_BINARY`
+/// (a cross-built one), run through `WF_TEST_RUNNER` when set (`qemu-aarch64-static`).
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_wanfailover"))
+    std::env::var_os("WF_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wanfailover")))
+}
+
+/// The program and leading arguments that run [`binary`].
+pub fn binary_command() -> (String, Vec<String>) {
+    let bin = binary().to_str().expect("utf-8 path").to_string();
+    match std::env::var("WF_TEST_RUNNER") {
+        Ok(runner) if !runner.is_empty() => (runner, vec![bin]),
+        _ => (bin, Vec::new()),
+    }
 }
 
 /// A config for a lab of `n` WANs: `wanI` on interface `wanI`, priority I, three targets,
@@ -206,8 +218,10 @@ impl Daemon {
         let path = dir.join("wanfailover.conf");
         std::fs::write(&path, config).expect("write config");
         let log = dir.join("daemon.log");
+        let (program, prefix) = binary_command();
         let child = lab
-            .gw_command(binary().to_str().expect("utf-8 path"))
+            .gw_command(&program)
+            .args(prefix)
             .args(["daemon", "-v", "-c", path.to_str().expect("utf-8 path")])
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create log"))
@@ -229,7 +243,9 @@ impl Daemon {
     /// anywhere, but hooks and `ip` views are the namespace's). Returns (success, stdout,
     /// stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(binary())
+        let (program, prefix) = binary_command();
+        let out = Command::new(program)
+            .args(prefix)
             .args(args)
             .args(["--socket", self.socket.to_str().expect("utf-8 path")])
             .output()
