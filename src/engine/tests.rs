@@ -437,7 +437,7 @@ fn carrier_loss_reranks_at_once() {
         },
     );
     assert_eq!(route_ops(&acts), [("del", ours(1, 1, 1))]);
-    // carrier back: init, metric back to priority
+    // carrier back: the link must earn its rank (up rounds and hold) before it wins again
     h.feed(
         200,
         Input::RouteDone {
@@ -454,6 +454,24 @@ fn carrier_loss_reranks_at_once() {
             carrier: true,
         },
     );
+    assert_eq!(h.states()[0], State::Down);
+    assert_eq!(h.metrics()[0], 20_001);
+    assert_eq!(h.active().as_deref(), Some("b"));
+}
+
+#[test]
+fn init_is_trusted_only_before_the_first_verdict() {
+    // a link that is down at start-up and comes up later starts in init, like at start
+    let mut h = H::new(config(vec![wan_cfg("a", 1)]));
+    let link = |carrier| Input::Link {
+        wan: 0,
+        ifindex: 1,
+        admin_up: true,
+        carrier,
+    };
+    h.feed(0, link(false));
+    assert_eq!(h.states()[0], State::Linkdown);
+    h.feed(10, link(true));
     assert_eq!(h.states()[0], State::Init);
     assert_eq!(h.metrics()[0], 1);
 }
@@ -472,9 +490,10 @@ fn replug_passes_through_linkdown_and_moves_routes() {
     );
     let hk = hooks(&acts);
     assert_eq!(hk[0], (HookKind::Transition, 0, State::Linkdown));
-    assert!(hk.contains(&(HookKind::Transition, 0, State::Init)));
-    // the old interface's routes are gone: ours comes back on the new ifindex
-    assert_eq!(route_ops(&acts), [("add", ours(9, 1, 1))]);
+    assert!(hk.contains(&(HookKind::Transition, 0, State::Down)));
+    // the old interface's routes are gone: ours comes back on the new ifindex, ranked as a
+    // recovering WAN until it has passed its rounds
+    assert_eq!(route_ops(&acts), [("add", ours(9, 1, 20_001))]);
 }
 
 #[test]
@@ -985,7 +1004,7 @@ fn vanished_route_is_readded_when_the_link_is_back() {
     );
     // a vanished route waits out the holdoff (it cannot tell a flush from a delete loop)
     assert!(route_ops(&acts).is_empty());
-    assert_eq!(route_ops(&h.run(111)), [("add", ours(1, 1, 1))]);
+    assert_eq!(route_ops(&h.run(111)), [("add", ours(1, 1, 20_001))]);
 }
 
 #[test]

@@ -122,6 +122,8 @@ pub struct Wan {
     passed: u8,
     failed: u8,
     last_fail_at: Option<Instant>,
+    /// A round has been judged since start-up: from then on `init` is not trusted again.
+    judged: bool,
     round: Option<Round>,
     next_round_at: Option<Instant>,
     seq: u16,
@@ -150,6 +152,7 @@ impl Wan {
             passed: 0,
             failed: 0,
             last_fail_at: None,
+            judged: false,
             round: None,
             next_round_at: Some(now),
             seq: 0,
@@ -263,11 +266,19 @@ impl Wan {
             (Some((to, cause)), from) if to != from => self.enter_blocked(now, to, cause),
             // still blocked, same state
             (Some(_), _) => {}
-            // usable again: start over from init with fresh counters and a new window
+            // usable again: fresh counters and a new window; before any verdict that is
+            // `init` (trusted on its first passed round), after one the link must earn its
+            // rank like any recovering WAN — `up` rounds and `hold` from now — so a flapping
+            // cable cannot flap the traffic with it
             (None, State::Linkdown | State::Noroute | State::Disabled) => {
                 self.reset_counters(now);
                 self.stats.clear();
-                self.set_state(now, State::Init, "link usable");
+                if self.judged {
+                    self.last_fail_at = Some(now);
+                    self.set_state(now, State::Down, "link back; probing");
+                } else {
+                    self.set_state(now, State::Init, "link usable");
+                }
             }
             // usable and probing: nothing changes
             (None, _) => {}
@@ -453,6 +464,7 @@ impl Wan {
 
     /// The verdict rules, one arm per state.
     fn on_verdict(&mut self, now: Instant, passed: bool) {
+        self.judged = true;
         if passed {
             self.passed = self.passed.saturating_add(1);
             self.failed = 0;
