@@ -99,14 +99,14 @@ class Daemon:
 
     def status(self):
         out = self.cli("status", "--json")
-        return json.loads(out) if out else None
+        return json.loads(out)["wans"] if out else None
 
     def states(self):
         return {w["name"]: w["state"] for w in (self.status() or [])}
 
     def history(self):
         out = self.cli("history", "--json")
-        return json.loads(out) if out else []
+        return json.loads(out)["entries"] if out else []
 
     def pid(self):
         # `ip netns exec` execs the daemon: same pid.

@@ -17,6 +17,8 @@ if [ "$full" = 1 ]; then
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 	command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf)
 	command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+	command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+	command -v file >/dev/null || need_apt+=(file)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

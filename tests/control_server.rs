@@ -38,6 +38,7 @@ fn row(name: &str) -> WanStatus {
         rx_bps: None,
         tx_bps: None,
         since_ms: 1_000,
+        late_rounds: 0,
     }
 }
 

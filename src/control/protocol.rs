@@ -315,6 +315,7 @@ mod tests {
             rx_bps: Some(1_000_000),
             tx_bps: None,
             since_ms: 192_000,
+            late_rounds: 0,
         }
     }
 
@@ -409,7 +410,7 @@ mod tests {
         encode_response(&Response::Status(vec![row]), &mut buf).unwrap();
         #[rustfmt::skip]
         let expected = [
-            0x57, 0x01, 0x00, 0x23,
+            0x57, 0x01, 0x00, 0x24,
             0x04, 0x01, // Status, one row
             0x05, b'f', b'i', b'b', b'e', b'r', 0x04, b'e', b't', b'h', b'0', 0x02, b'u', b'p',
             0x01, 0x01, 0x01, 0x00, // priority 1, metric 1, active, not preferred
@@ -419,6 +420,7 @@ mod tests {
             0x01, 0xc0, 0x84, 0x3d, // rx_bps Some(1_000_000)
             0x00, // tx_bps None
             0x80, 0xdc, 0x0b, // since_ms 192_000
+            0x00, // late_rounds 0
         ];
         assert_eq!(buf, expected);
     }

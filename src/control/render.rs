@@ -133,6 +133,8 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.opt_uint(row.tx_bps);
     j.key("in_state_ms");
     j.uint(row.since_ms);
+    j.key("late_rounds");
+    j.uint(row.late_rounds);
     j.end_object();
 }
 
@@ -283,6 +285,7 @@ mod tests {
             rx_bps: Some(1_234_567),
             tx_bps: Some(312_000),
             since_ms: 192_000,
+            late_rounds: 0,
         }
     }
 
@@ -301,6 +304,7 @@ mod tests {
             rx_bps: None,
             tx_bps: None,
             since_ms: 45_900,
+            late_rounds: 2,
         }
     }
 
@@ -321,10 +325,10 @@ mod tests {
         let expected = concat!(
             r#"{"wans":[{"name":"fiber","interface":"eth0","state":"up","priority":1,"metric":1,"#,
             r#""active":true,"preferred":false,"latency_us":12345,"jitter_us":400,"loss_pct":0.00,"#,
-            r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000},"#,
+            r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000,"late_rounds":0},"#,
             r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":2,"metric":10002,"#,
             r#""active":false,"preferred":true,"latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"#,
-            r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900}]}"#,
+            r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900,"late_rounds":2}]}"#,
             "\n"
         );
         assert_eq!(status_json(&[fiber(), lte()]), expected);

@@ -761,6 +761,7 @@ impl Engine {
             tx_bps: wan.throughput.tx_bps,
             since_ms: u64::try_from(now.saturating_since(wan.since()).as_millis())
                 .unwrap_or(u64::MAX),
+            late_rounds: wan.late_rounds,
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct WanStatus {
     pub tx_bps: Option<u64>,
     /// Time in the current state.
     pub since_ms: u64,
+    /// Probe rounds that started more than a tenth of their interval after they were due
+    /// (the loop was busy): the scale benchmark's "no late rounds".
+    pub late_rounds: u64,
 }
 
 /// One line of `wanfailover history`.

@@ -131,6 +131,8 @@ pub struct Wan {
     pub throughput: Throughput,
     /// Replies for unknown, expired or already answered probes.
     pub ignored_replies: u64,
+    /// Rounds started more than a tenth of their interval after they were due.
+    pub late_rounds: u64,
     transitions: Deque<Transition, 8>,
 }
 
@@ -159,6 +161,7 @@ impl Wan {
             stats: Window::default(),
             throughput: Throughput::default(),
             ignored_replies: 0,
+            late_rounds: 0,
             transitions: Deque::new(),
         };
         wan.reevaluate(now);
@@ -322,7 +325,13 @@ impl Wan {
             self.expire_round();
             self.judge(now);
         }
-        if self.round.is_none() && self.next_round_at.is_some_and(|at| now >= at) {
+        if let Some(due) = self
+            .next_round_at
+            .filter(|&at| self.round.is_none() && now >= at)
+        {
+            if now.saturating_since(due) > self.probe.interval / 10 {
+                self.late_rounds = self.late_rounds.saturating_add(1);
+            }
             self.start_round(now, id, out);
         }
         self.try_recover(now);
