@@ -426,3 +426,166 @@ fn ipv6_failover() {
         d.log_text()
     );
 }
+
+#[test]
+fn latency_over_the_threshold_degrades_and_recovers() {
+    let Some((lab, _dir, d)) = setup(
+        2,
+        &[],
+        "",
+        "max_latency = \"60ms\"\nrecovery_latency = \"30ms\"\n",
+    ) else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    // The ISP answers from userspace 100 ms late (no netem on these kernels).
+    lab.script(&["delay", &lab.prefix, "1", "100ms"]);
+    expect_state(&d, "wan1", "degraded", Duration::from_secs(8));
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(1));
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    let latency: u64 = json_field_of(&json, "wan1", "latency_us")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(latency > 60_000, "latency {latency} µs in {json}");
+    lab.script(&["delay", &lab.prefix, "1", "off"]);
+    expect_state(&d, "wan1", "up", Duration::from_secs(15));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+}
+
+#[test]
+fn hostile_clients_never_stall_the_daemon() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
+        return;
+    };
+    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    // a silent client, a client announcing a huge frame, and one sending garbage
+    let silent = UnixStream::connect(&d.socket).expect("connect");
+    let mut huge = UnixStream::connect(&d.socket).expect("connect");
+    huge.write_all(&[0x57, 0x01, 0xff, 0xff]).unwrap();
+    let mut garbage = UnixStream::connect(&d.socket).expect("connect");
+    garbage.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let many: Vec<UnixStream> = (0..40)
+        .filter_map(|_| UnixStream::connect(&d.socket).ok())
+        .collect();
+    // meanwhile failover still happens and status still answers
+    lab.carrier(1, false);
+    expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
+    drop(many);
+    let answered = wait_for(Duration::from_secs(5), || d.cli(&["status"]).0);
+    assert!(answered, "status does not answer\n{}", d.log_text());
+    drop((silent, huge, garbage));
+}
+
+#[test]
+fn startup_errors_are_one_clear_line_and_nonzero() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(1, &[]);
+    let dir = TempDir::new("startup");
+    let (program, prefix) = binary_command();
+    let run = |conf: &std::path::Path| {
+        lab.gw_command(&program)
+            .args(&prefix)
+            .args(["daemon", "-c", conf.to_str().unwrap()])
+            .output()
+            .expect("run daemon")
+    };
+    // a bad config: the daemon refuses to start and says where
+    let bad = dir.0.join("bad.conf");
+    std::fs::write(
+        &bad,
+        lab_config(1, &dir.0, "", "").replace("priority = 1", "priority = 0"),
+    )
+    .unwrap();
+    let out = run(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.conf:") && err.contains("priority"),
+        "{err}"
+    );
+    // a missing file
+    let out = run(&dir.0.join("missing.conf"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf"));
+    // a socket held by a live daemon: the second one refuses
+    let d = Daemon::start(&lab, &dir.0, &lab_config(1, &dir.0, "", ""));
+    let out = run(&d.config);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another daemon"), "{err}");
+    assert!(d.cli(&["status"]).0, "the first daemon was disturbed");
+}
+
+#[test]
+fn a_stale_socket_from_a_crash_is_replaced() {
+    let Some((lab, dir, mut d)) = setup(1, &[], "", "") else {
+        return;
+    };
+    d.kill9();
+    assert!(d.socket.exists(), "a crashed daemon leaves its socket file");
+    let cfg = std::fs::read_to_string(&d.config).unwrap();
+    let d2 = Daemon::start(&lab, &dir.0, &cfg);
+    assert!(d2.cli(&["status"]).0);
+}
+
+#[test]
+fn systemd_readiness_and_status() {
+    use std::os::unix::net::UnixDatagram;
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(2, &[]);
+    let dir = TempDir::new("notify");
+    let notify_path = dir.0.join("notify");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let conf = dir.0.join("wanfailover.conf");
+    std::fs::write(&conf, lab_config(2, &dir.0, "", "")).unwrap();
+    let (program, prefix) = binary_command();
+    let mut child = lab
+        .gw_command(&program)
+        .args(&prefix)
+        .args(["daemon", "-c", conf.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let Ok(n) = notify.recv(&mut buf) else { break };
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        let has = |m: &str| seen.iter().any(|s| s.starts_with(m));
+        if has("READY=1") && has("STATUS=active WAN: wan1") && has("WATCHDOG=1") {
+            break;
+        }
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    // what the daemon sent while stopping
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    while let Ok(n) = notify.recv(&mut buf) {
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    for m in [
+        "READY=1",
+        "STATUS=active WAN: wan1",
+        "WATCHDOG=1",
+        "STOPPING=1",
+    ] {
+        assert!(seen.iter().any(|s| s.starts_with(m)), "no {m} in {seen:?}");
+    }
+}
