@@ -315,7 +315,7 @@ pub fn list_hooks(dir: &Path) -> VecDeque<PathBuf> {
         .map(|entry| entry.file_name())
         .filter(|name| is_hook_name(name))
         .collect();
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    crate::sort::sort_by(&mut names, |a, b| a.as_bytes().cmp(b.as_bytes()));
     names
         .into_iter()
         .map(|name| dir.join(name))

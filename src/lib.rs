@@ -35,6 +35,7 @@
 //! | [`control`] | request/response protocol, server, client | protocol: yes |
 //! | [`hooks`] | hook processes | no |
 //! | [`daemon`] | the poll loop | no |
+//! | [`sort`] | a small stable sort for short lists | yes |
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -43,4 +44,5 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod hooks;
+pub mod sort;
 pub mod sys;

@@ -165,7 +165,7 @@ impl<'t> Collector<'t> {
             return None;
         }
         // Stable: two errors at one place keep the order they were found in.
-        self.errors.sort_by_key(|(offset, _)| *offset);
+        crate::sort::sort_by_key(&mut self.errors, |(offset, _)| *offset);
         let mut errors: Vec<Error> = self.errors.into_iter().map(|(_, e)| e).collect();
         if self.dropped > 0 {
             errors.push(Error {

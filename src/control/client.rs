@@ -222,8 +222,7 @@ fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, ClientError> {
 /// The name of the socket file's group, to tell the user which group grants access.
 fn socket_group(path: &Path) -> Option<String> {
     let gid = std::fs::metadata(path).ok()?.gid();
-    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)).ok()??;
-    Some(group.name)
+    super::group::name_by_gid(gid)
 }
 
 fn remaining(deadline: Instant, path: &Path) -> Result<Duration, ClientError> {

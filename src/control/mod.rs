@@ -1,10 +1,11 @@
 //! The control socket: the protocol shared by the daemon and its CLI, the daemon's
 //! non-blocking server, the CLI's blocking client and the CLI's text/JSON rendering.
 //!
-//! [`protocol`] and [`render`] are pure; [`server`], [`peer`] and [`client`] do the I/O.
+//! [`protocol`] and [`render`] are pure; [`server`], [`peer`], [`client`] and [`group`] do the I/O.
 //! The wire format is documented for other tools in `docs/control-protocol.md`.
 
 pub mod client;
+pub mod group;
 pub mod json;
 pub mod peer;
 pub mod protocol;

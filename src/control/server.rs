@@ -59,7 +59,7 @@ pub enum Error {
     AlreadyRunning { path: PathBuf },
     /// Something that is not a socket sits at the path; it is left alone.
     NotASocket { path: PathBuf },
-    /// `socket_group` names no group on this system.
+    /// `socket_group` names no group in `/etc/group`.
     UnknownGroup { name: String },
     /// A system call failed.
     Io {
@@ -483,15 +483,15 @@ fn resolve_group(name: &str) -> Result<u32, Error> {
     if let Ok(gid) = name.parse::<u32>() {
         return Ok(gid);
     }
-    match nix::unistd::Group::from_name(name) {
-        Ok(Some(group)) => Ok(group.gid.as_raw()),
+    match super::group::gid_by_name(name) {
+        Ok(Some(gid)) => Ok(gid),
         Ok(None) => Err(Error::UnknownGroup {
             name: name.to_string(),
         }),
-        Err(e) => Err(Error::Io {
+        Err(source) => Err(Error::Io {
             op: "look up the socket group",
-            path: PathBuf::from(name),
-            source: e.into(),
+            path: PathBuf::from(super::group::GROUP_FILE),
+            source,
         }),
     }
 }

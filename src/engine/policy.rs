@@ -88,7 +88,7 @@ fn base_ranks(wans: &[Input], order: Option<&[WanId]>) -> Metrics {
     }
     // unnamed WANs follow the named ones, keeping their priority order
     let mut rest: HVec<usize, MAX_WANS> = (0..base.len()).filter(|&i| !named[i]).collect();
-    rest.sort_unstable_by_key(|&i| wans[i].priority);
+    crate::sort::sort_by_key(&mut rest, |&i| wans[i].priority);
     for i in rest {
         rank += 1;
         base[i] = rank;
@@ -99,7 +99,7 @@ fn base_ranks(wans: &[Input], order: Option<&[WanId]>) -> Metrics {
 /// Move colliding metrics up to the next free one, lower-ranked WAN first to move.
 fn make_unique(metrics: &mut Metrics, base: &Metrics) {
     let mut idx: HVec<usize, MAX_WANS> = (0..metrics.len()).collect();
-    idx.sort_unstable_by_key(|&i| (metrics[i], base[i], i));
+    crate::sort::sort_by_key(&mut idx, |&i| (metrics[i], base[i], i));
     for k in 1..idx.len() {
         let (prev, cur) = (idx[k - 1], idx[k]);
         if metrics[cur] <= metrics[prev] {

@@ -20,7 +20,7 @@ WANFAILOVER_CPE_ID_VENDOR = wanfailover
 # the binary then stays within its size budget (600 KiB aarch64, 900 KiB
 # armv7). <PKG>_CARGO_ENV comes last in the environment, so it wins.
 WANFAILOVER_CARGO_ENV = \
-	CARGO_PROFILE_RELEASE_OPT_LEVEL="s" \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL="z" \
 	CARGO_PROFILE_RELEASE_LTO="true" \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS="1"
 

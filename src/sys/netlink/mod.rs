@@ -98,6 +98,7 @@
 
 pub mod message;
 mod socket;
+mod sorted;
 pub mod view;
 
 use std::io;

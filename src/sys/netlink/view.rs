@@ -2,9 +2,8 @@
 //! kept up to date by notifications and replaced part by part by completed dumps. Pure: fed
 //! with [`Event`]s, it reports what changed so the daemon knows which WAN to re-feed.
 
-use std::collections::BTreeMap;
-
 use super::message::{Addr, Body, DumpKind, IfName, Link, Message, NLM_F_REPLACE};
+use super::sorted::SortedMap;
 use super::{Event, Source};
 use crate::engine::route::RT_TABLE_MAIN;
 use crate::engine::{Family, Route};
@@ -42,11 +41,11 @@ pub struct ViewStats {
 /// Links, addresses and main-table default routes, by ifindex.
 #[derive(Debug, Default)]
 pub struct View {
-    links: BTreeMap<u32, Seen<Link>>,
-    by_name: BTreeMap<IfName, u32>,
-    addrs: BTreeMap<u32, Vec<Seen<Addr>>>,
-    routes: BTreeMap<(u32, Family), Vec<Route>>,
-    route_gens: BTreeMap<(u32, Family), Vec<u64>>,
+    links: SortedMap<u32, Seen<Link>>,
+    by_name: SortedMap<IfName, u32>,
+    addrs: SortedMap<u32, Vec<Seen<Addr>>>,
+    routes: SortedMap<(u32, Family), Vec<Route>>,
+    route_gens: SortedMap<(u32, Family), Vec<u64>>,
     /// The generation of the dump in progress, per kind (links, addrs, routes).
     dumping: [Option<u64>; 3],
     next_gen: u64,
@@ -222,7 +221,7 @@ impl View {
 
     fn apply_addr(&mut self, new: bool, addr: &Addr, out: &mut Vec<Change>) {
         let gen = self.gen(DumpKind::Addrs);
-        let list = self.addrs.entry(addr.ifindex).or_default();
+        let list = self.addrs.get_or_default(addr.ifindex);
         let pos = list.iter().position(|s| same_addr(&s.item, addr));
         let changed = match (new, pos) {
             (true, Some(i)) => {
@@ -252,8 +251,8 @@ impl View {
     fn apply_route(&mut self, new: bool, r: Route, out: &mut Vec<Change>) {
         let gen = self.gen(DumpKind::Routes);
         let key = (r.ifindex, r.family);
-        let routes = self.routes.entry(key).or_default();
-        let gens = self.route_gens.entry(key).or_default();
+        let routes = self.routes.get_or_default(key);
+        let gens = self.route_gens.get_or_default(key);
         let pos = routes.iter().position(|x| *x == r);
         let changed = match (new, pos) {
             (true, Some(i)) => {
