@@ -11,6 +11,10 @@
 #   scripts/cross-build.sh                       both targets
 #   scripts/cross-build.sh --target T [--target T...]
 #   scripts/cross-build.sh --no-build            only check what target/ already holds
+#   scripts/cross-build.sh --budget-warn         report a size over budget without failing
+#                                                (CI: the budgets are not met on stable Rust
+#                                                yet, see docs/benchmarks.md; every other check
+#                                                still fails the run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +29,7 @@ spec() {
 
 targets=()
 build=1
+budget_warn=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--target)
@@ -33,7 +38,8 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--no-build) build=0; shift ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	--budget-warn) budget_warn=1; shift ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "cross-build.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
@@ -100,7 +106,10 @@ for t in "${targets[@]}"; do
 		verdict="not run"
 	fi
 	size=$(stat -c %s "$bin")
-	if [ "$size" -gt $((budget_kib * 1024)) ]; then
+	if [ "$size" -gt $((budget_kib * 1024)) ] && [ "$budget_warn" = 1 ]; then
+		echo "WARNING: $t: $size bytes is over the budget of $budget_kib KiB" >&2
+		verdict="OVER BUDGET (reported)"
+	elif [ "$size" -gt $((budget_kib * 1024)) ]; then
 		fail "$t: $size bytes is over the budget of $budget_kib KiB"
 		verdict="OVER BUDGET"
 	fi
