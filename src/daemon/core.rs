@@ -48,7 +48,6 @@ pub struct Core {
     ready_sent: bool,
     next_counters_at: Instant,
     saved: Vec<state::Saved>,
-    active: Option<String>,
 }
 
 impl Core {
@@ -77,7 +76,6 @@ impl Core {
             ready_sent: false,
             next_counters_at: now,
             saved: Vec::new(),
-            active: None,
         }
     }
 
@@ -396,28 +394,9 @@ impl Core {
         }
         self.hooks.reap(now);
         self.notifier.tick(now);
-        self.report_active(now);
         if !self.ready_sent && self.pending.is_empty() && !self.nl.dump_pending() {
             self.ready_sent = true;
             self.notifier.send("READY=1");
-        }
-    }
-
-    /// Tells systemd which WAN is active (the engine logs the switch itself).
-    fn report_active(&mut self, now: Instant) {
-        if !self.notifier.enabled() {
-            return;
-        }
-        let active = self
-            .engine
-            .status(now)
-            .into_iter()
-            .find(|w| w.active)
-            .map(|w| w.name);
-        if active != self.active {
-            let name = active.as_deref().unwrap_or("none");
-            self.notifier.send(&format!("STATUS=active WAN: {name}"));
-            self.active = active;
         }
     }
 

@@ -67,18 +67,27 @@ impl Binding {
     pub fn reopen_probers(&mut self) {
         for &family in families(self.families) {
             let i = slot(family);
-            self.probers[i] = None;
             if self.ifindex.is_none() {
+                self.probers[i] = None;
                 continue;
             }
-            match Prober::open(&self.interface, family) {
-                Ok(p) => {
+            // An existing prober reopens in place and keeps its identifier and outstanding
+            // probes, so replies already on their way still count. On failure it is dropped:
+            // its socket may be bound to an interface that is gone.
+            let result = match self.probers[i].take() {
+                Some(mut p) => p.reopen().map(|()| p),
+                None => Prober::open(&self.interface, family).map(|p| {
                     if p.kind() != icmp::SocketKind::Raw {
                         log::info!(
                             "{}: raw {family} socket refused, probing with a ping socket",
                             self.name
                         );
                     }
+                    p
+                }),
+            };
+            match result {
+                Ok(p) => {
                     self.open_error[i] = None;
                     self.probers[i] = Some(p);
                 }
