@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::config::{self, Config};
 use crate::control::protocol::{Request, Response};
 use crate::control::Peer;
-use crate::engine::{Action, Command, Engine, Input, Instant, ProbeError, RouteError, WanId};
+use crate::engine::{
+    Action, Command, Engine, HookKind, Input, Instant, ProbeError, RouteError, WanId,
+};
 use crate::hooks::{event_name, HookEvent, Hooks};
 use crate::sys::icmp;
 use crate::sys::netlink::{Change, Event, Netlink, Seq, View};
@@ -299,6 +301,14 @@ impl Core {
                     let active_name = active
                         .map(|a| self.wans.name(a).to_string())
                         .unwrap_or_default();
+                    if kind == HookKind::Switch && self.notifier.enabled() {
+                        let shown = if active.is_some() {
+                            active_name.as_str()
+                        } else {
+                            "none"
+                        };
+                        self.notifier.send(&format!("STATUS=active WAN: {shown}"));
+                    }
                     let ev = HookEvent {
                         wan: b.map(|b| b.name.clone()).unwrap_or_default(),
                         interface: b.map(|b| b.interface.clone()).unwrap_or_default(),
