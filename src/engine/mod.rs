@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+mod entry;
 pub mod history;
 pub mod policy;
 pub mod reconcile;
@@ -30,11 +31,12 @@ use std::time::Duration;
 
 use heapless::Vec as HVec;
 
-use crate::config::{self, Config, FamilySet, Gateway, MAX_WANS};
+use crate::config::{Config, MAX_WANS};
+use entry::Entry;
 use history::{Event, History, Record};
 use policy::{Metrics, Penalties};
-use reconcile::{Slot, Taken, Want};
-use wan::{family_index, Link, Transition, Wan};
+use reconcile::{Slot, Taken};
+use wan::{family_index, Transition, Wan};
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -183,68 +185,6 @@ pub enum Action {
         /// The active WAN after the event, if any.
         active: Option<WanId>,
     },
-}
-
-/// One managed WAN: its state machine and a reconciler slot per managed family (`[v4, v6]`).
-#[derive(Debug)]
-struct Entry {
-    wan: Wan,
-    slots: [Option<Slot>; 2],
-}
-
-impl Entry {
-    fn new(cfg: &config::Wan, now: Instant) -> Entry {
-        let mut entry = Entry {
-            wan: Wan::new(cfg, now),
-            slots: [None, None],
-        };
-        entry.configure_slots(cfg, &mut Vec::new());
-        entry
-    }
-
-    /// Create, update or retire the slots after (re)configuration.
-    fn configure_slots(&mut self, cfg: &config::Wan, retiring: &mut Vec<Slot>) {
-        for family in [Family::V4, Family::V6] {
-            let managed = matches!(
-                (cfg.family, family),
-                (FamilySet::Both, _)
-                    | (FamilySet::Ipv4, Family::V4)
-                    | (FamilySet::Ipv6, Family::V6)
-            );
-            let gateway = match cfg.gateway {
-                Gateway::Addr(a) if (a.is_ipv4()) == (family == Family::V4) => Some(a),
-                _ => None,
-            };
-            let slot = &mut self.slots[family_index(family)];
-            match (managed, slot.take()) {
-                (true, Some(mut s)) => {
-                    s.set_config_gateway(gateway);
-                    *slot = Some(s);
-                }
-                (true, None) => *slot = Some(Slot::new(family, gateway)),
-                (false, Some(mut s)) => {
-                    s.begin_restore();
-                    retiring.push(s);
-                }
-                (false, None) => {}
-            }
-        }
-    }
-
-    fn want(&self, metric: u32) -> Want {
-        let (ifindex, admin_up) = match self.wan.link() {
-            Link::Unknown => (None, true),
-            Link::Gone => (None, false),
-            Link::Present {
-                ifindex, admin_up, ..
-            } => (Some(ifindex), admin_up),
-        };
-        Want {
-            metric,
-            ifindex,
-            admin_up,
-        }
-    }
 }
 
 /// The engine: all WANs, the policy and the reconciler.

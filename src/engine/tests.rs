@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{self, Percent, Probe, Quality};
+use crate::config::{self, FamilySet, Gateway, Percent, Probe, Quality};
 use route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use wan::State;
 

@@ -1,0 +1,69 @@
+//! One managed WAN as the engine holds it: the state machine plus the reconciler slots of
+//! the families it manages.
+
+use super::reconcile::{Slot, Want};
+use super::wan::{family_index, Link, Wan};
+use super::{Family, Instant};
+use crate::config::{self, FamilySet, Gateway};
+
+/// One managed WAN: its state machine and a reconciler slot per managed family (`[v4, v6]`).
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) wan: Wan,
+    pub(super) slots: [Option<Slot>; 2],
+}
+
+impl Entry {
+    pub(super) fn new(cfg: &config::Wan, now: Instant) -> Entry {
+        let mut entry = Entry {
+            wan: Wan::new(cfg, now),
+            slots: [None, None],
+        };
+        entry.configure_slots(cfg, &mut Vec::new());
+        entry
+    }
+
+    /// Create, update or retire the slots after (re)configuration.
+    pub(super) fn configure_slots(&mut self, cfg: &config::Wan, retiring: &mut Vec<Slot>) {
+        for family in [Family::V4, Family::V6] {
+            let managed = matches!(
+                (cfg.family, family),
+                (FamilySet::Both, _)
+                    | (FamilySet::Ipv4, Family::V4)
+                    | (FamilySet::Ipv6, Family::V6)
+            );
+            let gateway = match cfg.gateway {
+                Gateway::Addr(a) if (a.is_ipv4()) == (family == Family::V4) => Some(a),
+                _ => None,
+            };
+            let slot = &mut self.slots[family_index(family)];
+            match (managed, slot.take()) {
+                (true, Some(mut s)) => {
+                    s.set_config_gateway(gateway);
+                    *slot = Some(s);
+                }
+                (true, None) => *slot = Some(Slot::new(family, gateway)),
+                (false, Some(mut s)) => {
+                    s.begin_restore();
+                    retiring.push(s);
+                }
+                (false, None) => {}
+            }
+        }
+    }
+
+    pub(super) fn want(&self, metric: u32) -> Want {
+        let (ifindex, admin_up) = match self.wan.link() {
+            Link::Unknown => (None, true),
+            Link::Gone => (None, false),
+            Link::Present {
+                ifindex, admin_up, ..
+            } => (Some(ifindex), admin_up),
+        };
+        Want {
+            metric,
+            ifindex,
+            admin_up,
+        }
+    }
+}
