@@ -17,6 +17,7 @@
 
 mod entry;
 pub mod history;
+mod input;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
@@ -242,70 +243,7 @@ impl Engine {
             log::debug!("stopping: ignored {input:?}");
             return;
         }
-        match input {
-            Input::Link {
-                wan,
-                ifindex,
-                admin_up,
-                carrier,
-            } => self.on_link(now, wan, ifindex, admin_up, carrier),
-            Input::LinkGone { wan } => self.on_link_gone(now, wan),
-            Input::Addresses {
-                wan,
-                family,
-                present,
-            } => {
-                if let Some(e) = self.entry(wan) {
-                    e.wan.set_address(now, family, present);
-                }
-            }
-            Input::Routes {
-                wan,
-                family,
-                routes,
-            } => self.on_routes(now, wan, family, &routes),
-            Input::RouteDone { op, result } => self.on_route_done(now, op, result),
-            Input::Reply {
-                wan,
-                target,
-                seq,
-                received_at,
-            } => {
-                if let Some(e) = self.entry(wan) {
-                    e.wan.on_reply(now, target, seq, received_at);
-                }
-            }
-            Input::ProbeFailed {
-                wan,
-                target,
-                seq,
-                error,
-            } => {
-                if let Some(e) = self.entry(wan) {
-                    log::debug!(
-                        "{}: probe {seq} to target {target} failed: {error:?}",
-                        e.wan.name
-                    );
-                    e.wan.on_probe_failed(now, target, seq);
-                }
-            }
-            Input::Counters {
-                wan,
-                rx_bytes,
-                tx_bytes,
-            } => {
-                if let Some(e) = self.entry(wan) {
-                    e.wan.throughput.update(now, rx_bytes, tx_bytes);
-                }
-            }
-            Input::Command(c) => {
-                if let Err(e) = self.command(now, c) {
-                    log::warn!("command refused: {e}");
-                }
-            }
-            Input::Reload(config) => self.reload(now, &config),
-            Input::Shutdown => self.shutdown(),
-        }
+        self.dispatch(now, input);
         self.update(now);
     }
 
@@ -415,109 +353,9 @@ impl Engine {
         self.stopping && self.slots().all(Slot::is_done)
     }
 
-    // ----- inputs -----------------------------------------------------------------------
-
-    fn entry(&mut self, wan: WanId) -> Option<&mut Entry> {
-        let e = self.entries.get_mut(usize::from(wan));
-        if e.is_none() {
-            log::warn!("input for unknown WAN id {wan} ignored");
-        }
-        e
-    }
-
     fn slots(&self) -> impl Iterator<Item = &Slot> {
         let managed = self.entries.iter().flat_map(|e| e.slots.iter().flatten());
         managed.chain(self.retiring.iter())
-    }
-
-    fn on_link(&mut self, now: Instant, wan: WanId, ifindex: u32, admin_up: bool, carrier: bool) {
-        let Some(e) = self.entry(wan) else { return };
-        if e.wan.set_link(now, ifindex, admin_up, carrier) {
-            // replug: the old interface's routes are gone; the foreign one moves along
-            e.slots.iter_mut().flatten().for_each(|s| s.rebind(ifindex));
-        }
-    }
-
-    fn on_link_gone(&mut self, now: Instant, wan: WanId) {
-        let Some(e) = self.entry(wan) else { return };
-        e.wan.link_gone(now);
-        e.slots.iter_mut().flatten().for_each(Slot::clear_kernel);
-    }
-
-    fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {
-        let stopping = self.stopping;
-        let Some(e) = self.entry(wan) else { return };
-        let Some(slot) = e.slots[family_index(family)].as_mut() else {
-            log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
-            return;
-        };
-        slot.set_kernel(now, routes);
-        // noroute only when no managed family has a route or gateway
-        let routable = e.slots.iter().flatten().any(Slot::routable);
-        if !stopping {
-            e.wan.set_routable(now, routable);
-        }
-    }
-
-    fn on_route_done(&mut self, now: Instant, op: OpId, result: Result<(), RouteError>) {
-        let Some(family) = self.slots().find(|s| s.has_op(op)).map(|s| s.family) else {
-            log::warn!("answer for unknown route op {op} ignored");
-            return;
-        };
-        let mut taken = core::mem::take(&mut self.taken);
-        self.fill_taken(family, &mut taken);
-        let managed = self
-            .entries
-            .iter_mut()
-            .flat_map(|e| e.slots.iter_mut().flatten());
-        for slot in managed.chain(self.retiring.iter_mut()) {
-            if slot.on_done(now, op, result, &taken) {
-                break;
-            }
-        }
-        self.taken = taken;
-    }
-
-    fn reload(&mut self, now: Instant, config: &Config) {
-        let prev_active = self.active.and_then(|id| self.entries.get(usize::from(id)));
-        let prev_active = prev_active.map(|e| e.wan.name.clone());
-        let mut old = core::mem::take(&mut self.entries);
-        for w in config.wans.iter().take(MAX_WANS) {
-            let kept = old
-                .iter()
-                .position(|e| e.wan.name == w.name && e.wan.interface == w.interface);
-            let entry = match kept {
-                // same WAN: state and statistics stay, parameters change
-                Some(pos) => {
-                    let mut e = old.remove(pos);
-                    e.wan.reconfigure(now, w);
-                    e.configure_slots(w, &mut self.retiring);
-                    e
-                }
-                // new WAN: starts in init
-                None => Entry::new(w, now),
-            };
-            self.entries.push(entry);
-        }
-        for e in old {
-            log::info!("{}: removed by reload; giving its routes back", e.wan.name);
-            for mut slot in e.slots.into_iter().flatten() {
-                slot.begin_restore();
-                self.retiring.push(slot);
-            }
-        }
-        self.penalties = penalties(config);
-        self.active = prev_active.and_then(|n| self.wan_id(&n));
-        self.switch_cause = "reload";
-    }
-
-    fn shutdown(&mut self) {
-        log::info!("shutdown: giving routes back");
-        self.stopping = true;
-        for e in &mut self.entries {
-            e.wan.stop();
-            e.slots.iter_mut().flatten().for_each(Slot::begin_restore);
-        }
     }
 
     // ----- decisions --------------------------------------------------------------------
