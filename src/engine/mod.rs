@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+mod decide;
 mod entry;
 pub mod history;
 mod input;
@@ -23,6 +24,7 @@ pub mod reconcile;
 pub mod report;
 pub mod route;
 pub mod stats;
+mod status;
 pub mod time;
 pub mod wan;
 
@@ -30,14 +32,12 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use heapless::Vec as HVec;
-
 use crate::config::{Config, MAX_WANS};
 use entry::Entry;
-use history::{Event, History, Record};
+use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Slot, Taken};
-use wan::{family_index, Transition, Wan};
+use wan::family_index;
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -305,20 +305,6 @@ impl Engine {
         WanId::try_from(i).ok()
     }
 
-    /// One row per WAN, in config order.
-    pub fn status(&self, now: Instant) -> Vec<WanStatus> {
-        self.entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.row(now, i, &e.wan))
-            .collect()
-    }
-
-    /// Recent transitions and switches, oldest first.
-    pub fn history(&self) -> Vec<HistoryEntry> {
-        self.history.entries()
-    }
-
     /// The foreign routes the engine will give back on exit, per WAN (what the shell
     /// persists so that a restart after a crash still gives them back).
     pub fn foreign_routes(&self) -> Vec<(WanId, Route)> {
@@ -357,191 +343,6 @@ impl Engine {
         let managed = self.entries.iter().flat_map(|e| e.slots.iter().flatten());
         managed.chain(self.retiring.iter())
     }
-
-    // ----- decisions --------------------------------------------------------------------
-
-    /// Timers, policy, reconciliation and hooks, in that order: route operations go out
-    /// before hooks, so a re-rank never waits behind a hook.
-    fn update(&mut self, now: Instant) {
-        if !self.stopping {
-            for (i, e) in self.entries.iter_mut().enumerate() {
-                e.wan.tick(now, wan_id(i), &mut self.actions);
-            }
-        }
-        let transitions = self.take_transitions();
-        let switch = if self.stopping { None } else { self.rank(now) };
-        self.reconcile(now);
-        self.retiring.retain(|s| !s.is_done());
-        for (id, t) in transitions {
-            let (state, previous, active) = (t.to, t.from, self.active);
-            let kind = HookKind::Transition;
-            self.actions.push_back(Action::Hook {
-                wan: id,
-                kind,
-                state,
-                previous,
-                active,
-            });
-        }
-        self.actions.extend(switch);
-    }
-
-    fn take_transitions(&mut self) -> HVec<(WanId, Transition), 64> {
-        let mut out = HVec::new();
-        for (i, e) in self.entries.iter_mut().enumerate() {
-            while let Some(t) = e.wan.take_transition() {
-                let event = Event::Transition {
-                    from: t.from,
-                    to: t.to,
-                };
-                let wan = history::name(&e.wan.name);
-                self.history.push(Record {
-                    at: t.at,
-                    wan,
-                    event,
-                    cause: t.cause,
-                });
-                if out.push((wan_id(i), t)).is_err() {
-                    log::warn!(
-                        "too many transitions at once; hook for {} dropped",
-                        e.wan.name
-                    );
-                }
-            }
-        }
-        out
-    }
-
-    /// Desired metrics and the active WAN; a switch hook if the active WAN changed.
-    fn rank(&mut self, now: Instant) -> Option<Action> {
-        let inputs: HVec<policy::Input, MAX_WANS> = self
-            .entries
-            .iter()
-            .map(|e| policy::Input {
-                state: e.wan.state(),
-                priority: e.wan.priority,
-            })
-            .collect();
-        let order = self.order.as_ref().map(|names| {
-            names
-                .iter()
-                .filter_map(|n| self.wan_id(n))
-                .collect::<HVec<WanId, MAX_WANS>>()
-        });
-        let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
-        self.metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
-        let active = policy::active(&inputs, &self.metrics);
-        let cause = core::mem::replace(&mut self.switch_cause, "state change");
-        if active == self.active {
-            return None;
-        }
-        let previous = core::mem::replace(&mut self.active, active);
-        self.switch(now, previous, active, cause)
-    }
-
-    fn switch(
-        &mut self,
-        now: Instant,
-        from: Option<WanId>,
-        to: Option<WanId>,
-        cause: &'static str,
-    ) -> Option<Action> {
-        let name_of = |id: Option<WanId>| {
-            id.and_then(|i| self.entries.get(usize::from(i)))
-                .map(|e| history::name(&e.wan.name))
-                .unwrap_or_default()
-        };
-        let (from_name, to_name) = (name_of(from), name_of(to));
-        log::info!(
-            "active WAN: {} => {} ({cause})",
-            or_none(&from_name),
-            or_none(&to_name)
-        );
-        let wan = to.or(from)?;
-        let state = self.entries.get(usize::from(wan))?.wan.state();
-        let record_wan = if to.is_some() {
-            to_name.clone()
-        } else {
-            from_name.clone()
-        };
-        let event = Event::Switch {
-            from: from_name,
-            to: to_name,
-        };
-        self.history.push(Record {
-            at: now,
-            wan: record_wan,
-            event,
-            cause,
-        });
-        Some(Action::Hook {
-            wan,
-            kind: HookKind::Switch,
-            state,
-            previous: state,
-            active: to,
-        })
-    }
-
-    fn reconcile(&mut self, now: Instant) {
-        let mut taken = core::mem::take(&mut self.taken);
-        for family in [Family::V4, Family::V6] {
-            self.fill_taken(family, &mut taken);
-            let fi = family_index(family);
-            for (i, e) in self.entries.iter_mut().enumerate() {
-                let Some(metric) = self.metrics.get(i).copied() else {
-                    continue;
-                };
-                let want = e.want(metric);
-                let Some(slot) = e.slots[fi].as_mut() else {
-                    continue;
-                };
-                self.actions
-                    .extend(slot.next(now, Some(&want), &taken, &mut self.next_op));
-            }
-            for slot in self.retiring.iter_mut().filter(|s| s.family == family) {
-                self.actions
-                    .extend(slot.next(now, None, &taken, &mut self.next_op));
-            }
-        }
-        self.taken = taken;
-    }
-
-    fn fill_taken(&self, family: Family, taken: &mut Taken) {
-        taken.clear();
-        for slot in self.slots().filter(|s| s.family == family) {
-            for m in slot.held_metrics() {
-                let _ = taken.held.push(m); // full: capacity covers every slot's view
-            }
-            if let Some(m) = slot.adding_metric() {
-                let _ = taken.adding.push(m); // capacity: one op per slot
-            }
-        }
-        for &m in &self.metrics {
-            let _ = taken.desired.push(m);
-        }
-    }
-
-    fn row(&self, now: Instant, i: usize, wan: &Wan) -> WanStatus {
-        let s = wan.summary(now);
-        WanStatus {
-            name: wan.name.clone(),
-            interface: wan.interface.clone(),
-            state: wan.state().as_str().into(),
-            priority: wan.priority,
-            metric: self.metrics.get(i).copied().unwrap_or(0),
-            active: self.active == Some(wan_id(i)),
-            preferred: self.prefer.as_deref() == Some(wan.name.as_str()),
-            latency_us: s.latency_us,
-            jitter_us: s.jitter_us,
-            loss_centi_pct: s.loss_centi_pct,
-            rx_bps: wan.throughput.rx_bps,
-            tx_bps: wan.throughput.tx_bps,
-            since_ms: u64::try_from(now.saturating_since(wan.since()).as_millis())
-                .unwrap_or(u64::MAX),
-            late_rounds: wan.late_rounds,
-        }
-    }
 }
 
 impl core::fmt::Display for CommandError {
@@ -565,14 +366,6 @@ fn penalties(config: &Config) -> Penalties {
 fn wan_id(i: usize) -> WanId {
     // entries never exceed MAX_WANS (32), so the index fits
     WanId::try_from(i).unwrap_or(WanId::MAX)
-}
-
-fn or_none(name: &str) -> &str {
-    if name.is_empty() {
-        "none"
-    } else {
-        name
-    }
 }
 
 /// Clamp helper shared by the submodules: a `Duration` in whole microseconds.

@@ -1,0 +1,184 @@
+//! Decisions after every input and timer: the WANs' timers, ranking and the switch of the
+//! active WAN, route reconciliation, and the hooks that report transitions and switches.
+
+use heapless::Vec as HVec;
+
+use super::history::{self, Event, Record};
+use super::reconcile::Taken;
+use super::wan::{family_index, Transition};
+use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, WanId};
+use crate::config::MAX_WANS;
+
+impl Engine {
+    /// Timers, policy, reconciliation and hooks, in that order: route operations go out
+    /// before hooks, so a re-rank never waits behind a hook.
+    pub(super) fn update(&mut self, now: Instant) {
+        if !self.stopping {
+            for (i, e) in self.entries.iter_mut().enumerate() {
+                e.wan.tick(now, wan_id(i), &mut self.actions);
+            }
+        }
+        let transitions = self.take_transitions();
+        let switch = if self.stopping { None } else { self.rank(now) };
+        self.reconcile(now);
+        self.retiring.retain(|s| !s.is_done());
+        for (id, t) in transitions {
+            let (state, previous, active) = (t.to, t.from, self.active);
+            let kind = HookKind::Transition;
+            self.actions.push_back(Action::Hook {
+                wan: id,
+                kind,
+                state,
+                previous,
+                active,
+            });
+        }
+        self.actions.extend(switch);
+    }
+
+    fn take_transitions(&mut self) -> HVec<(WanId, Transition), 64> {
+        let mut out = HVec::new();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            while let Some(t) = e.wan.take_transition() {
+                let event = Event::Transition {
+                    from: t.from,
+                    to: t.to,
+                };
+                let wan = history::name(&e.wan.name);
+                self.history.push(Record {
+                    at: t.at,
+                    wan,
+                    event,
+                    cause: t.cause,
+                });
+                if out.push((wan_id(i), t)).is_err() {
+                    log::warn!(
+                        "too many transitions at once; hook for {} dropped",
+                        e.wan.name
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Desired metrics and the active WAN; a switch hook if the active WAN changed.
+    fn rank(&mut self, now: Instant) -> Option<Action> {
+        let inputs: HVec<policy::Input, MAX_WANS> = self
+            .entries
+            .iter()
+            .map(|e| policy::Input {
+                state: e.wan.state(),
+                priority: e.wan.priority,
+            })
+            .collect();
+        let order = self.order.as_ref().map(|names| {
+            names
+                .iter()
+                .filter_map(|n| self.wan_id(n))
+                .collect::<HVec<WanId, MAX_WANS>>()
+        });
+        let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
+        self.metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
+        let active = policy::active(&inputs, &self.metrics);
+        let cause = core::mem::replace(&mut self.switch_cause, "state change");
+        if active == self.active {
+            return None;
+        }
+        let previous = core::mem::replace(&mut self.active, active);
+        self.switch(now, previous, active, cause)
+    }
+
+    fn switch(
+        &mut self,
+        now: Instant,
+        from: Option<WanId>,
+        to: Option<WanId>,
+        cause: &'static str,
+    ) -> Option<Action> {
+        let (from_name, to_name) = (self.history_name(from), self.history_name(to));
+        log::info!(
+            "active WAN: {} => {} ({cause})",
+            or_none(&from_name),
+            or_none(&to_name)
+        );
+        let wan = to.or(from)?;
+        let state = self.entries.get(usize::from(wan))?.wan.state();
+        let record_wan = if to.is_some() {
+            to_name.clone()
+        } else {
+            from_name.clone()
+        };
+        let event = Event::Switch {
+            from: from_name,
+            to: to_name,
+        };
+        self.history.push(Record {
+            at: now,
+            wan: record_wan,
+            event,
+            cause,
+        });
+        Some(Action::Hook {
+            wan,
+            kind: HookKind::Switch,
+            state,
+            previous: state,
+            active: to,
+        })
+    }
+
+    /// A WAN's name as the history keeps it; empty for none.
+    fn history_name(&self, id: Option<WanId>) -> history::Name {
+        id.and_then(|i| self.entries.get(usize::from(i)))
+            .map(|e| history::name(&e.wan.name))
+            .unwrap_or_default()
+    }
+
+    fn reconcile(&mut self, now: Instant) {
+        let mut taken = core::mem::take(&mut self.taken);
+        for family in [Family::V4, Family::V6] {
+            self.fill_taken(family, &mut taken);
+            let fi = family_index(family);
+            for (i, e) in self.entries.iter_mut().enumerate() {
+                let Some(metric) = self.metrics.get(i).copied() else {
+                    continue;
+                };
+                let want = e.want(metric);
+                let Some(slot) = e.slots[fi].as_mut() else {
+                    continue;
+                };
+                self.actions
+                    .extend(slot.next(now, Some(&want), &taken, &mut self.next_op));
+            }
+            for slot in self.retiring.iter_mut().filter(|s| s.family == family) {
+                self.actions
+                    .extend(slot.next(now, None, &taken, &mut self.next_op));
+            }
+        }
+        self.taken = taken;
+    }
+
+    pub(super) fn fill_taken(&self, family: Family, taken: &mut Taken) {
+        taken.clear();
+        for slot in self.slots().filter(|s| s.family == family) {
+            for m in slot.held_metrics() {
+                let _ = taken.held.push(m); // full: capacity covers every slot's view
+            }
+            if let Some(m) = slot.adding_metric() {
+                let _ = taken.adding.push(m); // capacity: one op per slot
+            }
+        }
+        for &m in &self.metrics {
+            let _ = taken.desired.push(m);
+        }
+    }
+}
+
+fn or_none(name: &str) -> &str {
+    if name.is_empty() {
+        "none"
+    } else {
+        name
+    }
+}
