@@ -8,6 +8,7 @@
 
 mod core;
 pub mod notify;
+mod persist;
 pub mod signals;
 pub mod state;
 mod wans;
