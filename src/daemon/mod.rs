@@ -7,6 +7,7 @@
 //! kernel, a probe target or a control client — can hold the loop.
 
 mod core;
+mod kernel;
 pub mod notify;
 mod persist;
 pub mod signals;
