@@ -8,7 +8,7 @@ use crate::config::{self, Config};
 use crate::control::protocol::{Request, Response};
 use crate::control::Peer;
 use crate::engine::{
-    Action, Command, Engine, HookKind, Input, Instant, ProbeError, RouteError, WanId,
+    wan, Action, Command, Engine, HookKind, Input, Instant, ProbeError, RouteError, WanId,
 };
 use crate::hooks::{event_name, HookEvent, Hooks};
 use crate::sys::icmp;
@@ -151,31 +151,42 @@ impl Core {
                     state,
                     previous,
                     active,
-                } => {
-                    let b = self.wans.wans.get(usize::from(wan));
-                    let active_name = active
-                        .map(|a| self.wans.name(a).to_string())
-                        .unwrap_or_default();
-                    if kind == HookKind::Switch && self.notifier.enabled() {
-                        let shown = if active.is_some() {
-                            active_name.as_str()
-                        } else {
-                            "none"
-                        };
-                        self.notifier.send(&format!("STATUS=active WAN: {shown}"));
-                    }
-                    let ev = HookEvent {
-                        wan: b.map(|b| b.name.clone()).unwrap_or_default(),
-                        interface: b.map(|b| b.interface.clone()).unwrap_or_default(),
-                        event: event_name(kind).to_string(),
-                        state: state.as_str().to_string(),
-                        previous: previous.as_str().to_string(),
-                        active: active_name,
-                    };
-                    self.hooks.queue(now, ev);
-                }
+                } => self.hook(now, wan, kind, state, previous, active),
             }
         }
+    }
+
+    /// Queues the hooks for an event; a switch also updates the systemd status line.
+    fn hook(
+        &mut self,
+        now: Instant,
+        wan: WanId,
+        kind: HookKind,
+        state: wan::State,
+        previous: wan::State,
+        active: Option<WanId>,
+    ) {
+        let b = self.wans.wans.get(usize::from(wan));
+        let active_name = active
+            .map(|a| self.wans.name(a).to_string())
+            .unwrap_or_default();
+        if kind == HookKind::Switch && self.notifier.enabled() {
+            let shown = if active.is_some() {
+                active_name.as_str()
+            } else {
+                "none"
+            };
+            self.notifier.send(&format!("STATUS=active WAN: {shown}"));
+        }
+        let ev = HookEvent {
+            wan: b.map(|b| b.name.clone()).unwrap_or_default(),
+            interface: b.map(|b| b.interface.clone()).unwrap_or_default(),
+            event: event_name(kind).to_string(),
+            state: state.as_str().to_string(),
+            previous: previous.as_str().to_string(),
+            active: active_name,
+        };
+        self.hooks.queue(now, ev);
     }
 
     fn send_probe(
