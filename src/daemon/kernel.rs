@@ -39,24 +39,29 @@ impl Core {
 
     /// Whether the WAN's interface has an address of this family, and its default routes.
     fn feed_family(&mut self, now: Instant, id: WanId, ifindex: u32, family: Family) {
+        self.feed_addresses(now, id, ifindex, family);
+        self.feed_routes(now, id, ifindex, family);
+    }
+
+    fn feed_addresses(&mut self, now: Instant, wan: WanId, ifindex: u32, family: Family) {
         let present = self.view.has_address(ifindex, family);
-        self.engine.handle(
-            now,
-            Input::Addresses {
-                wan: id,
-                family,
-                present,
-            },
-        );
+        let input = Input::Addresses {
+            wan,
+            family,
+            present,
+        };
+        self.engine.handle(now, input);
+    }
+
+    /// The complete set of default routes the view has for the interface and family.
+    fn feed_routes(&mut self, now: Instant, wan: WanId, ifindex: u32, family: Family) {
         let routes = self.view.default_routes(ifindex, family).to_vec();
-        self.engine.handle(
-            now,
-            Input::Routes {
-                wan: id,
-                family,
-                routes,
-            },
-        );
+        let input = Input::Routes {
+            wan,
+            family,
+            routes,
+        };
+        self.engine.handle(now, input);
     }
 
     pub fn feed_all(&mut self, now: Instant) {
@@ -125,29 +130,13 @@ impl Core {
             if let Some(b) = self.wans.get(id) {
                 b.reopen_probers();
             }
-            let present = self.view.has_address(ifindex, family);
-            self.engine.handle(
-                now,
-                Input::Addresses {
-                    wan: id,
-                    family,
-                    present,
-                },
-            );
+            self.feed_addresses(now, id, ifindex, family);
         }
     }
 
     fn on_routes_change(&mut self, now: Instant, ifindex: u32, family: Family) {
         for id in self.wans.by_ifindex(ifindex).collect::<Vec<_>>() {
-            let routes = self.view.default_routes(ifindex, family).to_vec();
-            self.engine.handle(
-                now,
-                Input::Routes {
-                    wan: id,
-                    family,
-                    routes,
-                },
-            );
+            self.feed_routes(now, id, ifindex, family);
         }
     }
 
