@@ -295,11 +295,15 @@ fn prefer_order_and_auto() {
 
 #[test]
 fn sigterm_restores_the_routes_other_actors_left() {
-    let Some((lab, _dir, mut d)) = setup(2, &[], "", "") else {
+    // Three WANs: giving back wan3's metric-2 route needs wan2's own route (metric 2) gone
+    // first, which needs wan1's gone before it (all are given back at once).
+    let Some((lab, _dir, mut d)) = setup(3, &[], "", "") else {
         return;
     };
-    let before = "default via 192.0.2.9 dev wan1 proto dhcp \ndefault via 192.0.2.17 dev wan2 proto dhcp metric 1 \n";
-    let adopted = wait_for(Duration::from_secs(5), || our_routes(&lab).len() == 2);
+    let before = "default via 192.0.2.9 dev wan1 proto dhcp \n\
+                  default via 192.0.2.17 dev wan2 proto dhcp metric 1 \n\
+                  default via 192.0.2.25 dev wan3 proto dhcp metric 2 \n";
+    let adopted = wait_for(Duration::from_secs(5), || our_routes(&lab).len() == 3);
     assert!(adopted, "{}", lab.default_routes());
     let status = d.stop().expect("daemon exit status");
     assert!(status.success(), "exit {status:?}\n{}", d.log_text());

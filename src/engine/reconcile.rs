@@ -43,6 +43,11 @@ const EXISTS_MIN: Duration = Duration::from_secs(1);
 /// back at once, our route would be deleted again and again and the script never end.
 /// A foreign route appearing meanwhile is adopted at once, without this wait.
 pub const VANISHED_HOLDOFF: Duration = Duration::from_millis(100);
+/// While giving routes back, a foreign route whose metric another WAN's route still holds
+/// (that WAN is giving its route back too) is tried again after this long…
+const RESTORE_RETRY: Duration = Duration::from_millis(10);
+/// …this many times (a second in all) before ours is kept instead.
+const RESTORE_ATTEMPTS: u8 = 100;
 const EXISTS_MAX: Duration = Duration::from_secs(30);
 
 /// Metrics in use for one family, across every WAN (built by the engine before reconciling).
@@ -140,6 +145,8 @@ pub struct Slot {
     /// Our route was deleted by someone else: not before this time again (see
     /// [`VANISHED_HOLDOFF`]).
     readd_at: Option<Instant>,
+    /// Failed attempts to give the foreign route back (see [`RESTORE_ATTEMPTS`]).
+    restore_attempts: u8,
     backoff: Duration,
     blocked: Option<Blocked>,
     exists_backoff: Duration,
@@ -159,6 +166,7 @@ impl Slot {
             op: None,
             retry_at: None,
             readd_at: None,
+            restore_attempts: 0,
             backoff: RETRY_MIN,
             blocked: None,
             exists_backoff: EXISTS_MIN,
@@ -275,8 +283,11 @@ impl Slot {
 
     /// Pending retry timer (only while managing and idle).
     pub fn poll_at(&self) -> Option<Instant> {
-        if self.op.is_some() || self.mode != Mode::Manage {
+        if self.op.is_some() {
             return None;
+        }
+        if let Mode::Restore(_) = self.mode {
+            return self.retry_at; // a foreign route waiting for its metric to be freed
         }
         [self.retry_at, self.blocked.map(|b| b.until), self.readd_at]
             .into_iter()
@@ -298,7 +309,13 @@ impl Slot {
         }
         let (kind, route) = match self.mode {
             Mode::Manage => self.next_manage(now, want, taken)?,
-            Mode::Restore(_) => self.next_restore()?,
+            Mode::Restore(_) => {
+                match self.retry_at {
+                    Some(t) if now < t => return None,
+                    _ => self.retry_at = None,
+                }
+                self.next_restore()?
+            }
         };
         let id = *ids;
         *ids = ids.wrapping_add(1);
@@ -452,14 +469,7 @@ impl Slot {
 
     fn on_exists(&mut self, now: Instant, route: Route, taken: &Taken) {
         if let Mode::Restore(step) = self.mode {
-            log::warn!("restoring {route}: route exists");
-            let next = if step == Restore::Pending {
-                Restore::Collision
-            } else {
-                Restore::Done
-            };
-            self.mode = Mode::Restore(next);
-            return;
+            return self.on_restore_exists(now, step, route);
         }
         let desired = match self.blocked {
             Some(b) if b.fallback == route.metric => b.metric,
@@ -483,6 +493,26 @@ impl Slot {
             until: now + self.exists_backoff,
         });
         self.exists_backoff = (self.exists_backoff * 2).min(EXISTS_MAX);
+    }
+
+    /// The foreign route could not go back: its key is taken.
+    fn on_restore_exists(&mut self, now: Instant, step: Restore, route: Route) {
+        let ours_holds = self
+            .kernel
+            .iter()
+            .any(|r| r.is_ours() && r.metric == route.metric);
+        if step == Restore::Pending && ours_holds {
+            // our own route holds the key: delete it first, then add the foreign one again
+            self.mode = Mode::Restore(Restore::Collision);
+        } else if self.restore_attempts < RESTORE_ATTEMPTS {
+            // another WAN's route holds it, and that WAN is giving its route back too:
+            // try again shortly; never delete ours before the foreign route is back
+            self.restore_attempts += 1;
+            self.retry_at = Some(now + RESTORE_RETRY);
+        } else {
+            log::warn!("cannot restore {route}: its metric stays taken; keeping ours");
+            self.mode = Mode::Restore(Restore::Failed);
+        }
     }
 
     fn on_error(&mut self, now: Instant, kind: OpKind, route: Route, e: RouteError) {

@@ -1146,3 +1146,118 @@ fn renewed_foreign_route_is_adopted_without_the_holdoff() {
     let acts = h.feed(1002, routes(0, vec![dhcp(1, 1, 0)]));
     assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
 }
+
+/// Two WANs whose DHCP routes sit at 0 and 1: after adoption "b"'s foreign metric (1) is
+/// the metric of "a"'s own route. Returns the harness after `Shutdown` and the first drain.
+fn shutdown_with_crossed_metrics() -> (H, Vec<Action>) {
+    let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
+    let mut acts = Vec::new();
+    for w in 0..2u8 {
+        let i = u32::from(w) + 1;
+        let link = Input::Link {
+            wan: w,
+            ifindex: i,
+            admin_up: true,
+            carrier: true,
+        };
+        acts.extend(h.feed(0, link));
+    }
+    acts.extend(h.feed(0, routes(0, vec![dhcp(1, 1, 0)])));
+    acts.extend(h.feed(0, routes(1, vec![dhcp(2, 2, 1)])));
+    h.ack_all(1, acts);
+    h.feed(2, routes(0, vec![ours(1, 1, 1)]));
+    h.feed(2, routes(1, vec![ours(2, 2, 2)]));
+    h.e.handle(h.now, Input::Shutdown);
+    let acts = h.drain();
+    (h, acts)
+}
+
+fn op_for(acts: &[Action], kind: &str, route: Route) -> OpId {
+    let a = acts
+        .iter()
+        .find(|a| route_ops(std::slice::from_ref(a)) == [(kind, route)])
+        .unwrap_or_else(|| panic!("no {kind} {route} in {acts:?}"));
+    op_of(a)
+}
+
+#[test]
+fn restore_waits_for_a_metric_another_wan_gives_back() {
+    let (mut h, acts) = shutdown_with_crossed_metrics();
+    let a_add = op_for(&acts, "add", dhcp(1, 1, 0));
+    let b_add = op_for(&acts, "add", dhcp(2, 2, 1));
+    // b's DHCP route collides with a's own route, which is still there
+    let after = h.feed(
+        3,
+        Input::RouteDone {
+            op: b_add,
+            result: Err(RouteError::Exists),
+        },
+    );
+    assert!(
+        !route_ops(&after).contains(&("del", ours(2, 2, 2))),
+        "ours deleted before the foreign route was back: {after:?}"
+    );
+    // a's foreign route goes back, then a's own route goes
+    let after = h.feed(
+        4,
+        Input::RouteDone {
+            op: a_add,
+            result: Ok(()),
+        },
+    );
+    let a_del = op_for(&after, "del", ours(1, 1, 1));
+    h.feed(
+        5,
+        Input::RouteDone {
+            op: a_del,
+            result: Ok(()),
+        },
+    );
+    // b tries again and succeeds, and only then deletes its own route
+    let retry = h.run(20);
+    let b_add = op_for(&retry, "add", dhcp(2, 2, 1));
+    let after = h.feed(
+        21,
+        Input::RouteDone {
+            op: b_add,
+            result: Ok(()),
+        },
+    );
+    let b_del = op_for(&after, "del", ours(2, 2, 2));
+    h.feed(
+        22,
+        Input::RouteDone {
+            op: b_del,
+            result: Ok(()),
+        },
+    );
+    assert!(h.e.is_stopped());
+}
+
+#[test]
+fn restore_keeps_ours_when_the_metric_never_frees() {
+    let (mut h, acts) = shutdown_with_crossed_metrics();
+    let mut b_add = op_for(&acts, "add", dhcp(2, 2, 1));
+    let mut t = 3;
+    loop {
+        let after = h.feed(
+            t,
+            Input::RouteDone {
+                op: b_add,
+                result: Err(RouteError::Exists),
+            },
+        );
+        assert!(!route_ops(&after).contains(&("del", ours(2, 2, 2))));
+        t += 10;
+        let retry = h.run(t);
+        match retry
+            .iter()
+            .find(|a| matches!(a, Action::AddRoute { route, .. } if *route == dhcp(2, 2, 1)))
+        {
+            Some(a) => b_add = op_of(a),
+            None => break,
+        }
+        assert!(t < 5_000, "retries forever");
+    }
+    assert!(t > 500, "gave up after {t} ms");
+}
