@@ -84,7 +84,8 @@ priority = 3
 CONF
 
 say "the lab: three WANs, each with a DHCP-style default route"
-ip -n "${P}gw" route show default
+BEFORE=$(ip -n "${P}gw" route show default)
+echo "$BEFORE"
 
 say "starting the daemon (log: $TMP/daemon.log)"
 ip netns exec "${P}gw" "$BIN" daemon -c "$TMP/wanfailover.conf" 2>"$TMP/daemon.log" &
@@ -123,5 +124,10 @@ say "stopping the daemon: the routes the other actors left come back"
 kill "$DAEMON"
 wait "$DAEMON" || true
 DAEMON=""
-ip -n "${P}gw" route show default
-say "done"
+AFTER=$(ip -n "${P}gw" route show default)
+echo "$AFTER"
+if [ "$AFTER" != "$BEFORE" ]; then
+	echo "demo.sh: the routes after stop differ from those before start" >&2
+	exit 1
+fi
+say "done: the routing table is as the DHCP clients left it"
