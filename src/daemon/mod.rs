@@ -160,12 +160,13 @@ impl Daemon {
             self.poller.add(i.fd, i.write);
             self.slots.push(Slot::Control);
         }
-        for id in self.core.wans.ids().collect::<Vec<_>>() {
-            if let Some(b) = self.core.wans.get(id) {
-                for p in b.probers_mut() {
-                    self.poller.add(p.fd(), false);
-                    self.slots.push(Slot::Probe(id));
-                }
+        // No allocation here: this runs on every turn of the loop.
+        for (i, b) in self.core.wans.wans.iter().enumerate() {
+            // Config validation caps WANs at MAX_WANS (32), far below u8::MAX.
+            let id = i as WanId;
+            for p in b.probers() {
+                self.poller.add(p.fd(), false);
+                self.slots.push(Slot::Probe(id));
             }
         }
     }

@@ -114,6 +114,10 @@ impl Binding {
         self.probers[slot(family)].as_mut()
     }
 
+    pub fn probers(&self) -> impl Iterator<Item = &Prober> {
+        self.probers.iter().flatten()
+    }
+
     pub fn probers_mut(&mut self) -> impl Iterator<Item = &mut Prober> {
         self.probers.iter_mut().flatten()
     }
