@@ -442,6 +442,16 @@ mod tests {
         Event::Message { source, msg }
     }
 
+    /// An `RTM_NEWLINK` (`new`) or `RTM_DELLINK` notification.
+    fn link_msg(new: bool, link: Link) -> Event {
+        notify(Body::Link { new, link })
+    }
+
+    /// An `RTM_NEWROUTE` (`new`) or `RTM_DELROUTE` notification.
+    fn route_msg(new: bool, route: RouteMsg) -> Event {
+        notify(Body::Route { new, route })
+    }
+
     fn notify(body: Body) -> Event {
         msg(Source::Notify, 0, body)
     }
@@ -480,25 +490,13 @@ mod tests {
     #[test]
     fn links_by_index_and_name_and_carrier_changes() {
         let mut v = View::new();
-        let got = feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(2, "wan1", true),
-            })],
-        );
+        let got = feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
         assert_eq!(got, [wan1_changed(2)]);
         assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(2));
         // The same state again changes nothing; losing carrier does.
-        let same = notify(Body::Link {
-            new: true,
-            link: link(2, "wan1", true),
-        });
+        let same = link_msg(true, link(2, "wan1", true));
         assert_eq!(feed(&mut v, &[same]), []);
-        let lost = notify(Body::Link {
-            new: true,
-            link: link(2, "wan1", false),
-        });
+        let lost = link_msg(true, link(2, "wan1", false));
         assert_eq!(feed(&mut v, &[lost]), [wan1_changed(2)]);
         assert!(!v.link(2).expect("link").carrier);
     }
@@ -507,13 +505,7 @@ mod tests {
     fn counters_only_report_counters() {
         let mut v = View::new();
         let mut l = link(2, "wan1", true);
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: l.clone(),
-            })],
-        );
+        feed(&mut v, &[link_msg(true, l.clone())]);
         l.stats = Some(LinkStats {
             rx_bytes: 10,
             tx_bytes: 20,
@@ -533,13 +525,7 @@ mod tests {
             rx_bytes: 1,
             tx_bytes: 2,
         });
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: l.clone(),
-            })],
-        );
+        feed(&mut v, &[link_msg(true, l.clone())]);
         l.stats = None;
         assert_eq!(
             feed(&mut v, &[notify(Body::Link { new: true, link: l })]),
@@ -551,28 +537,10 @@ mod tests {
     #[test]
     fn replug_under_the_same_name_replaces_the_old_ifindex() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(2, "wan1", true),
-            })],
-        );
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 0),
-            })],
-        );
+        feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
+        feed(&mut v, &[route_msg(true, route(2, 0))]);
         // The RTM_DELLINK was lost: the new link alone must retire the old one.
-        let got = feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(9, "wan1", true),
-            })],
-        );
+        let got = feed(&mut v, &[link_msg(true, link(9, "wan1", true))]);
         let name = IfName::try_from("wan1").expect("short");
         assert_eq!(
             got,
@@ -586,27 +554,9 @@ mod tests {
     #[test]
     fn dellink_drops_addresses_and_routes() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(2, "wan1", true),
-            })],
-        );
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 0),
-            })],
-        );
-        let got = feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: false,
-                link: link(2, "wan1", false),
-            })],
-        );
+        feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
+        feed(&mut v, &[route_msg(true, route(2, 0))]);
+        let got = feed(&mut v, &[link_msg(false, link(2, "wan1", false))]);
         assert!(matches!(got[..], [Change::LinkGone { ifindex: 2, .. }]));
         assert!(v.link_by_name("wan1").is_none());
         assert!(v.default_routes(2, Family::V4).is_empty());
@@ -649,25 +599,13 @@ mod tests {
     #[test]
     fn route_events_add_and_delete_exactly() {
         let mut v = View::new();
-        let got = feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 0),
-            })],
-        );
+        let got = feed(&mut v, &[route_msg(true, route(2, 0))]);
         let changed = Change::RoutesChanged {
             ifindex: 2,
             family: Family::V4,
         };
         assert_eq!(got, std::slice::from_ref(&changed));
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 100),
-            })],
-        );
+        feed(&mut v, &[route_msg(true, route(2, 100))]);
         assert_eq!(v.default_routes(2, Family::V4).len(), 2);
         // A delete of a route we do not know changes nothing.
         assert_eq!(
@@ -680,13 +618,7 @@ mod tests {
             ),
             []
         );
-        let got = feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: false,
-                route: route(2, 0),
-            })],
-        );
+        let got = feed(&mut v, &[route_msg(false, route(2, 0))]);
         assert_eq!(got, [changed]);
         let metrics: Vec<u32> = v
             .default_routes(2, Family::V4)
@@ -716,13 +648,7 @@ mod tests {
     #[test]
     fn replace_notification_displaces_the_route_with_that_metric() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 5),
-            })],
-        );
+        feed(&mut v, &[route_msg(true, route(2, 5))]);
         let replaced = msg(
             Source::Notify,
             NLM_F_REPLACE,
@@ -747,20 +673,8 @@ mod tests {
     #[test]
     fn completed_route_dump_removes_silently_deleted_routes() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 0),
-            })],
-        );
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(3, 1),
-            })],
-        );
+        feed(&mut v, &[route_msg(true, route(2, 0))]);
+        feed(&mut v, &[route_msg(true, route(3, 1))]);
         // Admin down on ifindex 2: the kernel drops its IPv4 routes without RTM_DELROUTE;
         // the next dump shows only ifindex 3. A route added while the dump runs stays.
         let got = feed(
@@ -774,10 +688,7 @@ mod tests {
                         route: route(3, 1),
                     },
                 ),
-                notify(Body::Route {
-                    new: true,
-                    route: route(4, 2),
-                }),
+                route_msg(true, route(4, 2)),
             ],
         );
         assert_eq!(
@@ -804,13 +715,7 @@ mod tests {
     #[test]
     fn incomplete_dump_removes_nothing() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Route {
-                new: true,
-                route: route(2, 0),
-            })],
-        );
+        feed(&mut v, &[route_msg(true, route(2, 0))]);
         let (kind, seq, complete) = (DumpKind::Routes, 1, false);
         let got = feed(
             &mut v,
@@ -830,20 +735,8 @@ mod tests {
     #[test]
     fn completed_link_and_addr_dumps_replace_their_part() {
         let mut v = View::new();
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(2, "wan1", true),
-            })],
-        );
-        feed(
-            &mut v,
-            &[notify(Body::Link {
-                new: true,
-                link: link(3, "wan2", true),
-            })],
-        );
+        feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
+        feed(&mut v, &[link_msg(true, link(3, "wan2", true))]);
         let a = Addr {
             ifindex: 3,
             family: Family::V4,
