@@ -47,7 +47,7 @@ pub struct Core {
     pending: Vec<PendingOp>,
     /// Set once a stop was asked for: the time by which the daemon exits regardless.
     pub stop_by: Option<Instant>,
-    pub(super) ready_sent: bool,
+    ready_sent: bool,
     next_counters_at: Instant,
     pub(super) saved: Vec<state::Saved>,
 }

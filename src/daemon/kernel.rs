@@ -11,9 +11,8 @@ impl Core {
         let Some(b) = self.wans.get(id) else { return };
         let link = self.view.link_by_name(&b.interface).cloned();
         let Some(link) = link else {
-            if b.ifindex.take().is_some() || !self.ready_sent {
-                b.close_probers();
-            }
+            b.ifindex = None;
+            b.close_probers();
             self.engine.handle(now, Input::LinkGone { wan: id });
             return;
         };
@@ -68,6 +67,7 @@ impl Core {
         for id in self.wans.ids().collect::<Vec<_>>() {
             self.feed_wan(now, id);
         }
+        self.save_state();
     }
 
     /// Drains both netlink sockets and feeds what changed to the engine.
@@ -94,6 +94,8 @@ impl Core {
         }
         self.changes = changes;
         self.changes.clear();
+        // Foreign routes are learned only from route facts, so this is where they change.
+        self.save_state();
     }
 
     fn on_change(&mut self, now: Instant, change: &Change) {

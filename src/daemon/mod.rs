@@ -130,7 +130,6 @@ impl Daemon {
             self.core.timers(now);
             self.server.expire(now);
             self.core.drain_engine(now);
-            self.core.save_state();
             if self.core.stopped(now) {
                 return Ok(());
             }

@@ -56,6 +56,8 @@ impl Core {
 
     /// Writes the remembered foreign routes when they changed (write to a temporary file,
     /// then rename, so a crash never leaves half a file).
+    /// Called after every batch of route facts (netlink events, a full feed): the only
+    /// inputs that change which foreign routes the engine remembers.
     pub fn save_state(&mut self) {
         let now_saved = self.to_save();
         let same = now_saved.len() == self.saved.len()
