@@ -8,7 +8,7 @@ use crate::config::{self, Config};
 use crate::control::protocol::{Request, Response};
 use crate::control::Peer;
 use crate::engine::{
-    wan, Action, Command, Engine, HookKind, Input, Instant, ProbeError, RouteError, WanId,
+    wan, Action, Command, Engine, Family, HookKind, Input, Instant, ProbeError, RouteError, WanId,
 };
 use crate::hooks::{event_name, HookEvent, Hooks};
 use crate::sys::icmp;
@@ -16,7 +16,7 @@ use crate::sys::netlink::{Change, Netlink, Seq, View};
 
 use super::notify::Notifier;
 use super::state;
-use super::wans::{family_of, Bindings};
+use super::wans::Bindings;
 
 /// A route request sent to the kernel and not yet answered.
 struct PendingOp {
@@ -197,7 +197,7 @@ impl Core {
         addr: std::net::IpAddr,
         seq: u16,
     ) {
-        let error = match self.wans.get(wan).and_then(|b| b.prober(family_of(addr))) {
+        let error = match self.wans.get(wan).and_then(|b| b.prober(Family::of(addr))) {
             Some(p) => match p.send(now, target, addr, seq) {
                 Ok(()) => return,
                 Err(e) => e.probe_error(),

@@ -1,8 +1,6 @@
 //! What the shell knows about each WAN that the engine must not: the interface's current
 //! ifindex and the probe sockets bound to it.
 
-use std::net::IpAddr;
-
 use crate::config::{Config, FamilySet};
 use crate::engine::{Family, WanId};
 use crate::sys::icmp::{self, Prober};
@@ -20,20 +18,6 @@ pub struct Binding {
     open_error: [Option<String>; 2],
     /// Probe timeout, for the prober's purge of stale entries.
     pub timeout: std::time::Duration,
-}
-
-fn slot(family: Family) -> usize {
-    match family {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
-pub fn family_of(addr: IpAddr) -> Family {
-    match addr {
-        IpAddr::V4(_) => Family::V4,
-        IpAddr::V6(_) => Family::V6,
-    }
 }
 
 pub fn families(set: FamilySet) -> &'static [Family] {
@@ -66,7 +50,7 @@ impl Binding {
     /// and address change. Failures are remembered and logged once per cause.
     pub fn reopen_probers(&mut self) {
         for &family in families(self.families) {
-            let i = slot(family);
+            let i = family.index();
             if self.ifindex.is_none() {
                 self.probers[i] = None;
                 continue;
@@ -111,7 +95,7 @@ impl Binding {
     }
 
     pub fn prober(&mut self, family: Family) -> Option<&mut Prober> {
-        self.probers[slot(family)].as_mut()
+        self.probers[family.index()].as_mut()
     }
 
     pub fn probers(&self) -> impl Iterator<Item = &Prober> {

@@ -5,7 +5,7 @@ use heapless::Vec as HVec;
 
 use super::history::{self, Event, Record};
 use super::reconcile::Taken;
-use super::wan::{family_index, Transition};
+use super::wan::Transition;
 use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, WanId};
 use crate::config::MAX_WANS;
 
@@ -139,7 +139,7 @@ impl Engine {
         let mut taken = core::mem::take(&mut self.taken);
         for family in [Family::V4, Family::V6] {
             self.fill_taken(family, &mut taken);
-            let fi = family_index(family);
+            let fi = (family).index();
             for (i, e) in self.entries.iter_mut().enumerate() {
                 let Some(metric) = self.metrics.get(i).copied() else {
                     continue;

@@ -2,7 +2,7 @@
 //! the families it manages.
 
 use super::reconcile::{Slot, Want};
-use super::wan::{family_index, Link, Wan};
+use super::wan::{Link, Wan};
 use super::{Family, Instant};
 use crate::config::{self, FamilySet, Gateway};
 
@@ -36,7 +36,7 @@ impl Entry {
                 Gateway::Addr(a) if (a.is_ipv4()) == (family == Family::V4) => Some(a),
                 _ => None,
             };
-            let slot = &mut self.slots[family_index(family)];
+            let slot = &mut self.slots[(family).index()];
             match (managed, slot.take()) {
                 (true, Some(mut s)) => {
                     s.set_config_gateway(gateway);

@@ -3,7 +3,6 @@
 
 use super::entry::Entry;
 use super::reconcile::Slot;
-use super::wan::family_index;
 use super::{
     penalties, Engine, Family, Input, Instant, OpId, ProbeError, Route, RouteError, WanId,
 };
@@ -118,7 +117,7 @@ impl Engine {
     fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {
         let stopping = self.stopping;
         let Some(e) = self.entry(wan) else { return };
-        let Some(slot) = e.slots[family_index(family)].as_mut() else {
+        let Some(slot) = e.slots[(family).index()].as_mut() else {
             log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
             return;
         };

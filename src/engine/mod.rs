@@ -37,7 +37,6 @@ use entry::Entry;
 use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Slot, Taken};
-use wan::family_index;
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -329,7 +328,7 @@ impl Engine {
         let Some(e) = self.entries.get_mut(usize::from(wan)) else {
             return;
         };
-        if let Some(slot) = e.slots[family_index(route.family)].as_mut() {
+        if let Some(slot) = e.slots[(route.family).index()].as_mut() {
             slot.remember_foreign(route);
         }
     }

@@ -9,7 +9,6 @@
 //! negotiating). Only otherwise are probes sent and rounds judged.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use heapless::{Deque, Vec as HVec};
@@ -230,7 +229,7 @@ impl Wan {
 
     /// `Input::Addresses`.
     pub fn set_address(&mut self, now: Instant, family: Family, present: bool) {
-        self.addr[family_index(family)] = Some(present);
+        self.addr[(family).index()] = Some(present);
         self.reevaluate(now);
     }
 
@@ -314,7 +313,7 @@ impl Wan {
     }
 
     fn has_address(&self, family: Family) -> bool {
-        self.addr[family_index(family)] != Some(false)
+        self.addr[(family).index()] != Some(false)
     }
 
     // ----- probes and rounds ------------------------------------------------------------
@@ -363,7 +362,7 @@ impl Wan {
             let seq = self.seq;
             self.seq = self.seq.wrapping_add(1);
             // a target of a family without an address cannot answer: lost without sending
-            let outcome = if self.has_address(family_of(addr)) {
+            let outcome = if self.has_address(Family::of(*addr)) {
                 self.stats.sent(now, seq);
                 let target = u8::try_from(i).unwrap_or(u8::MAX);
                 out.push_back(Action::SendProbe {
@@ -592,18 +591,4 @@ fn recovered(q: &Quality, s: &Summary) -> bool {
     under_us(s.latency_us, q.max_latency, q.recovery_latency)
         && loss_ok
         && under_us(s.jitter_us, q.max_jitter, q.recovery_jitter)
-}
-
-pub(crate) fn family_index(f: Family) -> usize {
-    match f {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
-fn family_of(addr: &IpAddr) -> Family {
-    match addr {
-        IpAddr::V4(_) => Family::V4,
-        IpAddr::V6(_) => Family::V6,
-    }
 }

@@ -182,7 +182,7 @@ impl Prober {
         addr: IpAddr,
         seq: u16,
     ) -> Result<(), Error> {
-        if family_of(addr) != self.family {
+        if Family::of(addr) != self.family {
             return Err(Error::FamilyMismatch { addr });
         }
         let mut data = [0u8; ProbePayload::LEN];
@@ -385,13 +385,6 @@ pub fn parse_datagram(
     Some((src, Message::parse(icmp, family).ok()?))
 }
 
-fn family_of(addr: IpAddr) -> Family {
-    match addr {
-        IpAddr::V4(_) => Family::V4,
-        IpAddr::V6(_) => Family::V6,
-    }
-}
-
 fn send_retrying(socket: &Socket, bytes: &[u8], dst: &SockAddr) -> io::Result<()> {
     loop {
         match socket.send_to(bytes, dst) {
@@ -449,9 +442,5 @@ fn ip_of(addr: &SockaddrStorage) -> Option<IpAddr> {
 
 /// µs of `CLOCK_MONOTONIC` (the same clock the daemon's `Instant` comes from).
 pub(crate) fn monotonic_us() -> u64 {
-    use nix::time::{clock_gettime, ClockId};
-    // CLOCK_MONOTONIC cannot fail on Linux; 0 would only make one RTT look huge.
-    clock_gettime(ClockId::CLOCK_MONOTONIC)
-        .map(|t| (t.tv_sec() as u64).saturating_mul(1_000_000) + (t.tv_nsec() as u64) / 1000)
-        .unwrap_or(0)
+    crate::sys::poll::monotonic_now().micros
 }
