@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the lab need on a Debian 12 machine. Idempotent: what
 # is already there is not installed again.
-#   setup.sh          tools for the tests and the lab (iproute2, nftables, ping)
+#   setup.sh          tools for the tests and the lab (iproute2, nftables, ping, and the DHCP
+#                     server and clients of the lab: busybox udhcpd/udhcpc with Debian's
+#                     udhcpc script, ISC dhclient, dhcpcd)
 #   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
 #                     packaging linters (what .ci/run needs)
 set -euo pipefail
@@ -12,6 +14,10 @@ need_apt=()
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
+command -v busybox >/dev/null || need_apt+=(busybox)
+[ -x /etc/udhcpc/default.script ] || need_apt+=(udhcpc)
+command -v dhclient >/dev/null || need_apt+=(isc-dhcp-client)
+command -v dhcpcd >/dev/null || need_apt+=(dhcpcd-base)
 if [ "$full" = 1 ]; then
 	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
