@@ -1,6 +1,8 @@
 //! The control server driven by a small poll loop, against the real client and against
 //! hostile raw connections. Needs no root, except the test that drops to `nobody`.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::os::fd::RawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -384,7 +386,8 @@ fn socket_group_is_applied_or_named_when_unknown() {
     );
     assert!(!path.exists());
     if !nix::unistd::geteuid().is_root() {
-        return; // chown to another group needs root
+        support::skipped("the chown half needs root");
+        return;
     }
     let server = Server::bind(&path, Some("daemon")).unwrap();
     let gid = nix::unistd::Group::from_name("daemon")
@@ -418,7 +421,7 @@ fn helper_client_as_nobody() {
 fn unauthorized_peer_is_denied_steering() {
     use std::os::unix::process::CommandExt;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run a client as nobody");
+        support::skipped("needs root to run a client as nobody");
         return;
     }
     let mut rig = Rig::new("denied");
@@ -489,7 +492,7 @@ fn documented_python_client_works() {
         .stdout(std::process::Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        eprintln!("skipped: no python3");
+        support::skipped("needs python3");
         return;
     };
     let until = std::time::Instant::now() + Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use support::{lab_available, wait_for, Lab};
+use support::{open_lab, wait_for, Lab};
 use wanfailover::engine::route::RTPROT_WANFAILOVER;
 use wanfailover::engine::{Family, Route, RouteError};
 use wanfailover::sys::netlink::message::{
@@ -138,10 +138,9 @@ fn v4_route(ifindex: u32, gateway: &str, metric: u32, protocol: u8) -> Route {
 
 #[test]
 fn startup_dump_learns_the_lab_wans() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let d = Daemon::start();
         for i in 1..=2u32 {
@@ -165,10 +164,9 @@ fn startup_dump_learns_the_lab_wans() {
 
 #[test]
 fn make_before_break_never_leaves_zero_default_routes() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -209,10 +207,9 @@ fn make_before_break_never_leaves_zero_default_routes() {
 
 #[test]
 fn route_errors_map_to_engine_terms() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         // IPv4 keys default routes by metric: wan1's DHCP route holds metric 0.
@@ -231,10 +228,9 @@ fn route_errors_map_to_engine_terms() {
 
 #[test]
 fn carrier_loss_and_return_are_link_events() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -261,10 +257,9 @@ fn carrier_loss_and_return_are_link_events() {
 
 #[test]
 fn admin_down_needs_a_route_redump() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -295,10 +290,9 @@ fn admin_down_needs_a_route_redump() {
 
 #[test]
 fn replug_under_the_same_name_shows_a_new_ifindex() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let old = d.ifindex("wan1");
@@ -335,10 +329,9 @@ fn replug_under_the_same_name_shows_a_new_ifindex() {
 
 #[test]
 fn ipv6_default_route_add_and_delete() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(2, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -388,10 +381,9 @@ fn ipv6_default_route_add_and_delete() {
 
 #[test]
 fn link_counters_grow_after_a_ping() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -414,10 +406,9 @@ fn link_counters_grow_after_a_ping() {
 
 #[test]
 fn runtime_dumps_queue_and_interleave_with_route_acks() {
-    if !lab_available() {
+    let Some(lab) = open_lab(3, &[]) else {
         return;
-    }
-    let lab = Lab::up(3, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         d.clear();
@@ -450,10 +441,9 @@ fn runtime_dumps_queue_and_interleave_with_route_acks() {
 #[test]
 #[ignore]
 fn capture_kernel_messages() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         use nix::sys::socket::*;
         let fd = socket(
