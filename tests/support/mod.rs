@@ -1,8 +1,10 @@
 //! Test support shared by the end-to-end tests: the namespace lab (`scripts/lab.sh`) as an
 //! RAII value that tears itself down, also when a test fails; [`open_lab`], the one opening
 //! of every namespace test, and [`skipped`], which makes a test that did not run say so; the
-//! daemon under test.
+//! daemon under test; real DHCP clients ([`dhcp`]).
 #![allow(dead_code)]
+
+pub mod dhcp;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -310,6 +312,24 @@ impl Daemon {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// Waits up to `timeout` for the daemon to exit by itself (after `stop`).
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.as_mut()?.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The daemon's pid, while it runs (`ip netns exec` execs it: the child is the daemon).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// SIGKILL, as a crash would.
