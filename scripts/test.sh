@@ -3,7 +3,8 @@
 # tests in network namespaces. Run it as root to include the namespace tests. A test that
 # cannot run here (not root, a tool missing) still shows `ok` in cargo's list, so the tests
 # record every skip in $WF_SKIPPED_FILE and the run ends with how many and which; under
-# CI=true they fail rather than skip, and any recorded skip fails the run.
+# CI=true they fail rather than skip, and any recorded skip fails the run. Every test binary
+# runs even when an earlier one failed (--no-fail-fast), so one failure hides no other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,7 +14,7 @@ WF_SKIPPED_FILE=$(mktemp)
 export WF_SKIPPED_FILE
 trap 'rm -f "$WF_SKIPPED_FILE"' EXIT
 status=0
-cargo test --locked -- --test-threads="${TEST_THREADS:-2}" || status=$?
+cargo test --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" || status=$?
 skipped=$(wc -l <"$WF_SKIPPED_FILE")
 if [ "$skipped" -gt 0 ]; then
 	echo "test.sh: $skipped tests skipped (did not run, or not all of them):"
