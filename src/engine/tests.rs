@@ -1150,26 +1150,32 @@ fn renewed_foreign_route_is_adopted_without_the_holdoff() {
 /// Two WANs whose DHCP routes sit at 0 and 1: after adoption "b"'s foreign metric (1) is
 /// the metric of "a"'s own route. Returns the harness after `Shutdown` and the first drain.
 fn shutdown_with_crossed_metrics() -> (H, Vec<Action>) {
+    let (h, acts, _) = shutdown_after_adopting([dhcp(1, 1, 0), dhcp(2, 2, 1)]);
+    (h, acts)
+}
+
+/// Two WANs "a" (ifindex 1) and "b" (ifindex 2) whose foreign routes were adopted (every
+/// add of ours answered, ours at metrics 1 and 2). Returns the harness after `Shutdown`
+/// and the first drain, and the actions of the adoption.
+fn shutdown_after_adopting(foreign: [Route; 2]) -> (H, Vec<Action>, Vec<Action>) {
     let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
     let mut acts = Vec::new();
-    for w in 0..2u8 {
-        let i = u32::from(w) + 1;
+    for (w, route) in (0..2u8).zip(foreign) {
         let link = Input::Link {
             wan: w,
-            ifindex: i,
+            ifindex: u32::from(w) + 1,
             admin_up: true,
             carrier: true,
         };
         acts.extend(h.feed(0, link));
+        acts.extend(h.feed(0, routes(w, vec![route])));
     }
-    acts.extend(h.feed(0, routes(0, vec![dhcp(1, 1, 0)])));
-    acts.extend(h.feed(0, routes(1, vec![dhcp(2, 2, 1)])));
-    h.ack_all(1, acts);
+    let adoption = h.ack_all(1, acts);
     h.feed(2, routes(0, vec![ours(1, 1, 1)]));
     h.feed(2, routes(1, vec![ours(2, 2, 2)]));
     h.e.handle(h.now, Input::Shutdown);
     let acts = h.drain();
-    (h, acts)
+    (h, acts, adoption)
 }
 
 fn op_for(acts: &[Action], kind: &str, route: Route) -> OpId {
@@ -1231,6 +1237,39 @@ fn restore_waits_for_a_metric_another_wan_gives_back() {
             result: Ok(()),
         },
     );
+    assert!(h.e.is_stopped());
+}
+
+#[test]
+fn equal_metric_foreign_routes_all_go_back_beside_each_other() {
+    // udhcpc on a and dhclient on b: both defaults at metric 0, on different devices
+    let (mut h, acts, adopted) = shutdown_after_adopting([dhcp(1, 1, 0), dhcp(2, 2, 0)]);
+    assert!(
+        adopted
+            .iter()
+            .all(|a| !matches!(a, Action::AddRoute { append: true, .. })),
+        "our own routes must be added exclusively: {adopted:?}"
+    );
+    let appended: Vec<Route> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddRoute {
+                route,
+                append: true,
+                ..
+            } => Some(*route),
+            _ => None,
+        })
+        .collect();
+    // both go back at once, each beside the other: neither waits for a metric to free
+    assert_eq!(appended, [dhcp(1, 1, 0), dhcp(2, 2, 0)]);
+    let log = h.ack_all(3, acts);
+    let dels: Vec<Route> = route_ops(&log)
+        .into_iter()
+        .filter_map(|(k, r)| (k == "del").then_some(r))
+        .collect();
+    assert_eq!(dels.len(), 2, "{log:?}");
+    assert!(dels.contains(&ours(1, 1, 1)) && dels.contains(&ours(2, 2, 2)));
     assert!(h.e.is_stopped());
 }
 

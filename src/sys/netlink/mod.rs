@@ -72,7 +72,12 @@
 //!   `NLM_F_CREATE | NLM_F_EXCL` (`EEXIST` if another route holds that key, for IPv4 the
 //!   key is table + prefix + tos + metric, whatever the device), never `NLM_F_REPLACE`.
 //!   IPv6 answers `EEXIST` too for an equal metric on another device (without
-//!   `NLM_F_APPEND`, which would merge them into one multipath route).
+//!   `NLM_F_APPEND`, which would merge them into one multipath route). A foreign route
+//!   given back on exit goes in with `NLM_F_CREATE | NLM_F_APPEND` (`ip route append`):
+//!   two DHCP clients' metric-0 routes on different devices coexist, and the second must
+//!   not be refused because the first is back. IPv4 refuses an append only for an exact
+//!   duplicate; IPv6 keeps device-only routes of an equal metric apart and merges gateway
+//!   routes into multipath (the only way the kernel holds them at one metric).
 //!   A notification carrying `NLM_F_REPLACE` (someone else's `ip route replace`) means
 //!   the route with that key was displaced; the view drops it.
 //! - **IPv6 turns metric 0 into 1024** and merges equal-metric routes added with

@@ -171,6 +171,12 @@ impl Netlink {
         self.route_request(RouteOp::Add, route, Op::AddRoute)
     }
 
+    /// Adds the route beside any that share its key (`NLM_F_CREATE | NLM_F_APPEND`, see
+    /// [`RouteOp::Append`]); answered like [`Netlink::add_route`].
+    pub fn append_route(&mut self, route: &Route) -> Result<Seq, Error> {
+        self.route_request(RouteOp::Append, route, Op::AddRoute)
+    }
+
     /// Deletes exactly this route; answered by [`Event::Ack`] (`NotFound` means already gone).
     pub fn del_route(&mut self, route: &Route) -> Result<Seq, Error> {
         self.route_request(RouteOp::Del, route, Op::DelRoute)
