@@ -90,7 +90,9 @@
 //!   and the daemon calls [`Netlink::dump_all`]. The request socket only carries answers
 //!   the daemon asked for (dumps are flow-controlled by the kernel); should it overflow
 //!   anyway, the same event is reported and ACKs may be lost, so the daemon should also
-//!   time out route operations it sent.
+//!   time out route operations it sent. A datagram larger than the receive buffer
+//!   (`MSG_TRUNC`) has lost data too: on the event socket, or outside a dump, it is an
+//!   [`Event::Overrun`]; inside a dump, the dump is marked incomplete and repeated.
 //! - **Errors**: `EEXIST` → `Exists`; `ESRCH`/`ENOENT` → `NotFound` (a delete of a route
 //!   already gone is done); `ENETUNREACH` (gateway outside every connected subnet),
 //!   `EHOSTUNREACH`, `ENODEV` → `Unreachable`; anything else `Other(errno)`.
@@ -150,7 +152,8 @@ pub enum Event {
         seq: Seq,
         result: Result<(), RouteError>,
     },
-    /// Notifications were lost (`ENOBUFS`): re-dump everything.
+    /// Notifications were lost (`ENOBUFS`, or a datagram cut short by the receive buffer):
+    /// re-dump everything.
     Overrun,
 }
 
