@@ -16,6 +16,7 @@
 //! ```
 
 mod decide;
+pub mod device;
 mod entry;
 pub mod history;
 mod input;
