@@ -2,7 +2,6 @@
 //! hostile raw connections. Needs no root, except the test that drops to `nobody`.
 
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -11,9 +10,10 @@ use std::time::Duration;
 
 use wanfailover::control::client::{self, ClientError};
 use wanfailover::control::protocol::{self, FrameDecoder, MAGIC, VERSION};
-use wanfailover::control::server::{self, Interest, Server};
+use wanfailover::control::server::{self, Server};
 use wanfailover::control::{Peer, Request, Response};
 use wanfailover::engine::{Instant, WanStatus};
+use wanfailover::sys::poll::Poller;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -66,21 +66,34 @@ impl Rig {
         Instant::from_micros(self.start.elapsed().as_micros() as u64)
     }
 
-    /// One round of the daemon's loop: poll (at most 10 ms), handle, expire.
+    /// One round of the daemon's loop, polled as the daemon polls: poll (at most 10 ms),
+    /// handle, expire.
     fn turn(&mut self) {
         let mut interests = Vec::new();
         self.server.poll_fds(&mut interests);
-        let ready = poll(&interests, 10);
+        let mut poller = Poller::default();
+        for i in &interests {
+            poller.add(i.fd, i.write);
+        }
+        poller.wait(Some(Duration::from_millis(10))).unwrap();
         let now = self.now();
         let handled = &mut self.handled;
         let mut handler = |req: Request, _peer: &Peer| {
             handled.push(req.clone());
             answer(req)
         };
-        for (fd, readable, writable) in ready {
-            assert!(self
-                .server
-                .handle_ready(fd, readable, writable, now, &mut handler));
+        for slot in 0..poller.len() {
+            let ready = poller.ready(slot);
+            if !ready.any() {
+                continue;
+            }
+            assert!(self.server.handle_ready(
+                poller.fd(slot),
+                ready.readable || ready.error,
+                ready.writable || ready.error,
+                now,
+                &mut handler
+            ));
         }
         self.server.expire(now);
     }
@@ -116,32 +129,6 @@ fn answer(req: Request) -> Response {
         Request::Prefer(name) if name == "big" => Response::Error("x".repeat(60_000)),
         _ => Response::Ok,
     }
-}
-
-/// `poll(2)` on the interests: (fd, readable, writable) for each ready one.
-fn poll(interests: &[Interest], timeout_ms: i32) -> Vec<(RawFd, bool, bool)> {
-    let mut fds: Vec<libc::pollfd> = interests
-        .iter()
-        .map(|i| libc::pollfd {
-            fd: i.fd,
-            events: if i.write { libc::POLLOUT } else { 0 } | if i.read { libc::POLLIN } else { 0 },
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
-    let err = libc::POLLHUP | libc::POLLERR;
-    fds.iter()
-        .filter(|p| p.revents != 0)
-        .map(|p| {
-            (
-                p.fd,
-                p.revents & (libc::POLLIN | err) != 0,
-                p.revents & (libc::POLLOUT | err) != 0,
-            )
-        })
-        .collect()
 }
 
 /// Reads one response frame from a raw connection, or `None` at EOF.
