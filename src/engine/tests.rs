@@ -1261,3 +1261,26 @@ fn restore_keeps_ours_when_the_metric_never_frees() {
     }
     assert!(t > 500, "gave up after {t} ms");
 }
+
+#[test]
+fn reload_with_new_targets_keeps_a_linkdown_wan_unprobed() {
+    let mut h = H::two_up();
+    let carrier_lost = Input::Link {
+        wan: 0,
+        ifindex: 1,
+        admin_up: true,
+        carrier: false,
+    };
+    h.feed(100, carrier_lost);
+    assert_eq!(h.states()[0], State::Linkdown);
+    let mut a = wan_cfg("a", 1);
+    a.probe.targets = vec![ip(111)];
+    let mut acts = h.feed(200, Input::Reload(config(vec![a, wan_cfg("b", 2)])));
+    acts.extend(h.run(5000));
+    assert!(
+        acts.iter()
+            .all(|a| !matches!(a, Action::SendProbe { wan: 0, .. })),
+        "{acts:?}"
+    );
+    assert_eq!(h.states()[0], State::Linkdown);
+}

@@ -186,8 +186,10 @@ impl Wan {
     /// New parameters after a reload; state, counters and statistics stay.
     pub fn reconfigure(&mut self, now: Instant, cfg: &config::Wan) {
         if cfg.probe.targets != self.probe.targets {
-            self.round = None; // its target indexes mean something else now
-            self.next_round_at = Some(now);
+            // its target indexes mean something else now; probe the new targets at once,
+            // unless a layer fact stopped probing
+            self.round = None;
+            self.next_round_at = self.next_round_at.map(|_| now);
         }
         self.priority = cfg.priority;
         self.family = cfg.family;
