@@ -13,8 +13,7 @@ use super::raw::RawProbe;
 use super::units::format_duration;
 use super::validate::{self, Ctx};
 use super::values::start_of;
-use super::{FamilySet, Percent, Probe, Quality, MAX_TARGETS};
-use crate::engine::wan::MAX_ROUNDS;
+use super::{FamilySet, Percent, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
 
 /// A value and where it came from (`None`: a built-in default).
 struct Picked<T> {

@@ -23,6 +23,7 @@ mod input;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
+mod round;
 pub mod route;
 pub mod stats;
 mod status;

@@ -24,16 +24,11 @@ use std::time::Duration;
 
 use heapless::{Deque, Vec as HVec};
 
+use super::round::{Outcome, Round, Sent};
 use super::stats::{Summary, Throughput, Window, MIN_SAMPLES, WINDOW};
 use super::time::Instant;
 use super::{as_micros, Action, Family, WanId};
-use crate::config::{self, FamilySet, Probe, Quality, MAX_TARGETS};
-
-/// Most rounds of one WAN outstanding at once: `timeout` may be at most this many times
-/// `interval` (the config refuses more). dpinger's default loss interval is 4 × its send
-/// interval. 4 rounds of [`MAX_TARGETS`] probes are 32 in flight: half the statistics window,
-/// which keeps room for decided samples, and half the prober's table of outstanding probes.
-pub const MAX_ROUNDS: usize = 4;
+use crate::config::{self, FamilySet, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
 
 // A probe in flight must keep its statistics slot until its timeout has passed.
 const _: () = assert!(MAX_ROUNDS * MAX_TARGETS <= WINDOW / 2);
@@ -99,77 +94,6 @@ pub enum Link {
         admin_up: bool,
         carrier: bool,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Pending,
-    Answered,
-    Lost,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Sent {
-    seq: u16,
-    outcome: Outcome,
-}
-
-/// A round's outcome, once it is certain.
-#[derive(Debug, Clone, Copy)]
-struct Verdict {
-    passed: bool,
-    /// When it became certain: the reply or failure that decided it, or the deadline.
-    at: Instant,
-}
-
-/// One round: every target probed at once, judged by `deadline` at the latest.
-#[derive(Debug, Clone)]
-struct Round {
-    deadline: Instant,
-    probes: HVec<Sent, MAX_TARGETS>,
-    /// Set once certain; applied when every earlier round's verdict has been.
-    verdict: Option<Verdict>,
-}
-
-impl Round {
-    /// The probe of `target` with this sequence number, if the round still waits for it.
-    fn pending(&mut self, target: u8, seq: u16) -> Option<&mut Sent> {
-        if self.verdict.is_some() {
-            return None; // judged already: one more answer changes nothing
-        }
-        let p = self.probes.get_mut(usize::from(target))?;
-        (p.seq == seq && p.outcome == Outcome::Pending).then_some(p)
-    }
-
-    /// At the deadline every probe still pending is lost, which decides the round.
-    fn expire(&mut self, reliability: u8) {
-        for p in self
-            .probes
-            .iter_mut()
-            .filter(|p| p.outcome == Outcome::Pending)
-        {
-            p.outcome = Outcome::Lost;
-        }
-        self.decide(reliability, self.deadline);
-    }
-
-    /// Record the verdict as soon as the outcome is certain.
-    fn decide(&mut self, reliability: u8, at: Instant) {
-        if self.verdict.is_some() {
-            return;
-        }
-        let n = self.probes.len();
-        let count = |o| self.probes.iter().filter(|p| p.outcome == o).count();
-        let need = usize::from(reliability).clamp(1, n.max(1));
-        let passed = if n == 0 || count(Outcome::Answered) >= need {
-            true // enough answers (or no targets: link-only monitoring)
-        } else if count(Outcome::Lost) > n - need {
-            false // too few probes left that could still answer
-        } else {
-            return;
-        };
-        self.verdict = Some(Verdict { passed, at });
-    }
 }
 
 /// One WAN: its configuration, link facts, round counters and statistics.
