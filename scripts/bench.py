@@ -13,7 +13,10 @@ namespace:
   DHCP renew -> taken back    from the foreign route's RTM_NEWROUTE to its deletion
 
 Usage (root):  scripts/bench.py [--full] [--record docs/benchmarks.md] [--only NAME,...]
+               scripts/bench.py --soak DURATION [--seed N] [--record docs/benchmarks.md]
   --full   the long version: 10 minutes of 20 % loss instead of 60 s, more trials
+  --soak   random faults over the real-DHCP-client lab for DURATION (30m, 90s), the
+           routing invariant checked every 100 ms (scripts/soak.py)
 """
 import argparse
 import datetime
@@ -52,10 +55,10 @@ def sh(*args, check=True):
 
 
 class Lab:
-    def __init__(self, n, prefix):
+    def __init__(self, n, prefix, *opts):
         self.prefix, self.n = prefix, n
         sh(LAB, "down", prefix)
-        sh(LAB, "up", prefix, n)
+        sh(LAB, "up", prefix, n, *opts)
 
     def __enter__(self):
         return self
@@ -92,10 +95,18 @@ class Daemon:
         self.conf.write_text(config_text(self.tmp, n, targets, profile))
         self.sock = Path(self.tmp) / "wf.sock"
         self.log = open(Path(self.tmp) / "daemon.log", "w")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", lab.gw, str(binary), "daemon", "-c", str(self.conf)],
+        self.gw, self.binary = lab.gw, binary
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.gw, str(self.binary), "daemon", "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
         if not wait(10, lambda: self.status() is not None):
             raise SystemExit("daemon did not start: " + (Path(self.tmp) / "daemon.log").read_text())
+
+    def restart(self):
+        """After a crash: the same config, state file and socket path."""
+        self.start()
 
     def cli(self, *args):
         r = subprocess.run([str(BIN), *args, "--socket", str(self.sock)], capture_output=True, text=True)
@@ -334,6 +345,8 @@ def main():
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--record", metavar="FILE")
     ap.add_argument("--only", default="")
+    ap.add_argument("--soak", metavar="DURATION")
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py: needs root (network namespaces)")
@@ -346,6 +359,11 @@ def main():
     trials = 100 if args.full else 50
     rows = []
     started = time.time()
+    if args.soak:
+        import soak
+        rows = soak.run(sys.modules[__name__], args.soak, args.seed)
+        report(rows, args, time.time() - started)
+        return 0 if all(r[3] is not False for r in rows) else 1
     if want("carrier"):
         lat = measure_carrier(trials)
         p99 = pct(lat, 99)
@@ -407,6 +425,7 @@ def report(rows, args, elapsed):
     print(table)
     if args.record:
         cmd = "scripts/bench.py" + (" --full" if args.full else "") + (f" --only {args.only}" if args.only else "")
+        cmd += f" --soak {args.soak} --seed {args.seed}" if args.soak else ""
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         with open(args.record, "a") as f:

@@ -4,18 +4,23 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, Once};
+use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, MsgFlags};
 
 use wanfailover::control::client::{self, ClientError};
 use wanfailover::control::protocol::{self, FrameDecoder, MAGIC, VERSION};
-use wanfailover::control::server::{self, Interest, Server};
+use wanfailover::control::server::{self, Server};
 use wanfailover::control::{Peer, Request, Response};
 use wanfailover::engine::{Instant, WanStatus};
+use wanfailover::sys::poll::Poller;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -49,6 +54,8 @@ struct Rig {
     server: Server,
     path: PathBuf,
     start: std::time::Instant,
+    /// Set by [`Rig::freeze`]: the time of every turn from then on.
+    frozen_at: Option<Instant>,
     handled: Vec<Request>,
 }
 
@@ -60,29 +67,54 @@ impl Rig {
             server,
             path,
             start: std::time::Instant::now(),
+            frozen_at: None,
             handled: Vec::new(),
         }
     }
 
     fn now(&self) -> Instant {
-        Instant::from_micros(self.start.elapsed().as_micros() as u64)
+        let real = || Instant::from_micros(self.start.elapsed().as_micros() as u64);
+        self.frozen_at.unwrap_or_else(real)
     }
 
-    /// One round of the daemon's loop: poll (at most 10 ms), handle, expire.
+    /// Stops the rig's clock: every later turn happens at the returned instant, so no
+    /// deadline passes however slow the machine, until the test calls `expire` itself.
+    fn freeze(&mut self) -> Instant {
+        let now = self.now();
+        self.frozen_at = Some(now);
+        now
+    }
+
+    /// One round of the daemon's loop, polled as the daemon polls: poll (at most 10 ms),
+    /// handle, expire.
     fn turn(&mut self) {
         let mut interests = Vec::new();
         self.server.poll_fds(&mut interests);
-        let ready = poll(&interests, 10);
+        let mut poller = Poller::default();
+        for i in &interests {
+            poller.add(i.fd, i.write);
+        }
+        poller.wait(Some(Duration::from_millis(10))).unwrap();
         let now = self.now();
         let handled = &mut self.handled;
         let mut handler = |req: Request, _peer: &Peer| {
             handled.push(req.clone());
             answer(req)
         };
-        for (fd, readable, writable) in ready {
-            assert!(self
-                .server
-                .handle_ready(fd, readable, writable, now, &mut handler));
+        for slot in 0..poller.len() {
+            let ready = poller.ready(slot);
+            if !ready.any() {
+                continue;
+            }
+            // Not asserted to be the server's: a client closed earlier in this turn, while
+            // the listener made room, leaves its descriptor's report behind.
+            self.server.handle_ready(
+                poller.fd(slot),
+                ready.readable || ready.error,
+                ready.writable || ready.error,
+                now,
+                &mut handler,
+            );
         }
         self.server.expire(now);
     }
@@ -120,30 +152,66 @@ fn answer(req: Request) -> Response {
     }
 }
 
-/// `poll(2)` on the interests: (fd, readable, writable) for each ready one.
-fn poll(interests: &[Interest], timeout_ms: i32) -> Vec<(RawFd, bool, bool)> {
-    let mut fds: Vec<libc::pollfd> = interests
-        .iter()
-        .map(|i| libc::pollfd {
-            fd: i.fd,
-            events: if i.write { libc::POLLOUT } else { 0 } | if i.read { libc::POLLIN } else { 0 },
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
-    let err = libc::POLLHUP | libc::POLLERR;
-    fds.iter()
-        .filter(|p| p.revents != 0)
-        .map(|p| {
-            (
-                p.fd,
-                p.revents & (libc::POLLIN | err) != 0,
-                p.revents & (libc::POLLOUT | err) != 0,
-            )
-        })
+/// Warnings logged, with the thread that logged them: tests run in parallel, and each
+/// drives its server from its own thread.
+static WARNINGS: Mutex<Vec<(ThreadId, String)>> = Mutex::new(Vec::new());
+
+struct WarningCapture;
+
+impl log::Log for WarningCapture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let line = (std::thread::current().id(), record.args().to_string());
+            WARNINGS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Starts recording warnings for [`warnings`].
+fn capture_warnings() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&WarningCapture).expect("the only logger of this test binary");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+/// The warnings this test's thread has logged so far.
+fn warnings() -> Vec<String> {
+    let me = std::thread::current().id();
+    let all = WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter()
+        .filter(|(thread, _)| *thread == me)
+        .map(|(_, line)| line.clone())
         .collect()
+}
+
+/// What the server says to a client it evicts while the client owes a request.
+fn eviction_notice() -> Response {
+    Response::Error(format!(
+        "evicted: all {} control connections were taken and this one was idle",
+        server::MAX_CLIENTS
+    ))
+}
+
+/// What a raw connection has been told, without waiting: `None` while it is open and
+/// nothing has arrived, else every frame up to the end of stream.
+fn told(stream: &mut UnixStream) -> Option<Vec<Response>> {
+    let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+    if socket::recv(stream.as_raw_fd(), &mut [0u8; 1], flags) == Err(Errno::EAGAIN) {
+        return None;
+    }
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    Some(std::iter::from_fn(|| read_frame(stream)).collect())
 }
 
 /// Reads one response frame from a raw connection, or `None` at EOF.
@@ -313,29 +381,161 @@ fn client_gives_up_on_a_daemon_that_never_answers() {
 }
 
 #[test]
-fn too_many_clients_are_told_so() {
-    let mut rig = Rig::new("busy");
-    let held: Vec<UnixStream> = (0..server::MAX_CLIENTS)
+fn a_full_table_evicts_the_oldest_idle_client_for_a_newcomer() {
+    let mut rig = Rig::new("full");
+    rig.freeze();
+    let mut held: Vec<UnixStream> = (0..server::MAX_CLIENTS)
         .map(|_| UnixStream::connect(&rig.path).unwrap())
         .collect();
     for _ in 0..5 {
         rig.turn();
     }
     assert_eq!(rig.server.client_count(), server::MAX_CLIENTS);
-    let err = rig.request(Request::Status).unwrap();
-    assert_eq!(
-        err,
-        Response::Error("busy: 16 control clients connected".into())
-    );
+    assert!(matches!(
+        rig.request(Request::Status),
+        Ok(Response::Status(_))
+    ));
+    assert_eq!(told(&mut held[0]), Some(vec![eviction_notice()]));
+    for (i, s) in held.iter_mut().enumerate().skip(1) {
+        assert_eq!(told(s), None, "client {i} was left alone");
+    }
+    for _ in 0..5 {
+        rig.turn();
+    }
+    assert_eq!(rig.server.client_count(), server::MAX_CLIENTS - 1);
     drop(held);
     for _ in 0..5 {
         rig.turn();
     }
     assert_eq!(rig.server.client_count(), 0, "hung-up clients are dropped");
+}
+
+/// The field report: a leaking web UI's silent connections and a confused script's
+/// garbage, each more than the table holds, and then root's `wanfailover status`.
+#[test]
+fn status_is_answered_through_a_crowd_of_silent_and_garbage_clients() {
+    const SILENT: usize = 3 * server::MAX_CLIENTS;
+    const GARBAGE: usize = server::MAX_CLIENTS + 4;
+    capture_warnings();
+    let mut rig = Rig::new("crowd");
+    let start = rig.freeze();
+    let mut silent = Vec::new();
+    let mut garbage = Vec::new();
+    for i in 0..SILENT {
+        silent.push(UnixStream::connect(&rig.path).unwrap());
+        // Once the silent ones fill the table, garbage arrives among them.
+        if i >= server::MAX_CLIENTS && garbage.len() < GARBAGE {
+            let mut g = UnixStream::connect(&rig.path).unwrap();
+            g.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            garbage.push(g);
+        }
+    }
+    assert_eq!(garbage.len(), GARBAGE);
+    let answers = rig.run(std::thread::spawn(move || {
+        let all_frames = |mut g: UnixStream| {
+            g.set_read_timeout(Some(TIMEOUT)).unwrap();
+            std::iter::from_fn(|| read_frame(&mut g)).collect::<Vec<_>>()
+        };
+        garbage.into_iter().map(all_frames).collect::<Vec<_>>()
+    }));
+    let bad = Response::Error("bad request: not a control frame (first byte 0x47)".into());
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(
+            a,
+            &vec![bad.clone()],
+            "garbage client {i}: an error, then a close"
+        );
+    }
+
+    let status = rig.request(Request::Status).unwrap();
+    assert_eq!(status, Response::Status(vec![row("fiber"), row("lte")]));
+    assert_eq!(rig.handled, [Request::Status], "garbage reached no handler");
+    for _ in 0..5 {
+        rig.turn();
+    }
+
+    // Oldest first: the evicted are the first to connect, each told why; the rest wait.
+    let told: Vec<_> = silent.iter_mut().map(told).collect();
+    let evicted = told.iter().take_while(|t| t.is_some()).count();
+    assert!(evicted >= SILENT - server::MAX_CLIENTS, "{told:?}");
+    for (i, t) in told.iter().enumerate() {
+        let expected = (i < evicted).then(|| vec![eviction_notice()]);
+        assert_eq!(t, &expected, "silent client {i}");
+    }
+    assert_eq!(rig.server.client_count(), SILENT - evicted);
+
+    // One line for the whole crowd, once it has passed.
+    assert_eq!(warnings(), Vec::<String>::new());
+    let due = rig.server.poll_at().expect("a wake-up for the summary");
+    assert_eq!(due, start + server::EVICTION_REPORT_DELAY);
+    rig.server.expire(due);
+    let line = format!(
+        "control: {evicted} idle clients evicted to make room: all {} control connections \
+         were taken",
+        server::MAX_CLIENTS
+    );
+    assert_eq!(warnings(), vec![line.clone()]);
+    rig.server.expire(start + Duration::from_secs(3600));
+    assert_eq!(rig.server.client_count(), 0, "the rest time out as always");
+    assert_eq!(warnings(), [line], "and nothing more is logged");
+}
+
+#[test]
+fn a_table_of_slow_readers_gives_way_to_the_oldest() {
+    capture_warnings();
+    let mut rig = Rig::new("slow-crowd");
+    let start = rig.freeze();
+    let mut bytes = Vec::new();
+    for _ in 0..20 {
+        protocol::encode_request(&Request::Prefer("big".into()), &mut bytes).unwrap();
+    }
+    // Each asks for twenty 60 kB answers and reads none: every slot is mid-answer.
+    let mut slow: Vec<UnixStream> = (0..server::MAX_CLIENTS)
+        .map(|_| {
+            let mut s = UnixStream::connect(&rig.path).unwrap();
+            s.write_all(&bytes).unwrap();
+            s
+        })
+        .collect();
+    let writing = |rig: &Rig| {
+        let mut interests = Vec::new();
+        rig.server.poll_fds(&mut interests);
+        interests.iter().filter(|i| i.write).count()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while writing(&rig) < server::MAX_CLIENTS {
+        assert!(
+            std::time::Instant::now() < until,
+            "the sockets never filled"
+        );
+        rig.turn();
+    }
     assert!(matches!(
         rig.request(Request::Status),
         Ok(Response::Status(_))
     ));
+    for _ in 0..5 {
+        rig.turn();
+    }
+    assert_eq!(rig.server.client_count(), server::MAX_CLIENTS - 1);
+    assert_eq!(
+        writing(&rig),
+        server::MAX_CLIENTS - 1,
+        "the others still wait"
+    );
+    // The oldest was closed cleanly: the answers it was sent, then the end of stream.
+    slow[0].set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut received = Vec::new();
+    slow[0].read_to_end(&mut received).unwrap();
+    assert!(!received.is_empty());
+
+    rig.server.expire(start + server::EVICTION_REPORT_DELAY);
+    let line = format!(
+        "control: 1 slow-reading client evicted to make room: all {} control connections \
+         were taken",
+        server::MAX_CLIENTS
+    );
+    assert_eq!(warnings(), [line]);
 }
 
 #[test]

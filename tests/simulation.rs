@@ -155,7 +155,7 @@ impl Sim {
                     self.replies.push((self.now + rtt, wan, target, seq));
                 }
             }
-            Action::AddRoute { op, route } => {
+            Action::AddRoute { op, route, .. } => {
                 // CREATE|EXCL: IPv4 keys default routes by (table, tos, metric)
                 let clash = self
                     .table

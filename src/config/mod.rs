@@ -44,6 +44,11 @@ pub use validate::{
 pub const MAX_WANS: usize = 32;
 /// Most probe targets per WAN.
 pub const MAX_TARGETS: usize = 8;
+/// Most rounds of one WAN outstanding at once: `timeout` may be at most this many times
+/// `interval` (the config refuses more). dpinger's default loss interval is 4 × its send
+/// interval. 4 rounds of `MAX_TARGETS` probes are 32 in flight: half the statistics window,
+/// which keeps room for decided samples, and half the prober's table of outstanding probes.
+pub const MAX_ROUNDS: usize = 4;
 /// Longest WAN name (it appears in hook arguments, the CLI table and the socket protocol).
 pub const MAX_NAME_LEN: usize = 32;
 

@@ -13,7 +13,7 @@ use super::raw::RawProbe;
 use super::units::format_duration;
 use super::validate::{self, Ctx};
 use super::values::start_of;
-use super::{FamilySet, Percent, Probe, Quality, MAX_TARGETS};
+use super::{FamilySet, Percent, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
 
 /// A value and where it came from (`None`: a built-in default).
 struct Picked<T> {
@@ -81,8 +81,10 @@ pub fn probe(
     })
 }
 
-/// A probe must be answered or given up before the next round starts, and after a failed
-/// round the WAN probes faster (or as fast), never slower.
+/// A `timeout` longer than `interval` makes rounds overlap; the engine keeps at most
+/// [`MAX_ROUNDS`] of them outstanding, so the timeout may be at most that many intervals.
+/// After a failed round the WAN probes faster (or as fast), never slower. (A zero or
+/// sub-10 ms timeout is already refused by the range check of each value.)
 fn check_timing(
     c: &mut Collector<'_>,
     ctx: &Ctx<'_>,
@@ -95,11 +97,15 @@ fn check_timing(
         format_duration(timeout.value),
         format_duration(failure.value),
     );
-    if timeout.value > interval.value {
+    let rounds = u32::try_from(MAX_ROUNDS).unwrap_or(u32::MAX);
+    let longest = interval.value.saturating_mul(rounds);
+    if timeout.value > longest {
         let msg = format!(
-            "`timeout` ({t}) is longer than `interval` ({i}) for WAN `{}`: \
-             a probe must finish before the next round starts",
-            ctx.name
+            "`timeout` ({t}) is more than {rounds} × `interval` ({i}) for WAN `{}`: \
+             at most {rounds} probe rounds can be outstanding at once, so the timeout may be \
+             at most {}",
+            ctx.name,
+            format_duration(longest)
         );
         c.at(&place(timeout, ctx), msg);
     }

@@ -244,13 +244,55 @@ fn absurd_intervals() {
 }
 
 #[test]
-fn timeout_longer_than_interval() {
-    one_error(
-        &format!("{BASE}interval = \"500ms\"\ntimeout = \"800ms\"\n"),
-        "9:11",
-        "`timeout` (800ms) is longer than `interval` (500ms) for WAN `fiber`: \
-         a probe must finish before the next round starts",
+fn timeout_longer_than_interval_overlaps_rounds() {
+    // a fast profile on a link whose RTT reaches 500 ms
+    let config = ok(&format!(
+        "{BASE}interval = \"200ms\"\ntimeout = \"600ms\"\n"
+    ));
+    let probe = &config.wans[0].probe;
+    assert_eq!((probe.interval, probe.timeout), (ms(200), ms(600)));
+    assert_eq!(
+        probe.failure_interval,
+        ms(200),
+        "still at most the interval"
     );
+    // up to MAX_ROUNDS (4) intervals, from [defaults] too
+    let text = BASE.replace(
+        "[[wan]]",
+        "interval = \"250ms\"\ntimeout = \"1s\"\n\n[[wan]]",
+    );
+    assert_eq!(ok(&text).wans[0].probe.timeout, ms(1_000));
+}
+
+#[test]
+fn timeout_of_more_rounds_than_can_be_outstanding() {
+    one_error(
+        &format!("{BASE}interval = \"200ms\"\ntimeout = \"801ms\"\n"),
+        "9:11",
+        "`timeout` (801ms) is more than 4 × `interval` (200ms) for WAN `fiber`: \
+         at most 4 probe rounds can be outstanding at once, so the timeout may be at most \
+         800ms",
+    );
+    // the timeout in [defaults], the interval in the WAN: reported where the timeout is
+    let text = format!(
+        "{}interval = \"100ms\"\n",
+        BASE.replace("[[wan]]", "timeout = \"2s\"\n\n[[wan]]")
+    );
+    one_error(
+        &text,
+        "4:11",
+        "`timeout` (2s) is more than 4 × `interval` (100ms)",
+    );
+    // a zero timeout would judge every probe lost before it could be answered
+    one_error(
+        &format!("{BASE}timeout = \"0s\"\n"),
+        "8:11",
+        "`timeout` must be from 10ms to 1h, not 0s",
+    );
+}
+
+#[test]
+fn failure_interval_longer_than_interval() {
     one_error(
         &format!("{BASE}failure_interval = \"2s\"\n"),
         "8:20",

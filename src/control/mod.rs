@@ -5,6 +5,7 @@
 //! The wire format is documented for other tools in `docs/control-protocol.md`.
 
 pub mod client;
+mod eviction;
 pub mod group;
 pub mod json;
 pub mod peer;

@@ -13,10 +13,14 @@
 //! }
 //! ```
 //!
+//! A client may be closed while the loop still holds a readiness report for its descriptor
+//! (it was served or evicted while the listener made room, see below), and the next
+//! `accept` may reuse the number. That is harmless: every client operation is
+//! non-blocking, so a stale report costs one `EAGAIN`, and an unknown descriptor makes
+//! [`Server::handle_ready`] return `false`.
+//!
 //! # Rules a client lives by
 //!
-//! - At most [`MAX_CLIENTS`] connections at once; a further one is accepted, told
-//!   `Error("busy: ...")` and closed at once (so its user sees why, instead of hanging).
 //! - A connection carries requests one after another; each must arrive complete within
 //!   [`REQUEST_TIMEOUT`] of the connect or of the previous answer, else the connection is
 //!   closed (a client that connects and never speaks costs nothing for long).
@@ -26,6 +30,35 @@
 //!   an `Error` frame in this daemon's protocol version and the connection is closed.
 //! - Mutating requests from a peer that is neither root nor in the socket group are
 //!   answered `Denied` by the server itself; the handler never sees them.
+//! - At most [`MAX_CLIENTS`] connections are held at once. A new connection is never turned
+//!   away: when the table is full, an older client makes room (next section).
+//!
+//! # A full table
+//!
+//! A leaking web UI or a stuck script can hold every slot without ever sending a request,
+//! and the operator's `wanfailover status` must still be answered. So a connection that
+//! arrives at a full table gets a slot this way:
+//!
+//! 1. Every client whose bytes have already arrived is served first: a request is
+//!    answered, garbage gets its `Error` and is closed. The listener comes first in the
+//!    poll set, so its readiness is handled before the clients' in each turn, and a
+//!    request waiting in the kernel is no sign of an idle client. If that frees a slot,
+//!    nobody is evicted.
+//! 2. Otherwise the client that has owed a request longest (since its connect or its
+//!    previous answer) is evicted: told `Error("evicted: ...")` and closed. A newcomer is
+//!    the youngest, so it is the last idle client to go; `wanfailover` writes its request
+//!    right after connecting, and a request that has arrived is served before anyone is
+//!    evicted.
+//! 3. Only when every slot holds a client mid-answer (an answer larger than the socket
+//!    buffer, which its reader is not taking) is one of those closed: the one that has
+//!    waited longest on its reader, without a notice, which would land inside its answer.
+//!    Such a client has stopped reading, and the newcomer may be the operator; keeping a
+//!    slot in reserve instead would only move the same choice to the reserved slot.
+//!
+//! Evictions are logged as one summary line per burst (`control: 35 idle clients evicted
+//! ...`), written once no client has been evicted for [`EVICTION_REPORT_DELAY`]; a burst
+//! that never pauses, and bursts that follow each other, are summarized at most once per
+//! [`EVICTION_REPORT_INTERVAL`].
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -37,16 +70,21 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
+use super::eviction::EvictionLog;
 use super::peer::{read_peer, Peer};
 use super::protocol::{self, FrameDecoder, FrameError, Request, Response};
 use crate::engine::Instant;
 
-/// Most clients connected at once.
+/// Most clients connected at once; a further one evicts an older one.
 pub const MAX_CLIENTS: usize = 16;
 /// Time for a client to send a complete request after connecting or after an answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time for a client to take a complete answer.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Evictions are summarized once none has happened for this long.
+pub const EVICTION_REPORT_DELAY: Duration = Duration::from_secs(1);
+/// At most one eviction summary per this interval, however long the crowd stays.
+pub const EVICTION_REPORT_INTERVAL: Duration = Duration::from_secs(60);
 /// Most connections accepted per readiness event of the listener.
 const ACCEPT_BATCH: usize = 16;
 /// How long the listener rests after `accept` failed for want of descriptors or memory.
@@ -118,10 +156,13 @@ pub struct Server {
     file_id: (u64, u64),
     group: Option<u32>,
     daemon_uid: u32,
+    /// In admission order (closing one keeps the order), so eviction's "first of equals"
+    /// is the oldest.
     clients: Vec<Client>,
     /// While set, the listener is not polled: `accept` failed with `EMFILE` and the like,
     /// and polling a listener that stays readable would spin the loop.
     accept_paused_until: Option<Instant>,
+    evictions: EvictionLog,
 }
 
 #[derive(Debug)]
@@ -171,6 +212,7 @@ impl Server {
             daemon_uid: nix::unistd::geteuid().as_raw(),
             clients: Vec::new(),
             accept_paused_until: None,
+            evictions: EvictionLog::default(),
         };
         server
             .listener
@@ -216,14 +258,16 @@ impl Server {
         }
     }
 
-    /// The earliest client deadline (or the end of an accept pause); call
-    /// [`Server::expire`] then.
+    /// The earliest client deadline (or the end of an accept pause, or when an eviction
+    /// summary is due); call [`Server::expire`] then.
     pub fn poll_at(&self) -> Option<Instant> {
         let clients = self.clients.iter().map(|c| c.deadline_at);
-        clients.chain(self.accept_paused_until).min()
+        let others = [self.accept_paused_until, self.evictions.due_at()];
+        clients.chain(others.into_iter().flatten()).min()
     }
 
-    /// Closes every client whose deadline has passed (and ends an accept pause).
+    /// Closes every client whose deadline has passed (and ends an accept pause, and logs
+    /// a due eviction summary).
     pub fn expire(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|t| t <= now) {
             self.accept_paused_until = None;
@@ -235,12 +279,17 @@ impl Server {
             }
             keep
         });
+        if let Some(burst) = self.evictions.take_due(now) {
+            log::warn!("control: {burst}");
+        }
     }
 
     /// Handles readiness of `fd`. Pass `readable` for `POLLIN|POLLHUP|POLLERR` and
     /// `writable` for `POLLOUT|POLLERR`. Returns whether `fd` is one of the server's.
     /// Complete requests go to `on_request` (except `Version`, answered here, and
-    /// mutating requests from peers that may not steer, denied here).
+    /// mutating requests from peers that may not steer, denied here). When `fd` is the
+    /// listener and the table is full, the requests that have arrived on other clients
+    /// are served too, before anyone is evicted.
     pub fn handle_ready(
         &mut self,
         fd: RawFd,
@@ -251,7 +300,7 @@ impl Server {
     ) -> bool {
         if fd == self.listener.as_raw_fd() {
             if readable {
-                self.accept_batch(now);
+                self.accept_batch(now, on_request);
             }
             return true;
         }
@@ -259,24 +308,24 @@ impl Server {
             return false;
         };
         let client = &mut self.clients[i];
-        let next = if !client.out.is_empty() {
-            if readable || writable {
-                client.flush(now)
-            } else {
-                Next::Keep
-            }
-        } else if readable {
-            client.read(now, on_request)
+        let ready = if client.is_writing() {
+            readable || writable
         } else {
-            Next::Keep
+            readable
         };
-        if let Next::Close = next {
-            self.clients.swap_remove(i);
+        if ready {
+            if let Next::Close = client.serve(now, on_request) {
+                self.clients.remove(i);
+            }
         }
         true
     }
 
-    fn accept_batch(&mut self, now: Instant) {
+    fn accept_batch(
+        &mut self,
+        now: Instant,
+        on_request: &mut dyn FnMut(Request, &Peer) -> Response,
+    ) {
         for _ in 0..ACCEPT_BATCH {
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
@@ -290,17 +339,16 @@ impl Server {
                     return;
                 }
             };
-            self.admit(stream, now);
+            self.admit(stream, now, on_request);
         }
     }
 
-    fn admit(&mut self, stream: UnixStream, now: Instant) {
-        if self.clients.len() >= MAX_CLIENTS {
-            log::warn!("control: {MAX_CLIENTS} clients connected, turning one away");
-            let busy = Response::Error(format!("busy: {MAX_CLIENTS} control clients connected"));
-            send_best_effort(&stream, &busy);
-            return;
-        }
+    fn admit(
+        &mut self,
+        stream: UnixStream,
+        now: Instant,
+        on_request: &mut dyn FnMut(Request, &Peer) -> Response,
+    ) {
         if let Err(e) = stream.set_nonblocking(true) {
             log::warn!("control: set O_NONBLOCK on a client: {e}");
             return;
@@ -309,6 +357,7 @@ impl Server {
             log::warn!("control: SO_PEERCRED failed, closing the connection");
             return;
         };
+        self.make_room(now, on_request);
         log::debug!(
             "control: client pid {} uid {} connected",
             peer.pid,
@@ -323,6 +372,32 @@ impl Server {
             deadline_at: now + REQUEST_TIMEOUT,
             close_after_write: false,
         });
+    }
+
+    /// Frees a slot if the table is full: serves the clients whose bytes have arrived,
+    /// then evicts one if still needed (module doc, "A full table").
+    fn make_room(&mut self, now: Instant, on_request: &mut dyn FnMut(Request, &Peer) -> Response) {
+        if self.clients.len() < MAX_CLIENTS {
+            return;
+        }
+        self.clients
+            .retain_mut(|c| matches!(c.serve(now, on_request), Next::Keep));
+        if self.clients.len() < MAX_CLIENTS {
+            return;
+        }
+        // Idle before mid-answer, then nearest its deadline, which within each kind is
+        // the one waiting longest; `min_by_key` takes the first of equals, the oldest.
+        let victim = self
+            .clients
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| (c.is_writing(), c.deadline_at))
+            .map(|(i, _)| i);
+        if let Some(i) = victim {
+            let client = self.clients.remove(i);
+            self.evictions.record(now, client.is_writing());
+            client.evict();
+        }
     }
 }
 
@@ -340,6 +415,45 @@ impl Drop for Server {
 }
 
 impl Client {
+    /// Whether an answer is pending (else the client owes a request).
+    fn is_writing(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Makes whatever progress the socket allows without waiting: writes the pending
+    /// answer, and once it is taken reads (and answers) the next request.
+    fn serve(
+        &mut self,
+        now: Instant,
+        on_request: &mut dyn FnMut(Request, &Peer) -> Response,
+    ) -> Next {
+        if self.is_writing() {
+            if let Next::Close = self.flush(now) {
+                return Next::Close;
+            }
+            if self.is_writing() {
+                return Next::Keep;
+            }
+        }
+        self.read(now, on_request)
+    }
+
+    /// Closes the connection to make room for a newcomer. A client that owes a request is
+    /// told why; one mid-answer is not, as the notice would land inside its answer.
+    fn evict(self) {
+        let idle = !self.is_writing();
+        let kind = if idle { "idle" } else { "slow reader" };
+        log::debug!("control: evicting client pid {} ({kind})", self.peer.pid);
+        if idle {
+            let text = format!(
+                "evicted: all {MAX_CLIENTS} control connections were taken and this one was idle"
+            );
+            send_best_effort(&self.stream, &Response::Error(text));
+        }
+        // A clean end of stream, not ECONNRESET, so the notice is not lost.
+        self.discard_input();
+    }
+
     /// Reads until a request is complete (then answers it) or the socket runs dry. Never
     /// reads past the end of a frame, so pipelined requests wait in the kernel.
     fn read(

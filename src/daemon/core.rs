@@ -137,8 +137,12 @@ impl Core {
                     addr,
                     seq,
                 } => self.send_probe(now, wan, target, addr, seq),
-                Action::AddRoute { op, route } => {
-                    let sent = self.nl.add_route(&route);
+                Action::AddRoute { op, route, append } => {
+                    let sent = if append {
+                        self.nl.append_route(&route)
+                    } else {
+                        self.nl.add_route(&route)
+                    };
                     self.track_op(now, op, sent);
                 }
                 Action::DelRoute { op, route } => {

@@ -16,12 +16,14 @@
 //! ```
 
 mod decide;
+pub mod device;
 mod entry;
 pub mod history;
 mod input;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
+mod round;
 pub mod route;
 pub mod stats;
 mod status;
@@ -172,8 +174,16 @@ pub enum Action {
         addr: IpAddr,
         seq: u16,
     },
-    /// Add this route (`NLM_F_CREATE | NLM_F_EXCL`), answer with `Input::RouteDone`.
-    AddRoute { op: OpId, route: Route },
+    /// Add this route, answer with `Input::RouteDone`. Ours go in with
+    /// `NLM_F_CREATE | NLM_F_EXCL` (`append: false`): `EEXIST` tells that another route holds
+    /// the metric. A foreign route given back goes in with `NLM_F_CREATE | NLM_F_APPEND`
+    /// (`append: true`): it may share its key with other routes, as it did when it was found
+    /// (two DHCP clients' metric-0 defaults on different devices).
+    AddRoute {
+        op: OpId,
+        route: Route,
+        append: bool,
+    },
     /// Delete exactly this route, answer with `Input::RouteDone`.
     DelRoute { op: OpId, route: Route },
     /// Run the hooks for this event.

@@ -20,8 +20,13 @@
 //! - `ESRCH` on delete means done. Any other error: retry with backoff (100 ms doubling to
 //!   10 s) through `poll_at`, never a spin.
 //! - **Restore** (shutdown, or the WAN removed by a reload): add the remembered foreign route
-//!   back exactly first, then delete ours. If the foreign route cannot be added, ours stays (a
-//!   tagged route beats none); if ours holds its key (`EEXIST`), ours goes first once.
+//!   back exactly first, then delete ours. It is added with `NLM_F_APPEND`, not `NLM_F_EXCL`:
+//!   two WANs' foreign routes may share a key (busybox udhcpc and ISC dhclient both install
+//!   their default at metric 0, and the kernel keeps both on different devices), so the
+//!   second one back must not be refused because the first one is. If the foreign route
+//!   cannot be added, ours stays (a tagged route beats none); if ours holds its key
+//!   (`EEXIST`: IPv6 refuses a second route with the same device and gateway at one metric),
+//!   ours goes first once.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -321,7 +326,12 @@ impl Slot {
         *ids = ids.wrapping_add(1);
         self.op = Some(InFlight { id, kind, route });
         Some(match kind {
-            OpKind::Add => Action::AddRoute { op: id, route },
+            OpKind::Add => Action::AddRoute {
+                op: id,
+                route,
+                // a foreign route goes back beside whatever shares its key, as it was found
+                append: matches!(self.mode, Mode::Restore(_)),
+            },
             OpKind::Del => Action::DelRoute { op: id, route },
         })
     }

@@ -7,6 +7,11 @@
 //! the loss in the statistics (the round verdict that already failed stays failed: rounds are
 //! judged on time, statistics describe the path).
 //!
+//! Rounds may overlap (a `timeout` longer than the interval): the window does not know about
+//! rounds, each probe is lost only `timeout` after its own send, and replies may arrive in any
+//! order. It holds the probes of every outstanding round (at most `MAX_ROUNDS` ×
+//! `MAX_TARGETS`, half the window) with room left for decided ones.
+//!
 //! Jitter is the mean absolute difference between consecutive received RTTs in send order
 //! (the RFC 3550 idea without its 1/16 smoothing), which reacts to RTT variation rather than
 //! to a constant offset.
@@ -197,6 +202,31 @@ mod tests {
         let s = w.summary(ms(300), TIMEOUT);
         assert_eq!((s.loss_centi_pct, s.latency_us), (Some(0), Some(250_000)));
         assert!(!w.received(7, ms(260)), "duplicate reply is unknown");
+    }
+
+    #[test]
+    fn overlapping_probes_expire_on_their_own_send_time() {
+        let timeout = Duration::from_millis(600);
+        let mut w = Window::default();
+        for (seq, at) in [(0u16, 0u64), (1, 200), (2, 400)] {
+            w.sent(ms(at), seq);
+        }
+        // replies out of order: the newest first
+        assert!(w.received(2, ms(450)));
+        assert!(w.received(0, ms(500)));
+        let s = w.summary(ms(799), timeout);
+        assert_eq!(
+            (s.samples, s.loss_centi_pct),
+            (2, Some(0)),
+            "seq 1 still in time"
+        );
+        let s = w.summary(ms(800), timeout);
+        assert_eq!((s.samples, s.loss_centi_pct), (3, Some(3333)));
+        assert!(w.received(1, ms(850)), "late, but its slot is still there");
+        let s = w.summary(ms(900), timeout);
+        assert_eq!((s.samples, s.loss_centi_pct), (3, Some(0)));
+        // send order, not arrival order: 500, 650, 50
+        assert_eq!((s.latency_us, s.jitter_us), (Some(400_000), Some(375_000)));
     }
 
     #[test]

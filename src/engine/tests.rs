@@ -655,9 +655,10 @@ fn rounds(h: &mut H, until_ms: u64, rtt: impl Fn(u64) -> Option<u64>) {
     let mut i = 0;
     while let Some(t) = h.e.poll_at().filter(|t| t.micros / 1000 <= until_ms) {
         h.run(t.micros / 1000);
+        let sent_ms = h.now.micros / 1000;
         for p in std::mem::take(&mut h.probes) {
             if let Some(r) = rtt(i) {
-                let at = h.now.micros / 1000 + r;
+                let at = sent_ms + r;
                 h.feed(
                     at,
                     Input::Reply {
@@ -1150,26 +1151,32 @@ fn renewed_foreign_route_is_adopted_without_the_holdoff() {
 /// Two WANs whose DHCP routes sit at 0 and 1: after adoption "b"'s foreign metric (1) is
 /// the metric of "a"'s own route. Returns the harness after `Shutdown` and the first drain.
 fn shutdown_with_crossed_metrics() -> (H, Vec<Action>) {
+    let (h, acts, _) = shutdown_after_adopting([dhcp(1, 1, 0), dhcp(2, 2, 1)]);
+    (h, acts)
+}
+
+/// Two WANs "a" (ifindex 1) and "b" (ifindex 2) whose foreign routes were adopted (every
+/// add of ours answered, ours at metrics 1 and 2). Returns the harness after `Shutdown`
+/// and the first drain, and the actions of the adoption.
+fn shutdown_after_adopting(foreign: [Route; 2]) -> (H, Vec<Action>, Vec<Action>) {
     let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
     let mut acts = Vec::new();
-    for w in 0..2u8 {
-        let i = u32::from(w) + 1;
+    for (w, route) in (0..2u8).zip(foreign) {
         let link = Input::Link {
             wan: w,
-            ifindex: i,
+            ifindex: u32::from(w) + 1,
             admin_up: true,
             carrier: true,
         };
         acts.extend(h.feed(0, link));
+        acts.extend(h.feed(0, routes(w, vec![route])));
     }
-    acts.extend(h.feed(0, routes(0, vec![dhcp(1, 1, 0)])));
-    acts.extend(h.feed(0, routes(1, vec![dhcp(2, 2, 1)])));
-    h.ack_all(1, acts);
+    let adoption = h.ack_all(1, acts);
     h.feed(2, routes(0, vec![ours(1, 1, 1)]));
     h.feed(2, routes(1, vec![ours(2, 2, 2)]));
     h.e.handle(h.now, Input::Shutdown);
     let acts = h.drain();
-    (h, acts)
+    (h, acts, adoption)
 }
 
 fn op_for(acts: &[Action], kind: &str, route: Route) -> OpId {
@@ -1235,6 +1242,39 @@ fn restore_waits_for_a_metric_another_wan_gives_back() {
 }
 
 #[test]
+fn equal_metric_foreign_routes_all_go_back_beside_each_other() {
+    // udhcpc on a and dhclient on b: both defaults at metric 0, on different devices
+    let (mut h, acts, adopted) = shutdown_after_adopting([dhcp(1, 1, 0), dhcp(2, 2, 0)]);
+    assert!(
+        adopted
+            .iter()
+            .all(|a| !matches!(a, Action::AddRoute { append: true, .. })),
+        "our own routes must be added exclusively: {adopted:?}"
+    );
+    let appended: Vec<Route> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddRoute {
+                route,
+                append: true,
+                ..
+            } => Some(*route),
+            _ => None,
+        })
+        .collect();
+    // both go back at once, each beside the other: neither waits for a metric to free
+    assert_eq!(appended, [dhcp(1, 1, 0), dhcp(2, 2, 0)]);
+    let log = h.ack_all(3, acts);
+    let dels: Vec<Route> = route_ops(&log)
+        .into_iter()
+        .filter_map(|(k, r)| (k == "del").then_some(r))
+        .collect();
+    assert_eq!(dels.len(), 2, "{log:?}");
+    assert!(dels.contains(&ours(1, 1, 1)) && dels.contains(&ours(2, 2, 2)));
+    assert!(h.e.is_stopped());
+}
+
+#[test]
 fn restore_keeps_ours_when_the_metric_never_frees() {
     let (mut h, acts) = shutdown_with_crossed_metrics();
     let mut b_add = op_for(&acts, "add", dhcp(2, 2, 1));
@@ -1260,4 +1300,248 @@ fn restore_keeps_ours_when_the_metric_never_frees() {
         assert!(t < 5_000, "retries forever");
     }
     assert!(t > 500, "gave up after {t} ms");
+}
+
+#[test]
+fn reload_with_new_targets_keeps_a_linkdown_wan_unprobed() {
+    let mut h = H::two_up();
+    let carrier_lost = Input::Link {
+        wan: 0,
+        ifindex: 1,
+        admin_up: true,
+        carrier: false,
+    };
+    h.feed(100, carrier_lost);
+    assert_eq!(h.states()[0], State::Linkdown);
+    let mut a = wan_cfg("a", 1);
+    a.probe.targets = vec![ip(111)];
+    let mut acts = h.feed(200, Input::Reload(config(vec![a, wan_cfg("b", 2)])));
+    acts.extend(h.run(5000));
+    assert!(
+        acts.iter()
+            .all(|a| !matches!(a, Action::SendProbe { wan: 0, .. })),
+        "{acts:?}"
+    );
+    assert_eq!(h.states()[0], State::Linkdown);
+}
+
+// ----- slow links: overlapping rounds ---------------------------------------------------
+
+/// The fast profile on a link slower than its interval: 200 ms rounds, 600 ms timeout.
+fn slow_probe() -> Probe {
+    Probe {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(600),
+        failure_interval: Duration::from_millis(200),
+        ..probe()
+    }
+}
+
+/// One WAN "a" on the slow profile with its first `targets` targets (one: each round is
+/// one probe).
+fn slow_h(targets: usize, down: u8) -> H {
+    let mut c = wan_cfg("a", 1);
+    c.probe = slow_probe();
+    c.probe.targets.truncate(targets);
+    c.probe.down = down;
+    H::new(config(vec![c]))
+}
+
+/// [`H::two_up`] with "a" on the slow profile.
+fn slow_two_up() -> H {
+    let mut a = wan_cfg("a", 1);
+    a.probe = slow_probe();
+    let mut h = H::new(config(vec![a, wan_cfg("b", 2)]));
+    let mut acts = Vec::new();
+    for w in 0..2u8 {
+        let i = u32::from(w) + 1;
+        let link = Input::Link {
+            wan: w,
+            ifindex: i,
+            admin_up: true,
+            carrier: true,
+        };
+        acts.extend(h.feed(0, link));
+        acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
+    }
+    h.ack_all(0, acts);
+    h.answer_all(10);
+    assert_eq!(h.states(), [State::Up, State::Up]);
+    h
+}
+
+/// A network with replies in flight, delivered in time order with the engine's timers.
+#[derive(Default)]
+struct Net {
+    /// (arrival ms, wan, target, seq)
+    in_flight: Vec<(u64, WanId, u8, u16)>,
+    /// (wan, ms) of every round start seen (its first target's probe).
+    starts: Vec<(WanId, u64)>,
+}
+
+impl Net {
+    /// Up to `until_ms`, answer each probe `rtt(wan, sent_ms)` ms after it left (`None`:
+    /// lost). A reply due at the same instant as a timer comes first.
+    fn drive(&mut self, h: &mut H, until_ms: u64, rtt: impl Fn(WanId, u64) -> Option<u64>) {
+        loop {
+            let now_ms = h.now.micros / 1000;
+            for (wan, target, seq) in std::mem::take(&mut h.probes) {
+                if target == 0 {
+                    self.starts.push((wan, now_ms));
+                }
+                if let Some(r) = rtt(wan, now_ms) {
+                    self.in_flight.push((now_ms + r, wan, target, seq));
+                }
+            }
+            let timer = h.e.poll_at().map(|t| t.micros / 1000);
+            let reply = self.in_flight.iter().map(|f| f.0).min();
+            let next = [timer, reply].into_iter().flatten().min();
+            let Some(next) = next.filter(|&t| t <= until_ms) else {
+                break;
+            };
+            match self.in_flight.iter().position(|f| f.0 == next) {
+                Some(i) => {
+                    let (at, wan, target, seq) = self.in_flight.swap_remove(i);
+                    let received_at = Instant::from_millis(at);
+                    h.feed(
+                        at,
+                        Input::Reply {
+                            wan,
+                            target,
+                            seq,
+                            received_at,
+                        },
+                    );
+                }
+                None => {
+                    h.run(next);
+                }
+            }
+        }
+        h.at(until_ms);
+    }
+
+    fn starts_of(&self, wan: WanId) -> Vec<u64> {
+        self.starts
+            .iter()
+            .filter(|s| s.0 == wan)
+            .map(|s| s.1)
+            .collect()
+    }
+}
+
+#[test]
+fn slow_link_keeps_the_interval_and_stays_up_without_loss() {
+    let mut h = slow_h(3, 3);
+    let mut net = Net::default();
+    // RTT 500 ms on a 200 ms interval: up to three rounds outstanding at any time
+    net.drive(&mut h, 10_000, |_, _| Some(500));
+    assert_eq!(h.states(), [State::Up]);
+    let every_200: Vec<u64> = (0..=50).map(|k| k * 200).collect();
+    assert_eq!(net.starts_of(0), every_200, "rounds keep the interval");
+    let s = &h.e.status(h.now)[0];
+    assert_eq!(
+        (s.loss_centi_pct, s.latency_us, s.late_rounds),
+        (Some(0), Some(500_000), 0)
+    );
+    let history = h.e.history();
+    assert!(
+        history
+            .iter()
+            .all(|e| e.kind != "transition" || e.to == "up"),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn total_loss_on_a_slow_link_is_down_by_down_intervals_plus_timeout() {
+    let mut h = slow_two_up();
+    let mut net = Net::default();
+    // "a" answers in 500 ms until the round at 1000, then nothing; "b" answers in 5 ms
+    let rtt = |wan, sent_ms| match wan {
+        0 => (sent_ms <= 1000).then_some(500),
+        _ => Some(5),
+    };
+    // last answered round sent at 1000: down at 1000 + 3 × 200 + 600
+    net.drive(&mut h, 2199, rtt);
+    assert_eq!(h.states()[0], State::Up);
+    net.drive(&mut h, 2200, rtt);
+    assert_eq!(h.states()[0], State::Down);
+    assert_eq!(h.active().as_deref(), Some("b"));
+    assert_eq!(h.metrics(), [20_001, 2]);
+    // while down the recovery interval (1 s) sets the pace, from the newest round (2000)
+    net.drive(&mut h, 4000, rtt);
+    let after: Vec<u64> = net.starts_of(0).into_iter().filter(|&t| t > 2000).collect();
+    assert_eq!(after, [3000, 4000]);
+}
+
+#[test]
+fn late_reply_after_its_own_deadline_is_lost_while_later_rounds_count() {
+    let mut h = slow_h(1, 1);
+    let mut net = Net::default();
+    // rounds at 0, 200, 400, 600: the one at 200 is answered at 850, past its deadline
+    let rtt = |_, sent_ms| Some(if sent_ms == 200 { 650 } else { 50 });
+    net.drive(&mut h, 799, rtt);
+    assert_eq!(
+        h.states(),
+        [State::Up],
+        "the rounds at 400 and 600 passed, the one at 200 is undecided"
+    );
+    net.drive(&mut h, 800, rtt);
+    assert_eq!(h.states(), [State::Down], "lost at its own deadline");
+    assert_eq!(
+        net.starts_of(0),
+        [0, 200, 400, 600],
+        "then the recovery pace"
+    );
+    net.drive(&mut h, 900, rtt);
+    assert_eq!(
+        h.states(),
+        [State::Down],
+        "the late reply changes no verdict"
+    );
+    let wan = &h.e.entries[0].wan;
+    assert_eq!(
+        wan.ignored_replies, 1,
+        "only the late reply was ignored; later rounds' replies counted"
+    );
+    // statistics follow dpinger: the late reply undoes the loss there
+    let s = wan.summary(h.now);
+    assert_eq!((s.samples, s.loss_centi_pct), (4, Some(0)));
+}
+
+#[test]
+fn verdicts_apply_in_round_order() {
+    let mut h = slow_h(1, 2);
+    let mut net = Net::default();
+    // only the rounds at 0 and 400 are answered; the one at 400 passes at 450, before the
+    // one at 200 fails (800): applied in order, it still separates that failure from the
+    // next ones (600 at 1200, 800 at 1400), so the second consecutive failure is at 1400
+    let rtt = |_, sent_ms| (sent_ms == 0 || sent_ms == 400).then_some(50);
+    net.drive(&mut h, 1399, rtt);
+    assert_eq!(h.states(), [State::Up]);
+    net.drive(&mut h, 1400, rtt);
+    assert_eq!(h.states(), [State::Down]);
+    let down_at =
+        h.e.history()
+            .iter()
+            .find(|e| e.to == "down")
+            .map(|e| e.at_us);
+    assert_eq!(down_at, Some(1_400_000));
+}
+
+#[test]
+fn reload_to_a_slower_interval_counts_from_the_newest_round() {
+    let mut h = slow_h(1, 3);
+    let mut net = Net::default();
+    net.drive(&mut h, 450, |_, _| Some(500));
+    let mut a = wan_cfg("a", 1);
+    a.probe = slow_probe();
+    a.probe.targets.truncate(1);
+    a.probe.interval = Duration::from_millis(1000);
+    h.feed(450, Input::Reload(config(vec![a])));
+    net.drive(&mut h, 2500, |_, _| Some(500));
+    // rounds at 0, 200, 400 on the old pace; then 1 s after the newest
+    assert_eq!(net.starts_of(0), [0, 200, 400, 1400, 2400]);
+    assert_eq!(h.states(), [State::Up]);
 }

@@ -7,16 +7,31 @@
 //! `linkdown`; one with a link but no address of any managed family, or no default route
 //! and no gateway known, is `noroute` (layer 3 is not configured yet: DHCP/PPP still
 //! negotiating). Only otherwise are probes sent and rounds judged.
+//!
+//! Rounds start on their pace (`interval`; `failure_interval` after a failed round;
+//! `recovery_interval` while down) whether or not the earlier ones are judged yet, so on a
+//! link slower than the pace they overlap (DESIGN.md §3: a 200 ms profile on an LTE link
+//! whose RTT reaches 500 ms). At most `ceil(timeout / interval)` rounds are outstanding, never
+//! more than [`MAX_ROUNDS`]; a round due while that many are out waits for the oldest. With
+//! `timeout <= interval` that is one: rounds never overlap. A reply is matched to its round by
+//! sequence number and judged against that round's deadline. Verdicts are applied in round
+//! start order (a later round decided first waits for the earlier ones), so `down`
+//! consecutive failed rounds are consecutive in time. With total loss a WAN is therefore
+//! `down` at most `down × interval + timeout` after its last answered round was sent.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use heapless::{Deque, Vec as HVec};
 
-use super::stats::{Summary, Throughput, Window, MIN_SAMPLES};
+use super::round::{Outcome, Round, Sent};
+use super::stats::{Summary, Throughput, Window, MIN_SAMPLES, WINDOW};
 use super::time::Instant;
-use super::{Action, Family, WanId};
-use crate::config::{self, FamilySet, Probe, Quality, MAX_TARGETS};
+use super::{as_micros, Action, Family, WanId};
+use crate::config::{self, FamilySet, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
+
+// A probe in flight must keep its statistics slot until its timeout has passed.
+const _: () = assert!(MAX_ROUNDS * MAX_TARGETS <= WINDOW / 2);
 
 /// Observable WAN states, spelled exactly so in the CLI, JSON and hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,27 +96,6 @@ pub enum Link {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Pending,
-    Answered,
-    Lost,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Sent {
-    seq: u16,
-    outcome: Outcome,
-}
-
-/// One round: every target probed at `started_at`, judged by `deadline` at the latest.
-#[derive(Debug, Clone)]
-struct Round {
-    started_at: Instant,
-    deadline: Instant,
-    probes: HVec<Sent, MAX_TARGETS>,
-}
-
 /// One WAN: its configuration, link facts, round counters and statistics.
 #[derive(Debug)]
 pub struct Wan {
@@ -123,14 +117,20 @@ pub struct Wan {
     last_fail_at: Option<Instant>,
     /// A round has been judged since start-up: from then on `init` is not trusted again.
     judged: bool,
-    round: Option<Round>,
+    /// Outstanding rounds, oldest first, until their verdict is applied.
+    rounds: Deque<Round, MAX_ROUNDS>,
+    /// When the newest round started: the pace counts from it.
+    last_round_at: Option<Instant>,
+    /// When the next round is due; it may wait for room (see [`Wan::depth`]).
     next_round_at: Option<Instant>,
     seq: u16,
     pub stats: Window,
     pub throughput: Throughput,
-    /// Replies for unknown, expired or already answered probes.
+    /// Replies that decided nothing: for unknown or already answered probes, after their
+    /// round's deadline, or to a round already judged.
     pub ignored_replies: u64,
-    /// Rounds started more than a tenth of their interval after they were due.
+    /// Rounds started more than a tenth of their interval after they were due (a round
+    /// waiting for room among the outstanding ones is due when the room appears).
     pub late_rounds: u64,
     transitions: Deque<Transition, 8>,
 }
@@ -154,7 +154,8 @@ impl Wan {
             failed: 0,
             last_fail_at: None,
             judged: false,
-            round: None,
+            rounds: Deque::new(),
+            last_round_at: None,
             next_round_at: Some(now),
             seq: 0,
             stats: Window::default(),
@@ -185,15 +186,18 @@ impl Wan {
 
     /// New parameters after a reload; state, counters and statistics stay.
     pub fn reconfigure(&mut self, now: Instant, cfg: &config::Wan) {
-        if cfg.probe.targets != self.probe.targets {
-            self.round = None; // its target indexes mean something else now
-            self.next_round_at = Some(now);
-        }
+        let new_targets = cfg.probe.targets != self.probe.targets;
         self.priority = cfg.priority;
         self.family = cfg.family;
         self.enabled = cfg.enabled;
         self.probe = cfg.probe.clone();
         self.quality = cfg.quality;
+        if new_targets {
+            // their target indexes mean something else now; a blocked WAN stays unprobed
+            self.clear_rounds(self.next_round_at.map(|_| now));
+        } else {
+            self.reschedule(now); // the new pace counts from the newest round
+        }
         self.reevaluate(now);
     }
 
@@ -288,8 +292,7 @@ impl Wan {
     }
 
     fn enter_blocked(&mut self, now: Instant, to: State, cause: &'static str) {
-        self.round = None;
-        self.next_round_at = None;
+        self.clear_rounds(None);
         self.set_state(now, to, cause);
     }
 
@@ -297,8 +300,14 @@ impl Wan {
         self.passed = 0;
         self.failed = 0;
         self.last_fail_at = None;
-        self.round = None;
-        self.next_round_at = Some(now);
+        self.clear_rounds(Some(now));
+    }
+
+    /// Forget every outstanding round; the next one is due at `next` (`None`: not probing).
+    fn clear_rounds(&mut self, next: Option<Instant>) {
+        self.rounds.clear();
+        self.last_round_at = None;
+        self.next_round_at = next;
     }
 
     fn managed_families(&self) -> impl Iterator<Item = Family> {
@@ -318,15 +327,19 @@ impl Wan {
 
     // ----- probes and rounds ------------------------------------------------------------
 
-    /// Timers: expire the round, start the next one, release the hold.
+    /// Timers: expire rounds at their deadline, apply verdicts, start the next round,
+    /// release the hold.
     pub fn tick(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
-        if matches!(&self.round, Some(r) if now >= r.deadline) {
-            self.expire_round();
-            self.judge(now);
+        let reliability = self.probe.reliability;
+        for r in self.rounds.iter_mut() {
+            if r.verdict.is_none() && now >= r.deadline {
+                r.expire(reliability);
+            }
         }
+        self.settle(now);
         if let Some(due) = self
             .next_round_at
-            .filter(|&at| self.round.is_none() && now >= at)
+            .filter(|&at| self.has_room() && now >= at)
         {
             if now.saturating_since(due) > self.probe.interval / 10 {
                 self.late_rounds = self.late_rounds.saturating_add(1);
@@ -338,25 +351,58 @@ impl Wan {
 
     /// Stop probing for good (shutdown).
     pub fn stop(&mut self) {
-        self.round = None;
-        self.next_round_at = None;
+        self.clear_rounds(None);
     }
 
     /// When [`Wan::tick`] has something to do.
     pub fn poll_at(&self) -> Option<Instant> {
-        let deadline = self.round.as_ref().map(|r| r.deadline);
+        let undecided = self.rounds.iter().filter(|r| r.verdict.is_none());
+        let deadline = undecided.map(|r| r.deadline).min();
+        // a round due without room starts when a verdict makes room, not on a timer
+        let next = self.next_round_at.filter(|_| self.has_room());
         let hold = self.hold_until();
-        [deadline, self.next_round_at, hold]
-            .into_iter()
-            .flatten()
-            .min()
+        [deadline, next, hold].into_iter().flatten().min()
+    }
+
+    /// Rounds that may be outstanding at once: as many as the `interval` schedule keeps in
+    /// flight, `ceil(timeout / interval)`, at least one and at most [`MAX_ROUNDS`]. A faster
+    /// pace (confirming a failure, recovering) waits for room instead of piling up rounds.
+    fn depth(&self) -> usize {
+        let timeout_us = as_micros(self.probe.timeout);
+        let interval_us = as_micros(self.probe.interval).max(1);
+        let rounds = timeout_us.div_ceil(interval_us);
+        usize::try_from(rounds)
+            .unwrap_or(MAX_ROUNDS)
+            .clamp(1, MAX_ROUNDS)
+    }
+
+    fn has_room(&self) -> bool {
+        self.rounds.len() < self.depth()
+    }
+
+    /// Time between round starts for the verdicts applied so far.
+    fn pace(&self) -> Duration {
+        match self.state {
+            // while down: probe at the recovery pace
+            State::Down => self.probe.recovery_interval,
+            // after a failure: confirm fast
+            _ if self.failed > 0 => self.probe.failure_interval,
+            _ => self.probe.interval,
+        }
+    }
+
+    /// The next round one pace after the newest, but not before `earliest`.
+    fn reschedule(&mut self, earliest: Instant) {
+        if let (Some(_), Some(last)) = (self.next_round_at, self.last_round_at) {
+            self.next_round_at = Some((last + self.pace()).max(earliest));
+        }
     }
 
     fn start_round(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
         let mut round = Round {
-            started_at: now,
             deadline: now + self.probe.timeout,
             probes: HVec::new(),
+            verdict: None,
         };
         for (i, addr) in self.probe.targets.iter().take(MAX_TARGETS).enumerate() {
             let seq = self.seq;
@@ -377,15 +423,18 @@ impl Wan {
             };
             let _ = round.probes.push(Sent { seq, outcome }); // capacity: take(MAX_TARGETS)
         }
-        self.round = Some(round);
-        self.next_round_at = None;
-        self.judge(now);
+        round.decide(self.probe.reliability, now);
+        let _ = self.rounds.push_back(round); // room: checked by `tick`
+        self.last_round_at = Some(now);
+        self.next_round_at = Some(now + self.pace());
+        self.settle(now);
     }
 
     /// `Input::Reply` (source, identifier and cookie already verified by the shell).
     pub fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
         let in_window = self.stats.received(seq, received_at);
         let counted = self.mark(
+            now,
             target,
             seq,
             |deadline| received_at <= deadline,
@@ -398,76 +447,58 @@ impl Wan {
             }
             return;
         }
-        self.judge(now);
+        self.settle(now);
     }
 
     /// `Input::ProbeFailed`: the probe is lost now.
     pub fn on_probe_failed(&mut self, now: Instant, target: u8, seq: u16) {
-        if self.mark(target, seq, |_| true, Outcome::Lost) {
-            self.judge(now);
+        if self.mark(now, target, seq, |_| true, Outcome::Lost) {
+            self.settle(now);
         }
     }
 
-    /// Set the outcome of a pending probe of the current round; false if there is none.
-    fn mark(&mut self, target: u8, seq: u16, ok: impl Fn(Instant) -> bool, to: Outcome) -> bool {
-        let Some(round) = self.round.as_mut() else {
+    /// Set the outcome of a pending probe of the round that sent `seq`, and decide that
+    /// round if it can be; false if no undecided round waits for this probe.
+    fn mark(
+        &mut self,
+        now: Instant,
+        target: u8,
+        seq: u16,
+        ok: impl Fn(Instant) -> bool,
+        to: Outcome,
+    ) -> bool {
+        let reliability = self.probe.reliability;
+        let sent_it =
+            |r: &&mut Round| matches!(r.probes.get(usize::from(target)), Some(p) if p.seq == seq);
+        let Some(round) = self.rounds.iter_mut().find(sent_it) else {
             return false;
         };
         if !ok(round.deadline) {
             return false;
         }
-        match round.probes.get_mut(usize::from(target)) {
-            Some(p) if p.seq == seq && p.outcome == Outcome::Pending => {
-                p.outcome = to;
-                true
+        let Some(probe) = round.pending(target, seq) else {
+            return false;
+        };
+        probe.outcome = to;
+        round.decide(reliability, now);
+        true
+    }
+
+    /// Apply decided verdicts in round start order: a later round decided first waits for
+    /// the earlier ones, so "consecutive failed rounds" means consecutive in time.
+    fn settle(&mut self, now: Instant) {
+        let mut settled_at = Instant::ZERO;
+        while let Some(v) = self.rounds.front().and_then(|r| r.verdict) {
+            let (full, pace) = (!self.has_room(), self.pace());
+            self.rounds.pop_front();
+            settled_at = settled_at.max(v.at);
+            self.on_verdict(now, v.passed);
+            // a new pace counts from the newest round; a round that waited for room is due
+            // now that there is some
+            if full || pace != self.pace() {
+                self.reschedule(settled_at);
             }
-            _ => false,
         }
-    }
-
-    fn expire_round(&mut self) {
-        if let Some(r) = self.round.as_mut() {
-            for p in r
-                .probes
-                .iter_mut()
-                .filter(|p| p.outcome == Outcome::Pending)
-            {
-                p.outcome = Outcome::Lost;
-            }
-        }
-    }
-
-    /// Judge the round as soon as the outcome is certain.
-    fn judge(&mut self, now: Instant) {
-        let Some(round) = self.round.as_ref() else {
-            return;
-        };
-        let n = round.probes.len();
-        let count = |o| round.probes.iter().filter(|p| p.outcome == o).count();
-        let need = usize::from(self.probe.reliability).clamp(1, n.max(1));
-        let passed = if n == 0 || count(Outcome::Answered) >= need {
-            true // enough answers (or no targets: link-only monitoring)
-        } else if count(Outcome::Lost) > n - need {
-            false // too few probes left that could still answer
-        } else {
-            return;
-        };
-        let started_at = round.started_at;
-        self.round = None;
-        self.on_verdict(now, passed);
-        self.schedule_next(now, started_at, passed);
-    }
-
-    fn schedule_next(&mut self, now: Instant, started_at: Instant, passed: bool) {
-        let period = match (self.state, passed) {
-            // while down: probe at the recovery pace
-            (State::Down, _) => self.probe.recovery_interval,
-            // after a failure: confirm fast
-            (_, false) => self.probe.failure_interval,
-            (_, true) => self.probe.interval,
-        };
-        // rounds never overlap: the next one starts after this verdict at the earliest
-        self.next_round_at = Some((started_at + period).max(now));
     }
 
     /// The verdict rules, one arm per state.

@@ -1,5 +1,6 @@
 //! The shell's kernel adapters. The only place with `unsafe`, each block with a `// SAFETY:`.
 
+pub mod device;
 pub mod icmp;
 pub mod netlink;
 pub mod poll;

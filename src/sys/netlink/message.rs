@@ -29,6 +29,7 @@ pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
 pub const NLM_F_REPLACE: u16 = 0x100;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
+pub const NLM_F_APPEND: u16 = 0x800;
 
 // rtnetlink message types (linux/rtnetlink.h).
 pub const RTM_NEWLINK: u16 = 16;
@@ -675,6 +676,22 @@ mod tests {
         assert_eq!(buf, ADD_V6);
     }
 
+    // ip route append default via 192.0.2.9 metric 100 proto 87 dev wan1
+    // (the same as the add but for the flags: REQUEST|ACK|CREATE|APPEND)
+    #[test]
+    fn append_v4_route_differs_from_add_only_in_flags() {
+        let mut buf = Vec::new();
+        emit_route(
+            &mut buf,
+            RouteOp::Append,
+            &wan1_v4(Some("192.0.2.9"), 100),
+            1,
+        );
+        let mut expected = ADD_V4_GW;
+        expected[6..8].copy_from_slice(&[0x05, 0x0c]);
+        assert_eq!(buf, expected);
+    }
+
     // ip route del unicast default via 192.0.2.9 metric 100 proto 87 dev wan1
     const DEL_V4: [u8; 52] = [
         0x34, 0, 0, 0, 0x19, 0, 0x05, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, // REQUEST|ACK
@@ -727,7 +744,7 @@ mod tests {
 
     #[test]
     fn emitted_routes_parse_back() {
-        for op in [RouteOp::Add, RouteOp::Del] {
+        for op in [RouteOp::Add, RouteOp::Append, RouteOp::Del] {
             for route in [wan1_v4(Some("192.0.2.9"), 100), wan1_v4(None, 3)] {
                 let mut buf = Vec::new();
                 emit_route(&mut buf, op, &route, 1);
@@ -1043,6 +1060,7 @@ mod tests {
         assert_eq!(RTM_GETLINK, libc::RTM_GETLINK);
         assert_eq!(NLM_F_DUMP, libc::NLM_F_DUMP as u16);
         assert_eq!(NLM_F_EXCL, libc::NLM_F_EXCL as u16);
+        assert_eq!(NLM_F_APPEND, libc::NLM_F_APPEND as u16);
         assert_eq!(RTA_MULTIPATH, libc::RTA_MULTIPATH);
         assert_eq!(RTA_TABLE, libc::RTA_TABLE);
         assert_eq!(IFLA_STATS64, libc::IFLA_STATS64);

@@ -72,7 +72,12 @@
 //!   `NLM_F_CREATE | NLM_F_EXCL` (`EEXIST` if another route holds that key, for IPv4 the
 //!   key is table + prefix + tos + metric, whatever the device), never `NLM_F_REPLACE`.
 //!   IPv6 answers `EEXIST` too for an equal metric on another device (without
-//!   `NLM_F_APPEND`, which would merge them into one multipath route).
+//!   `NLM_F_APPEND`, which would merge them into one multipath route). A foreign route
+//!   given back on exit goes in with `NLM_F_CREATE | NLM_F_APPEND` (`ip route append`):
+//!   two DHCP clients' metric-0 routes on different devices coexist, and the second must
+//!   not be refused because the first is back. IPv4 refuses an append only for an exact
+//!   duplicate; IPv6 keeps device-only routes of an equal metric apart and merges gateway
+//!   routes into multipath (the only way the kernel holds them at one metric).
 //!   A notification carrying `NLM_F_REPLACE` (someone else's `ip route replace`) means
 //!   the route with that key was displaced; the view drops it.
 //! - **IPv6 turns metric 0 into 1024** and merges equal-metric routes added with
@@ -85,7 +90,9 @@
 //!   and the daemon calls [`Netlink::dump_all`]. The request socket only carries answers
 //!   the daemon asked for (dumps are flow-controlled by the kernel); should it overflow
 //!   anyway, the same event is reported and ACKs may be lost, so the daemon should also
-//!   time out route operations it sent.
+//!   time out route operations it sent. A datagram larger than the receive buffer
+//!   (`MSG_TRUNC`) has lost data too: on the event socket, or outside a dump, it is an
+//!   [`Event::Overrun`]; inside a dump, the dump is marked incomplete and repeated.
 //! - **Errors**: `EEXIST` → `Exists`; `ESRCH`/`ENOENT` → `NotFound` (a delete of a route
 //!   already gone is done); `ENETUNREACH` (gateway outside every connected subnet),
 //!   `EHOSTUNREACH`, `ENODEV` → `Unreachable`; anything else `Other(errno)`.
@@ -145,7 +152,8 @@ pub enum Event {
         seq: Seq,
         result: Result<(), RouteError>,
     },
-    /// Notifications were lost (`ENOBUFS`): re-dump everything.
+    /// Notifications were lost (`ENOBUFS`, or a datagram cut short by the receive buffer):
+    /// re-dump everything.
     Overrun,
 }
 

@@ -171,6 +171,12 @@ impl Netlink {
         self.route_request(RouteOp::Add, route, Op::AddRoute)
     }
 
+    /// Adds the route beside any that share its key (`NLM_F_CREATE | NLM_F_APPEND`, see
+    /// [`RouteOp::Append`]); answered like [`Netlink::add_route`].
+    pub fn append_route(&mut self, route: &Route) -> Result<Seq, Error> {
+        self.route_request(RouteOp::Append, route, Op::AddRoute)
+    }
+
     /// Deletes exactly this route; answered by [`Event::Ack`] (`NotFound` means already gone).
     pub fn del_route(&mut self, route: &Route) -> Result<Seq, Error> {
         self.route_request(RouteOp::Del, route, Op::DelRoute)
@@ -283,7 +289,7 @@ impl Netlink {
         };
         for _ in 0..MAX_BATCH {
             match nix::sys::socket::recv(fd, &mut self.rx, MsgFlags::MSG_TRUNC) {
-                Ok(n) if n > self.rx.len() => self.stats.truncated += 1,
+                Ok(n) if n > self.rx.len() => self.truncated(source),
                 Ok(n) => self.handle_datagram(source, n)?,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => return Ok(false),
@@ -295,6 +301,17 @@ impl Netlink {
             }
         }
         Ok(true)
+    }
+
+    /// A datagram larger than the buffer was cut: what it carried is lost, as with
+    /// `ENOBUFS`. A lost notification or reply asks for a re-dump; a cut dump part makes the
+    /// running dump incomplete, so it is repeated.
+    fn truncated(&mut self, source: Source) {
+        self.stats.truncated += 1;
+        match (source, self.active.as_mut()) {
+            (Source::Notify, _) | (_, None) => self.queue.push_back(Event::Overrun),
+            (_, Some(dump)) => dump.interrupted = true,
+        }
     }
 
     fn handle_datagram(&mut self, source: Source, len: usize) -> Result<(), Error> {

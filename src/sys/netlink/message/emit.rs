@@ -86,19 +86,29 @@ pub fn emit_get_link(buf: &mut Vec<u8>, ifindex: u32, seq: u32) {
 /// Whether a route message adds or deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteOp {
+    /// `NLM_F_CREATE | NLM_F_EXCL` (`ip route add`): refused with `EEXIST` when another
+    /// route holds the key.
     Add,
+    /// `NLM_F_CREATE | NLM_F_APPEND` (`ip route append`): beside the routes that share the
+    /// key, refused only for an exact duplicate. IPv6 merges gateway routes of an equal
+    /// metric into one multipath route.
+    Append,
     Del,
 }
 
-/// `RTM_NEWROUTE` with `NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK` (never `NLM_F_REPLACE`: the
-/// metric is part of the key, replacing could clobber another WAN's route) or
-/// `RTM_DELROUTE` with `NLM_F_ACK`, for a default route. Attribute order and header fields
+/// `RTM_NEWROUTE` with `NLM_F_CREATE | NLM_F_ACK` and `NLM_F_EXCL` or `NLM_F_APPEND` (never
+/// `NLM_F_REPLACE`: the metric is part of the key, replacing could clobber another WAN's
+/// route) or `RTM_DELROUTE` with `NLM_F_ACK`, for a default route. Attribute order and header fields
 /// follow iproute2, so `ip route add/del` produce the same bytes.
 pub fn emit_route(buf: &mut Vec<u8>, op: RouteOp, route: &Route, seq: u32) {
     let (nlmsg_type, flags) = match op {
         RouteOp::Add => (
             RTM_NEWROUTE,
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE,
+        ),
+        RouteOp::Append => (
+            RTM_NEWROUTE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_APPEND | NLM_F_CREATE,
         ),
         RouteOp::Del => (RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK),
     };
@@ -144,8 +154,8 @@ pub fn emit_route(buf: &mut Vec<u8>, op: RouteOp, route: &Route, seq: u32) {
 fn route_scope(op: RouteOp, route: &Route) -> u8 {
     match (op, route.gateway, route.family) {
         (RouteOp::Del, _, _) => RT_SCOPE_NOWHERE,
-        (RouteOp::Add, None, Family::V4) => RT_SCOPE_LINK,
-        (RouteOp::Add, _, _) => RT_SCOPE_UNIVERSE,
+        (RouteOp::Add | RouteOp::Append, None, Family::V4) => RT_SCOPE_LINK,
+        (RouteOp::Add | RouteOp::Append, _, _) => RT_SCOPE_UNIVERSE,
     }
 }
 
