@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The project's test command: unit tests, the pure simulation and, as root, the end-to-end
-# tests in network namespaces. Run it as root to include the namespace tests. A test that
-# cannot run here (not root, a tool missing) still shows `ok` in cargo's list, so the tests
-# record every skip in $WF_SKIPPED_FILE and the run ends with how many and which; under
-# CI=true they fail rather than skip, and any recorded skip fails the run. Every test binary
-# runs even when an earlier one failed (--no-fail-fast), so one failure hides no other.
+# tests in network namespaces. As a sudo user it re-runs itself under sudo; without root the
+# namespace tests are skipped. A test that cannot run here (not root, a tool missing) still
+# shows `ok` in cargo's list, so the tests record every skip in $WF_SKIPPED_FILE and the run
+# ends with how many and which; under CI=true they fail rather than skip, and any recorded
+# skip fails the run. Every test binary runs even when an earlier one failed
+# (--no-fail-fast), so one failure hides no other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/as-root.sh
+. scripts/as-root.sh
+reexec_as_root "$PWD/scripts/test.sh" "$@"
 scripts/setup.sh
 # The end-to-end tests drive the real binary: build it first so they test this tree.
 cargo build --locked --bins --examples
