@@ -18,6 +18,7 @@ usage: wanfailover COMMAND [OPTIONS]
 commands:
   daemon [-c FILE] [--socket PATH] [-v]   run the daemon in the foreground
   status [--json]                         one row per WAN
+  status --watch [--interval 1s]          live view with latency and loss sparklines
   history [--json]                        recent transitions and switches
   prefer NAME                             rank NAME first while it is usable
   auto                                    back to automatic ranking
@@ -25,11 +26,15 @@ commands:
   reload                                  re-read the configuration
   stop                                    restore routes and stop the daemon
   check-config [-c FILE]                  validate a configuration file
+  snmp [--base-oid OID]                   net-snmp pass_persist program (see mibs/)
 
 options:
   -c, --config FILE   configuration file (default /etc/wanfailover.conf)
   --socket PATH       control socket (default: the config's `socket`, else /run/wanfailover.sock)
   --json              machine-readable output (status, history)
+  --watch             status: redraw every --interval until Ctrl-C
+  --interval DURATION status --watch: refresh interval (default 1s)
+  --base-oid OID      snmp: the pass_persist OID (default 1.3.6.1.4.1.8072.9999.9999.57)
   -v, --verbose       more log output (repeat for more); RUST_LOG overrides
   -h, --help          this text
   -V, --version       print the version";
@@ -44,6 +49,9 @@ struct Args {
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
     json: bool,
+    watch: bool,
+    interval: Option<String>,
+    base_oid: Option<String>,
     verbose: u8,
 }
 
@@ -80,6 +88,9 @@ fn parse_args() -> Result<Args, Failure> {
             }
             Long("socket") => args.socket = Some(parser.value().map_err(usage)?.into()),
             Long("json") => args.json = true,
+            Long("watch") => args.watch = true,
+            Long("interval") => args.interval = Some(string_value(&mut parser)?),
+            Long("base-oid") => args.base_oid = Some(string_value(&mut parser)?),
             Short('v') | Long("verbose") => args.verbose = args.verbose.saturating_add(1),
             Value(v) if args.command.is_empty() => {
                 args.command = v
@@ -96,7 +107,16 @@ fn parse_args() -> Result<Args, Failure> {
     Ok(args)
 }
 
+fn string_value(parser: &mut lexopt::Parser) -> Result<String, Failure> {
+    parser
+        .value()
+        .map_err(|e| Failure::Usage(e.to_string()))?
+        .into_string()
+        .map_err(|_| Failure::Usage("option value is not UTF-8".into()))
+}
+
 fn run(args: Args) -> Result<ExitCode, Failure> {
+    check_option_use(&args)?;
     let request = match args.command.as_str() {
         "" => return Err(Failure::Usage("no command given".into())),
         "help" => {
@@ -109,6 +129,8 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         "daemon" => return run_daemon(args),
         "check-config" => return check_config(&args),
+        "snmp" if args.names.is_empty() => return snmp(&args),
+        "status" if args.watch && args.names.is_empty() => return watch(&args),
         "status" => Request::Status,
         "history" => Request::History,
         "prefer" => Request::Prefer(one_name(&args)?),
@@ -129,6 +151,84 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         )));
     }
     client_command(&args, &request)
+}
+
+/// Options that belong to one command are refused elsewhere.
+fn check_option_use(args: &Args) -> Result<(), Failure> {
+    let command = args.command.as_str();
+    let misplaced = if args.watch && command != "status" {
+        Some("--watch")
+    } else if args.interval.is_some() && !(command == "status" && args.watch) {
+        Some("--interval")
+    } else if args.base_oid.is_some() && command != "snmp" {
+        Some("--base-oid")
+    } else if args.watch && args.json {
+        Some("--json")
+    } else {
+        None
+    };
+    match misplaced {
+        Some("--json") => Err(Failure::Usage(
+            "--watch and --json do not go together".into(),
+        )),
+        Some(option) => Err(Failure::Usage(format!(
+            "{option} is not an option of '{command}'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(feature = "snmp")]
+fn snmp(args: &Args) -> Result<ExitCode, Failure> {
+    use wanfailover::snmp;
+    let text = args.base_oid.as_deref().unwrap_or(snmp::DEFAULT_BASE);
+    let base =
+        snmp::Oid::parse(text).map_err(|e| Failure::Usage(format!("--base-oid {text}: {e}")))?;
+    let options = snmp::Options {
+        socket: client_socket(args),
+        base,
+    };
+    snmp::run(&options).map_err(|e| Failure::Error(format!("snmp: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "snmp"))]
+fn snmp(_: &Args) -> Result<ExitCode, Failure> {
+    Err(Failure::Error(
+        "this build has no SNMP support (Cargo feature `snmp`)".into(),
+    ))
+}
+
+#[cfg(feature = "watch")]
+fn watch(args: &Args) -> Result<ExitCode, Failure> {
+    use wanfailover::watch;
+    let interval = match &args.interval {
+        None => watch::DEFAULT_INTERVAL,
+        Some(text) => config::parse_duration(text)
+            .map_err(|e| Failure::Usage(format!("--interval {text}: {e}")))?,
+    };
+    if interval < watch::MIN_INTERVAL {
+        return Err(Failure::Usage(format!(
+            "--interval must be at least {}",
+            config::format_duration(watch::MIN_INTERVAL)
+        )));
+    }
+    let options = watch::Options {
+        socket: client_socket(args),
+        interval,
+        timeout: CLIENT_TIMEOUT,
+    };
+    match watch::run(&options).map_err(|e| Failure::Error(format!("watch: {e}")))? {
+        watch::End::Interrupted => Ok(ExitCode::SUCCESS),
+        watch::End::DaemonGone(why) => Err(Failure::Error(format!("watch ended: {why}"))),
+    }
+}
+
+#[cfg(not(feature = "watch"))]
+fn watch(_: &Args) -> Result<ExitCode, Failure> {
+    Err(Failure::Error(
+        "this build has no live view (Cargo feature `watch`)".into(),
+    ))
 }
 
 fn one_name(args: &Args) -> Result<String, Failure> {
