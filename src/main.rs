@@ -129,8 +129,8 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         "daemon" => return run_daemon(args),
         "check-config" => return check_config(&args),
-        "snmp" if args.names.is_empty() => return snmp(&args),
-        "status" if args.watch && args.names.is_empty() => return watch(&args),
+        "snmp" => return no_names(&args).and_then(|()| snmp(&args)),
+        "status" if args.watch => return no_names(&args).and_then(|()| watch(&args)),
         "status" => Request::Status,
         "history" => Request::History,
         "prefer" => Request::Prefer(one_name(&args)?),
@@ -143,39 +143,42 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         "stop" => Request::Stop,
         other => return Err(Failure::Usage(format!("unknown command '{other}'"))),
     };
-    let takes_names = matches!(args.command.as_str(), "prefer" | "order");
-    if !takes_names && !args.names.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{} takes no arguments",
-            args.command
-        )));
+    if !matches!(args.command.as_str(), "prefer" | "order") {
+        no_names(&args)?;
     }
     client_command(&args, &request)
+}
+
+fn no_names(args: &Args) -> Result<(), Failure> {
+    if args.names.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "{} takes no arguments",
+        args.command
+    )))
 }
 
 /// Options that belong to one command are refused elsewhere.
 fn check_option_use(args: &Args) -> Result<(), Failure> {
     let command = args.command.as_str();
-    let misplaced = if args.watch && command != "status" {
-        Some("--watch")
-    } else if args.interval.is_some() && !(command == "status" && args.watch) {
-        Some("--interval")
-    } else if args.base_oid.is_some() && command != "snmp" {
-        Some("--base-oid")
-    } else if args.watch && args.json {
-        Some("--json")
-    } else {
-        None
-    };
-    match misplaced {
-        Some("--json") => Err(Failure::Usage(
+    if args.watch && args.json {
+        return Err(Failure::Usage(
             "--watch and --json do not go together".into(),
-        )),
-        Some(option) => Err(Failure::Usage(format!(
-            "{option} is not an option of '{command}'"
-        ))),
-        None => Ok(()),
+        ));
     }
+    let misplaced = if args.watch && command != "status" {
+        "--watch"
+    } else if args.interval.is_some() && !(command == "status" && args.watch) {
+        "--interval"
+    } else if args.base_oid.is_some() && command != "snmp" {
+        "--base-oid"
+    } else {
+        return Ok(());
+    };
+    Err(Failure::Usage(format!(
+        "{misplaced} is not an option of '{command}'"
+    )))
 }
 
 #[cfg(feature = "snmp")]
