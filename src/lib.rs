@@ -36,6 +36,8 @@
 //! | [`hooks`] | hook processes | no |
 //! | [`daemon`] | the poll loop | no |
 //! | [`sort`] | a small stable sort for short lists | yes |
+//! | `snmp` | `wanfailover snmp`: net-snmp `pass_persist` over the control socket (feature `snmp`) | all but the stdin loop |
+//! | `watch` | `wanfailover status --watch`: live terminal view (feature `watch`) | all but the refresh loop |
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -44,5 +46,9 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod hooks;
+#[cfg(feature = "snmp")]
+pub mod snmp;
 pub mod sort;
 pub mod sys;
+#[cfg(feature = "watch")]
+pub mod watch;

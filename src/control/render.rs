@@ -170,8 +170,9 @@ pub fn history_json(now_us: u64, entries: &[HistoryEntry]) -> String {
 }
 
 /// Columns separated by two spaces, padded to the widest cell (by characters); no
-/// trailing blanks.
-fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
+/// trailing blanks. An empty first header makes the first column a one-space marker column
+/// (`*` for the active WAN). `right[i]` right-aligns column `i`.
+pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
