@@ -44,30 +44,6 @@ const NO_CONNECTIVITY: [(&str, &str); 7] = [
     ("WAN_CONNECTIVITY", "none"),
 ];
 
-/// Whether every program is installed (skip with a message; under `CI=true` fail).
-fn have(programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs
-        .iter()
-        .copied()
-        .filter(|p| {
-            !std::env::var("PATH")
-                .unwrap_or_default()
-                .split(':')
-                .chain(["/usr/sbin", "/sbin"])
-                .any(|d| Path::new(d).join(p).is_file())
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("not installed: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("hook example test cannot run under CI=true: {why}");
-    }
-    eprintln!("skipping hook example test: {why}");
-    false
-}
-
 fn hook(name: &str) -> PathBuf {
     repo_root().join("dist/hooks").join(name)
 }
@@ -80,11 +56,8 @@ struct Place {
 
 impl Place {
     fn new(tag: &str) -> Option<Place> {
-        if !lab_available() {
-            return None;
-        }
         Some(Place {
-            lab: Lab::up(1, &["--no-routes"]),
+            lab: open_lab(1, &["--no-routes"])?,
             dir: TempDir::new(tag),
         })
     }
@@ -501,10 +474,12 @@ fn hooks_are_shellcheck_clean() {
 
 #[test]
 fn webhook_from_the_real_daemon_on_a_failover() {
-    if !lab_available() || !have(&["curl"]) {
+    if !have(&["curl"]) {
         return;
     }
-    let lab = Lab::up(2, &[]);
+    let Some(lab) = open_lab(2, &[]) else {
+        return;
+    };
     let dir = TempDir::new("hook-daemon");
     let (port, requests) = http_receiver(&lab.gw_ns());
     let settings = dir.0.join("hooks.conf");

@@ -25,31 +25,6 @@ const AGENT: &str = "127.0.0.1:16161";
 /// gives up. Generous, because the machine may be busy; the agent itself waits 0.5 s.
 const MANAGER_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Whether every program is installed; if not, the test is skipped with a message, except
-/// under `CI=true`, where a test that cannot run fails.
-fn have(programs: &[&str]) -> bool {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = path
-        .split(':')
-        .map(PathBuf::from)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .collect();
-    let missing: Vec<&str> = programs
-        .iter()
-        .copied()
-        .filter(|p| !dirs.iter().any(|d| d.join(p).is_file()))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("not installed: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("SNMP test cannot run under CI=true: {why} (scripts/setup.sh installs them)");
-    }
-    eprintln!("skipping SNMP test: {why}");
-    false
-}
-
 /// Minimal stand-ins for the SMIv2 base modules (RFC 2578, 2579, 2580): the names, OIDs
 /// and types that WANFAILOVER-MIB and NET-SNMP-MIB import. Macro bodies are left out;
 /// both libsmi and net-snmp know the macros themselves.
@@ -355,10 +330,12 @@ fn assert_walk_matches_status(rows: &[(String, String, String)], json: &str, n: 
 
 #[test]
 fn snmpwalk_snmpget_and_snmptable_agree_with_status() {
-    if !lab_available() || !have(&["snmpd", "snmpwalk", "snmpget", "snmptable", "snmpset"]) {
+    if !have(&["snmpd", "snmpwalk", "snmpget", "snmptable", "snmpset"]) {
         return;
     }
-    let lab = Lab::up(2, &[]);
+    let Some(lab) = open_lab(2, &[]) else {
+        return;
+    };
     let dir = TempDir::new("snmp");
     let mut d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
     wait_settled(&d, 2, "wan1");
@@ -474,10 +451,12 @@ fn snmptable_with_the_mib(lab: &Lab, dir: &Path, json: &str) {
 
 #[test]
 fn a_stuck_daemon_gets_none_within_the_timeout() {
-    if !lab_available() || !have(&["snmpd", "snmpwalk"]) {
+    if !have(&["snmpd", "snmpwalk"]) {
         return;
     }
-    let lab = Lab::up(1, &["--no-routes"]);
+    let Some(lab) = open_lab(1, &["--no-routes"]) else {
+        return;
+    };
     let dir = TempDir::new("snmp-stuck");
     // A socket that accepts connections (the kernel does, up to the backlog) but never
     // answers: a daemon stuck in its loop.

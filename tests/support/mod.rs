@@ -43,6 +43,27 @@ pub fn skipped(why: &str) {
     }
 }
 
+/// Whether every program is installed (on the PATH or in /usr/sbin, /sbin); if not, records
+/// the skip (see [`skipped`]: under `CI=true` the test fails, scripts/setup.sh installs them).
+pub fn have(programs: &[&str]) -> bool {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = path
+        .split(':')
+        .map(PathBuf::from)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .collect();
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| !dirs.iter().any(|d| d.join(p).is_file()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    skipped(&format!("not installed: {}", missing.join(", ")));
+    false
+}
+
 /// The one opening of every namespace test: a lab of `n` WANs (see [`Lab::up`]), or `None`
 /// after recording the skip (see [`skipped`]) when namespace tests cannot run here (not
 /// root, or no `ip`). `let Some(lab) = open_lab(2, &[]) else { return };`
