@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{self, Config};
-use crate::control::protocol::{Request, Response};
+use crate::control::protocol::{Counters, Request, Response};
 use crate::control::Peer;
 use crate::engine::{
     wan, Action, Command, Engine, Family, HookKind, Input, Instant, ProbeError, RouteError, WanId,
@@ -316,6 +316,18 @@ impl Core {
                 Response::Ok
             }
             Request::Version => Response::Version(env!("CARGO_PKG_VERSION").to_string()),
+            Request::Counters => Response::Counters(self.counters()),
+        }
+    }
+
+    fn counters(&self) -> Counters {
+        let nl = self.nl.stats();
+        Counters {
+            decision_passes: self.engine.decision_passes(),
+            route_dumps: nl.route_dumps,
+            netlink_overruns: nl.overruns,
+            netlink_parse_errors: nl.parse_errors,
+            multipath_skipped: self.view.stats().multipath_skipped,
         }
     }
 

@@ -13,6 +13,7 @@ impl Engine {
     /// Timers, policy, reconciliation and hooks, in that order: route operations go out
     /// before hooks, so a re-rank never waits behind a hook.
     pub(super) fn update(&mut self, now: Instant) {
+        self.passes += 1;
         if !self.stopping {
             for (i, e) in self.entries.iter_mut().enumerate() {
                 e.wan.tick(now, wan_id(i), &mut self.actions);

@@ -212,6 +212,8 @@ pub struct Engine {
     next_op: OpId,
     stopping: bool,
     taken: Taken,
+    /// Decision passes run so far (see [`Engine::decision_passes`]).
+    passes: u64,
 }
 
 impl Engine {
@@ -241,6 +243,7 @@ impl Engine {
             next_op: 1,
             stopping: false,
             taken: Taken::default(),
+            passes: 0,
         }
     }
 
@@ -339,6 +342,12 @@ impl Engine {
         if let Some(slot) = e.slots[(route.family).index()].as_mut() {
             slot.remember_foreign(route);
         }
+    }
+
+    /// How many decision passes (timers, ranking, reconciliation, hooks) ran so far: the
+    /// benchmark's measure of how much deciding one kernel fact costs.
+    pub fn decision_passes(&self) -> u64 {
+        self.passes
     }
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.

@@ -38,18 +38,12 @@ const MAX_DUMP_RETRIES: u8 = 3;
 /// What was counted on the receive path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub datagrams: u64,
-    pub messages: u64,
     /// Messages skipped because they could not be decoded.
     pub parse_errors: u64,
-    /// Messages of types the daemon does not use (or of other address families).
-    pub unknown: u64,
-    /// Datagrams larger than the receive buffer (dropped).
-    pub truncated: u64,
-    /// `ENOBUFS`: notifications were lost.
+    /// Data was lost: `ENOBUFS`, or a datagram larger than the receive buffer.
     pub overruns: u64,
-    /// Replies on the request socket not addressed to it.
-    pub foreign: u64,
+    /// Route dumps sent (repeats of an interrupted dump included).
+    pub route_dumps: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -273,6 +267,9 @@ impl Netlink {
             self.dumps.push_front(kind);
             return Err(e);
         }
+        if kind == DumpKind::Routes {
+            self.stats.route_dumps += 1;
+        }
         self.active = Some(ActiveDump {
             kind,
             seq,
@@ -307,7 +304,7 @@ impl Netlink {
     /// `ENOBUFS`. A lost notification or reply asks for a re-dump; a cut dump part makes the
     /// running dump incomplete, so it is repeated.
     fn truncated(&mut self, source: Source) {
-        self.stats.truncated += 1;
+        self.stats.overruns += 1;
         match (source, self.active.as_mut()) {
             (Source::Notify, _) | (_, None) => self.queue.push_back(Event::Overrun),
             (_, Some(dump)) => dump.interrupted = true,
@@ -315,12 +312,10 @@ impl Netlink {
     }
 
     fn handle_datagram(&mut self, source: Source, len: usize) -> Result<(), Error> {
-        self.stats.datagrams += 1;
         // Parse from a moved-out buffer so `self` stays borrowable while handling.
         let rx = std::mem::take(&mut self.rx);
         let mut result = Ok(());
         for parsed in parse_messages(&rx[..len]) {
-            self.stats.messages += 1;
             match parsed {
                 Ok(msg) if source == Source::Notify => self.notification(msg),
                 Ok(msg) => {
@@ -344,13 +339,12 @@ impl Netlink {
                 let source = Source::Notify;
                 self.queue.push_back(Event::Message { source, msg });
             }
-            _ => self.stats.unknown += 1,
+            _ => {}
         }
     }
 
     fn reply(&mut self, msg: Message) -> Result<(), Error> {
         if msg.pid != self.pid {
-            self.stats.foreign += 1;
             return Ok(());
         }
         let dump = self.active.filter(|a| a.seq == msg.seq);
@@ -378,10 +372,7 @@ impl Netlink {
                 self.queue.push_back(Event::Message { source, msg });
                 Ok(())
             }
-            _ => {
-                self.stats.unknown += 1;
-                Ok(())
-            }
+            _ => Ok(()),
         }
     }
 
