@@ -121,6 +121,12 @@ impl Daemon {
     }
 }
 
+/// A fresh route operation id, as the engine numbers them (never 0, below 2^31).
+fn next_op() -> Seq {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("address")
 }
@@ -179,9 +185,11 @@ fn make_before_break_never_leaves_zero_default_routes() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the view to show only our route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V4) == [ours]
@@ -217,14 +225,17 @@ fn route_errors_map_to_engine_terms() {
         let mut d = Daemon::start();
         // IPv4 keys default routes by metric: wan1's DHCP route holds metric 0.
         let clash = v4_route(d.ifindex("wan2"), "192.0.2.17", 0, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&clash).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&clash, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Exists));
         let missing = v4_route(d.ifindex("wan2"), "192.0.2.17", 4242, RTPROT_WANFAILOVER);
-        let seq = d.nl.del_route(&missing).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&missing, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
         // A gateway outside every connected subnet.
         let unreachable = v4_route(d.ifindex("wan2"), "203.0.113.1", 77, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&unreachable).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&unreachable, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Unreachable));
     });
 }
@@ -352,16 +363,19 @@ fn ipv6_default_route_add_and_delete() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("only our IPv6 route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6) == [ours]
         });
         // IPv6 has no metric 0: the kernel stores 1024.
         let zero = Route { metric: 0, ..ours };
-        let seq = d.nl.add_route(&zero).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&zero, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("metric 0 as 1024", 2 * SECOND, |d| {
             d.view
@@ -374,14 +388,17 @@ fn ipv6_default_route_add_and_delete() {
             metric: 1024,
             ..ours
         };
-        let seq = d.nl.del_route(&stored).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&stored, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("no IPv6 route on wan1", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6).is_empty()
         });
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
     });
 }
@@ -425,7 +442,8 @@ fn runtime_dumps_queue_and_interleave_with_route_acks() {
         // kernel allows one dump per socket at a time; the ACK comes between dump parts.
         d.nl.dump_all().expect("dump");
         let ours = v4_route(d.ifindex("wan3"), "192.0.2.25", 333, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         d.nl.dump_all().expect("dump");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the dumps", 2 * SECOND, |d| !d.nl.dump_pending());

@@ -18,16 +18,6 @@ use super::notify::Notifier;
 use super::state;
 use super::wans::Bindings;
 
-/// A route request sent to the kernel and not yet answered.
-struct PendingOp {
-    seq: Seq,
-    op: crate::engine::OpId,
-    sent_at: Instant,
-}
-
-/// An ACK that has not come after this long is taken as lost (notifications can be dropped
-/// under memory pressure) and reported to the engine as a failure, which retries.
-const OP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often link counters are read for the throughput figures.
 const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 /// How long a stop may take to give routes back before the daemon exits anyway.
@@ -44,7 +34,9 @@ pub struct Core {
     pub notifier: Notifier,
     pub state_path: PathBuf,
     pub(super) changes: Vec<Change>,
-    pending: Vec<PendingOp>,
+    /// Inputs that carrying out actions produced (a failed send), recorded after the
+    /// actions are drained so that one turn of the loop runs one decision pass.
+    feedback: Vec<Input>,
     /// Set once a stop was asked for: the time by which the daemon exits regardless.
     pub stop_by: Option<Instant>,
     ready_sent: bool,
@@ -73,7 +65,7 @@ impl Core {
             notifier: Notifier::from_env(now),
             state_path,
             changes: Vec::new(),
-            pending: Vec::new(),
+            feedback: Vec::new(),
             stop_by: None,
             ready_sent: false,
             next_counters_at: now,
@@ -81,11 +73,10 @@ impl Core {
         }
     }
 
+    /// The kernel's answer to a route request: its sequence number is the operation id.
     pub(super) fn on_ack(&mut self, now: Instant, seq: Seq, result: Result<(), RouteError>) {
-        if let Some(i) = self.pending.iter().position(|p| p.seq == seq) {
-            let op = self.pending.swap_remove(i).op;
-            self.engine.handle(now, Input::RouteDone { op, result });
-        }
+        self.engine
+            .handle(now, Input::RouteDone { op: seq, result });
     }
 
     /// Reads every ready probe socket of one WAN.
@@ -127,7 +118,8 @@ impl Core {
         }
     }
 
-    /// Carries out everything the engine wants done now.
+    /// Carries out everything the engine wants done now (one decision pass), then records
+    /// what went wrong doing it for the next pass.
     pub fn drain_engine(&mut self, now: Instant) {
         while let Some(action) = self.engine.poll_action(now) {
             match action {
@@ -139,15 +131,15 @@ impl Core {
                 } => self.send_probe(now, wan, target, addr, seq),
                 Action::AddRoute { op, route, append } => {
                     let sent = if append {
-                        self.nl.append_route(&route)
+                        self.nl.append_route(&route, op)
                     } else {
-                        self.nl.add_route(&route)
+                        self.nl.add_route(&route, op)
                     };
-                    self.track_op(now, op, sent);
+                    self.track_op(op, sent);
                 }
                 Action::DelRoute { op, route } => {
-                    let sent = self.nl.del_route(&route);
-                    self.track_op(now, op, sent);
+                    let sent = self.nl.del_route(&route, op);
+                    self.track_op(op, sent);
                 }
                 Action::Hook {
                     wan,
@@ -157,6 +149,9 @@ impl Core {
                     active,
                 } => self.hook(now, wan, kind, state, previous, active),
             }
+        }
+        for input in self.feedback.drain(..) {
+            self.engine.handle(now, input);
         }
     }
 
@@ -208,56 +203,27 @@ impl Core {
             },
             None => ProbeError::NoSocket,
         };
-        self.engine.handle(
-            now,
-            Input::ProbeFailed {
-                wan,
-                target,
-                seq,
-                error,
-            },
-        );
+        self.feedback.push(Input::ProbeFailed {
+            wan,
+            target,
+            seq,
+            error,
+        });
     }
 
-    fn track_op(
-        &mut self,
-        now: Instant,
-        op: crate::engine::OpId,
-        sent: Result<Seq, crate::sys::netlink::Error>,
-    ) {
-        match sent {
-            Ok(seq) => self.pending.push(PendingOp {
-                seq,
-                op,
-                sent_at: now,
-            }),
-            Err(e) => {
-                log::warn!("netlink: {e}");
-                let errno = e.source.raw_os_error().unwrap_or(libc::EIO);
-                self.engine.handle(
-                    now,
-                    Input::RouteDone {
-                        op,
-                        result: Err(RouteError::Other(errno)),
-                    },
-                );
-            }
+    /// A route request that could not even be sent failed with the send's errno.
+    fn track_op(&mut self, op: crate::engine::OpId, sent: Result<(), crate::sys::netlink::Error>) {
+        if let Err(e) = sent {
+            log::warn!("netlink: {e}");
+            let errno = e.source.raw_os_error().unwrap_or(libc::EIO);
+            let result = Err(RouteError::Other(errno));
+            self.feedback.push(Input::RouteDone { op, result });
         }
     }
 
-    /// Timers that are not the engine's: lost ACKs, link counters, hooks, the watchdog,
-    /// systemd readiness and the persisted foreign routes.
+    /// Timers that are not the engine's: link counters, hooks, the watchdog and systemd
+    /// readiness.
     pub fn timers(&mut self, now: Instant) {
-        while let Some(i) = self
-            .pending
-            .iter()
-            .position(|p| now.saturating_since(p.sent_at) >= OP_TIMEOUT)
-        {
-            let op = self.pending.swap_remove(i).op;
-            log::warn!("no answer from the kernel to route operation {op}; retrying");
-            let result = Err(RouteError::Other(libc::ETIMEDOUT));
-            self.engine.handle(now, Input::RouteDone { op, result });
-        }
         if now >= self.next_counters_at && self.stop_by.is_none() {
             self.next_counters_at = now + COUNTERS_EVERY;
             for ifindex in self
@@ -274,7 +240,7 @@ impl Core {
         }
         self.hooks.reap(now);
         self.notifier.tick(now);
-        if !self.ready_sent && self.pending.is_empty() && !self.nl.dump_pending() {
+        if !self.ready_sent && !self.engine.ops_in_flight() && !self.nl.dump_pending() {
             self.ready_sent = true;
             self.notifier.send("READY=1");
         }
@@ -282,10 +248,8 @@ impl Core {
 
     /// The earliest time something here needs the loop, besides file descriptors.
     pub fn poll_at(&self) -> Option<Instant> {
-        let op_deadline = self.pending.iter().map(|p| p.sent_at + OP_TIMEOUT).min();
         [
             self.engine.poll_at(),
-            op_deadline,
             Some(self.next_counters_at),
             self.hooks.poll_at(),
             self.notifier.poll_at(),
@@ -331,13 +295,13 @@ impl Core {
         }
     }
 
-    /// `prefer`/`auto`/`order`: applied at once; the routes follow in this same turn.
+    /// `prefer`/`auto`/`order`: checked and answered at once; the engine decides on it,
+    /// and the routes follow, at the top of the next turn, before the loop waits again.
     fn steer(&mut self, now: Instant, command: Command) -> Response {
         let what = format!("{command:?}");
         match self.engine.command(now, command) {
             Ok(()) => {
                 log::info!("control: {what}");
-                self.drain_engine(now);
                 Response::Ok
             }
             Err(e) => Response::Error(e.to_string()),
@@ -381,7 +345,7 @@ impl Core {
                 log::warn!("stop: routes not all given back within {STOP_GRACE:?}");
                 true
             }
-            Some(_) => self.engine.is_stopped() && self.pending.is_empty(),
+            Some(_) => self.engine.is_stopped(),
         }
     }
 }

@@ -126,10 +126,11 @@ impl Daemon {
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let now = monotonic_now();
+            // One decision pass for everything the last turn recorded, then the shell's
+            // own timers (which record nothing for the engine).
             self.core.drain_engine(now);
             self.core.timers(now);
             self.server.expire(now);
-            self.core.drain_engine(now);
             if self.core.stopped(now) {
                 return Ok(());
             }

@@ -3,12 +3,12 @@
 
 use super::core::Core;
 use super::state;
-use crate::engine::Instant;
+use crate::engine::{Input, Instant};
 
 impl Core {
     /// Seeds the engine with the foreign routes a previous run replaced and did not give
     /// back (it was killed): they go back on this run's exit.
-    pub fn restore_saved(&mut self, _now: Instant) {
+    pub fn restore_saved(&mut self, now: Instant) {
         let text = match std::fs::read_to_string(&self.state_path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -25,12 +25,12 @@ impl Core {
             );
         }
         for s in saved {
-            self.restore_one(s);
+            self.restore_one(now, s);
         }
     }
 
     /// One saved route, if its WAN is still configured and its interface exists.
-    fn restore_one(&mut self, s: state::Saved) {
+    fn restore_one(&mut self, now: Instant, s: state::Saved) {
         let Some(id) = self.engine.wan_id(&s.wan) else {
             log::warn!(
                 "saved route of WAN '{}' which is no longer configured: {}",
@@ -50,7 +50,8 @@ impl Core {
             "{}: will give back {route} on exit (saved by a previous run)",
             s.wan
         );
-        self.engine.remember_foreign(id, route);
+        self.engine
+            .handle(now, Input::ForeignRoute { wan: id, route });
         self.saved.push(s);
     }
 

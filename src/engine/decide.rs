@@ -1,12 +1,13 @@
-//! Decisions after every input and timer: the WANs' timers, ranking and the switch of the
-//! active WAN, route reconciliation, and the hooks that report transitions and switches.
+//! The decision pass, run once per poll after inputs or a due timer: the WANs' timers,
+//! ranking and the switch of the active WAN, route reconciliation, and the hooks that
+//! report transitions and switches.
 
 use heapless::Vec as HVec;
 
 use super::history::{self, Event, Record};
 use super::reconcile::Taken;
 use super::wan::Transition;
-use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, WanId};
+use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, SwitchCause, WanId};
 use crate::config::MAX_WANS;
 
 impl Engine {
@@ -14,6 +15,7 @@ impl Engine {
     /// before hooks, so a re-rank never waits behind a hook.
     pub(super) fn update(&mut self, now: Instant) {
         self.passes += 1;
+        self.recorded = false;
         if !self.stopping {
             for (i, e) in self.entries.iter_mut().enumerate() {
                 e.wan.tick(now, wan_id(i), &mut self.actions);
@@ -82,7 +84,7 @@ impl Engine {
         let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
         self.metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
         let active = policy::active(&inputs, &self.metrics);
-        let cause = core::mem::replace(&mut self.switch_cause, "state change");
+        let cause = core::mem::replace(&mut self.switch_cause, SwitchCause::StateChange);
         if active == self.active {
             return None;
         }
@@ -95,13 +97,14 @@ impl Engine {
         now: Instant,
         from: Option<WanId>,
         to: Option<WanId>,
-        cause: &'static str,
+        cause: SwitchCause,
     ) -> Option<Action> {
         let (from_name, to_name) = (self.history_name(from), self.history_name(to));
         log::info!(
-            "active WAN: {} => {} ({cause})",
+            "active WAN: {} => {} ({})",
             or_none(&from_name),
-            or_none(&to_name)
+            or_none(&to_name),
+            cause.as_str()
         );
         let wan = to.or(from)?;
         let state = self.entries.get(usize::from(wan))?.wan.state();
@@ -118,7 +121,7 @@ impl Engine {
             at: now,
             wan: record_wan,
             event,
-            cause,
+            cause: cause.as_str(),
         });
         Some(Action::Hook {
             wan,
@@ -137,6 +140,13 @@ impl Engine {
     }
 
     fn reconcile(&mut self, now: Instant) {
+        let managed = self
+            .entries
+            .iter_mut()
+            .flat_map(|e| e.slots.iter_mut().flatten());
+        for slot in managed.chain(self.retiring.iter_mut()) {
+            slot.expire(now);
+        }
         let mut taken = core::mem::take(&mut self.taken);
         for family in [Family::V4, Family::V6] {
             self.fill_taken(family, &mut taken);

@@ -4,7 +4,8 @@
 use super::entry::Entry;
 use super::reconcile::Slot;
 use super::{
-    penalties, Engine, Family, Input, Instant, OpId, ProbeError, Route, RouteError, WanId,
+    penalties, Command, Engine, Family, Input, Instant, OpId, ProbeError, Route, RouteError,
+    SwitchCause, WanId,
 };
 use crate::config::{self, Config, MAX_WANS};
 
@@ -47,11 +48,8 @@ impl Engine {
                 rx_bytes,
                 tx_bytes,
             } => self.on_counters(now, wan, rx_bytes, tx_bytes),
-            Input::Command(c) => {
-                if let Err(e) = self.command(now, c) {
-                    log::warn!("command refused: {e}");
-                }
-            }
+            Input::Command(c) => self.on_command(c),
+            Input::ForeignRoute { wan, route } => self.on_foreign_route(wan, route),
             Input::Reload(config) => self.reload(now, &config),
             Input::Shutdown => self.shutdown(),
         }
@@ -148,6 +146,39 @@ impl Engine {
         self.taken = taken;
     }
 
+    /// Steering; checked by the caller, and again here (a reload in between may have
+    /// renamed the WANs).
+    fn on_command(&mut self, command: Command) {
+        if let Err(e) = self.check_command(&command) {
+            log::warn!("command refused: {e}");
+            return;
+        }
+        match command {
+            // rank NAME first while it is usable
+            Command::Prefer(name) => {
+                self.prefer = Some(name);
+                self.switch_cause = SwitchCause::Prefer;
+            }
+            // back to automatic ranking (a runtime order stays)
+            Command::Auto => {
+                self.prefer = None;
+                self.switch_cause = SwitchCause::Auto;
+            }
+            // ranks by position
+            Command::Order(names) => {
+                self.order = Some(names);
+                self.switch_cause = SwitchCause::Order;
+            }
+        }
+    }
+
+    fn on_foreign_route(&mut self, wan: WanId, route: Route) {
+        let Some(e) = self.entry(wan) else { return };
+        if let Some(slot) = e.slots[route.family.index()].as_mut() {
+            slot.remember_foreign(route);
+        }
+    }
+
     fn reload(&mut self, now: Instant, config: &Config) {
         let prev_active = self.active.and_then(|id| self.entries.get(usize::from(id)));
         let prev_active = prev_active.map(|e| e.wan.name.clone());
@@ -161,7 +192,7 @@ impl Engine {
         }
         self.penalties = penalties(config);
         self.active = prev_active.and_then(|n| self.wan_id(&n));
-        self.switch_cause = "reload";
+        self.switch_cause = SwitchCause::Reload;
     }
 
     /// The entry for `w` after a reload, taken out of `old` if the WAN is still there.

@@ -19,6 +19,9 @@
 //!   foreign holder elsewhere never makes us spin.
 //! - `ESRCH` on delete means done. Any other error: retry with backoff (100 ms doubling to
 //!   10 s) through `poll_at`, never a spin.
+//! - An operation the kernel has not answered within [`OP_TIMEOUT`] failed with
+//!   [`RouteError::Timeout`] (an ACK can be lost when the request socket overflows) and is
+//!   retried like any other error; a late answer is then ignored.
 //! - **Restore** (shutdown, or the WAN removed by a reload): add the remembered foreign route
 //!   back exactly first, then delete ours. It is added with `NLM_F_APPEND`, not `NLM_F_EXCL`:
 //!   two WANs' foreign routes may share a key (busybox udhcpc and ISC dhclient both install
@@ -35,7 +38,7 @@ use heapless::Vec as HVec;
 
 use super::route::{Family, Route, RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use super::time::Instant;
-use super::{Action, OpId, RouteError};
+use super::{Action, OpId, RouteError, OP_ID_LIMIT};
 use crate::config::MAX_WANS;
 
 /// Default routes per interface and family the engine tracks; more are ignored (logged).
@@ -54,6 +57,8 @@ const RESTORE_RETRY: Duration = Duration::from_millis(10);
 /// …this many times (a second in all) before ours is kept instead.
 const RESTORE_ATTEMPTS: u8 = 100;
 const EXISTS_MAX: Duration = Duration::from_secs(30);
+/// How long the kernel may take to answer a route operation.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Metrics in use for one family, across every WAN (built by the engine before reconciling).
 #[derive(Debug, Default)]
@@ -106,6 +111,8 @@ struct InFlight {
     id: OpId,
     kind: OpKind,
     route: Route,
+    /// Taken as lost when no answer came by then.
+    deadline_at: Instant,
 }
 
 /// Parked after `EEXIST` at `metric`.
@@ -274,6 +281,25 @@ impl Slot {
         self.op.is_some_and(|o| o.id == id)
     }
 
+    /// Whether an operation waits for the kernel's answer.
+    pub fn in_flight(&self) -> bool {
+        self.op.is_some()
+    }
+
+    /// An operation unanswered past its deadline failed with [`RouteError::Timeout`].
+    pub fn expire(&mut self, now: Instant) {
+        let Some(op) = self.op.filter(|o| now >= o.deadline_at) else {
+            return;
+        };
+        log::warn!(
+            "no answer from the kernel to {:?} {}; retrying",
+            op.kind,
+            op.route
+        );
+        self.op = None;
+        self.on_error(now, op.kind, op.route, RouteError::Timeout);
+    }
+
     /// Give the routes back (shutdown, or the WAN left the config).
     pub fn begin_restore(&mut self) {
         if self.mode == Mode::Manage {
@@ -286,10 +312,10 @@ impl Slot {
         matches!(self.mode, Mode::Restore(_)) && self.op.is_none() && self.next_restore().is_none()
     }
 
-    /// Pending retry timer (only while managing and idle).
+    /// The deadline of the operation in flight, else a pending retry timer.
     pub fn poll_at(&self) -> Option<Instant> {
-        if self.op.is_some() {
-            return None;
+        if let Some(op) = self.op {
+            return Some(op.deadline_at);
         }
         if let Mode::Restore(_) = self.mode {
             return self.retry_at; // a foreign route waiting for its metric to be freed
@@ -323,8 +349,14 @@ impl Slot {
             }
         };
         let id = *ids;
-        *ids = ids.wrapping_add(1);
-        self.op = Some(InFlight { id, kind, route });
+        // 1 ..= OP_ID_LIMIT - 1, round and round (see `OpId`)
+        *ids = if id + 1 >= OP_ID_LIMIT { 1 } else { id + 1 };
+        self.op = Some(InFlight {
+            id,
+            kind,
+            route,
+            deadline_at: now + OP_TIMEOUT,
+        });
         Some(match kind {
             OpKind::Add => Action::AddRoute {
                 op: id,
@@ -347,7 +379,10 @@ impl Slot {
             _ => self.retry_at = None,
         }
         let Some(wanted) = self.wanted(now, want, taken) else {
-            self.blocked = None; // nothing to park for; a stale timer must not spin the loop
+            // nothing to park for; a stale timer must not spin the loop (a holdoff still
+            // running goes on: the route may be wanted again before it ends)
+            self.blocked = None;
+            self.readd_at = self.readd_at.filter(|&t| now < t);
             return None;
         };
         if !self.kernel.contains(&wanted) {

@@ -147,7 +147,8 @@ pub enum Event {
         seq: Seq,
         complete: bool,
     },
-    /// The kernel answered the request with this sequence number.
+    /// The kernel answered the route request with this sequence number (the engine's
+    /// operation id).
     Ack {
         seq: Seq,
         result: Result<(), RouteError>,

@@ -22,7 +22,7 @@ use super::message::{
 };
 use super::view::{Change, View};
 use super::{route_error, Error, Event, Op, Seq, Source};
-use crate::engine::Route;
+use crate::engine::{Route, OP_ID_LIMIT};
 
 /// Receive buffer for one datagram: the kernel sizes dump chunks after the largest read
 /// (up to 32 KiB), and a single link message with many attributes stays far below this.
@@ -88,7 +88,7 @@ impl Netlink {
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(256),
             queue: VecDeque::new(),
-            next_seq: 1,
+            next_seq: 0,
             dumps: VecDeque::new(),
             active: None,
             retries: 0,
@@ -150,38 +150,47 @@ impl Netlink {
     }
 
     /// Asks for one link (fresh `IFLA_STATS64` counters); the answer arrives as an
-    /// [`Event::Message`] from [`Source::Reply`], or as an [`Event::Ack`] error.
-    pub fn get_link(&mut self, ifindex: u32) -> Result<Seq, Error> {
+    /// [`Event::Message`] from [`Source::Reply`]. An error answer (the link is gone) is
+    /// only logged: the link's own notification tells the rest.
+    pub fn get_link(&mut self, ifindex: u32) -> Result<(), Error> {
         let seq = self.seq();
         self.tx.clear();
         emit_get_link(&mut self.tx, ifindex, seq);
-        self.send(Op::GetLink)?;
-        Ok(seq)
+        self.send(Op::GetLink)
     }
 
-    /// Adds the route (`NLM_F_CREATE | NLM_F_EXCL`); the kernel's answer arrives as
-    /// [`Event::Ack`] with the returned sequence number.
-    pub fn add_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Add, route, Op::AddRoute)
+    /// Adds the route (`NLM_F_CREATE | NLM_F_EXCL`) as request `seq` (the engine's
+    /// operation id, below [`OP_ID_LIMIT`]); the kernel's answer arrives as [`Event::Ack`]
+    /// with that sequence number.
+    pub fn add_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Add, route, seq, Op::AddRoute)
     }
 
     /// Adds the route beside any that share its key (`NLM_F_CREATE | NLM_F_APPEND`, see
     /// [`RouteOp::Append`]); answered like [`Netlink::add_route`].
-    pub fn append_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Append, route, Op::AddRoute)
+    pub fn append_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Append, route, seq, Op::AddRoute)
     }
 
     /// Deletes exactly this route; answered by [`Event::Ack`] (`NotFound` means already gone).
-    pub fn del_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Del, route, Op::DelRoute)
+    pub fn del_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Del, route, seq, Op::DelRoute)
     }
 
-    fn route_request(&mut self, op: RouteOp, route: &Route, what: Op) -> Result<Seq, Error> {
-        let seq = self.seq();
+    fn route_request(
+        &mut self,
+        op: RouteOp,
+        route: &Route,
+        seq: Seq,
+        what: Op,
+    ) -> Result<(), Error> {
+        debug_assert!(
+            seq != 0 && seq < OP_ID_LIMIT,
+            "route requests use engine op ids"
+        );
         self.tx.clear();
         emit_route(&mut self.tx, op, route, seq);
-        self.send(what)?;
-        Ok(seq)
+        self.send(what)
     }
 
     /// The next parsed event, if any. Call [`Netlink::receive`] when a socket is readable.
@@ -234,10 +243,11 @@ impl Netlink {
         }
     }
 
+    /// A sequence number for a request of our own (dump, link read): the top bit set, so
+    /// it never meets a route request's (the engine's operation ids stay below it).
     fn seq(&mut self) -> Seq {
-        let seq = self.next_seq;
-        // 0 is what notifications not caused by a request carry: never use it.
-        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let seq = OP_ID_LIMIT | self.next_seq;
+        self.next_seq = (self.next_seq + 1) % OP_ID_LIMIT;
         seq
     }
 
@@ -351,6 +361,11 @@ impl Netlink {
         match (&msg.body, dump) {
             (Body::Done { errno }, Some(d)) => self.dump_done(d, *errno),
             (Body::Error { errno, .. }, Some(d)) => self.dump_done(d, (*errno).max(1)),
+            // a link read that failed (the link went away): its counters simply stay
+            (Body::Error { errno, .. }, None) if msg.seq & OP_ID_LIMIT != 0 => {
+                log::debug!("netlink: request {} failed: errno {errno}", msg.seq);
+                Ok(())
+            }
             (Body::Error { errno, .. }, None) => {
                 let result = if *errno == 0 {
                     Ok(())
