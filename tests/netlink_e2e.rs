@@ -15,7 +15,7 @@ use wanfailover::engine::{Family, Route, RouteError};
 use wanfailover::sys::netlink::message::{
     emit_dump, emit_route, parse_messages, DumpKind, RouteOp,
 };
-use wanfailover::sys::netlink::{Change, Event, Netlink, Seq, View};
+use wanfailover::sys::netlink::{Body, Change, Event, Netlink, Seq, Source, View};
 
 const RTPROT_DHCP: u8 = 16;
 const RTPROT_STATIC: u8 = 4;
@@ -201,7 +201,7 @@ fn make_before_break_never_leaves_zero_default_routes() {
             .iter()
             .filter_map(|e| match e {
                 Event::Message { msg, .. } => match &msg.body {
-                    wanfailover::sys::netlink::Body::Route { new, route } => route
+                    Body::Route { new, route } => route
                         .default_route()
                         .filter(|r| r.ifindex == wan1)
                         .map(|r| (*new, r.metric)),
@@ -257,7 +257,7 @@ fn carrier_loss_and_return_are_link_events() {
         assert!(d
             .changes
             .iter()
-            .any(|c| matches!(c, Change::LinkChanged { ifindex, .. } if *ifindex == wan1)));
+            .any(|c| matches!(c, Change::Link { ifindex, .. } if *ifindex == wan1)));
         // The route stays, only flagged linkdown, without a notification.
         let linkdown = wait_for(3 * SECOND, || lab.default_routes().contains("linkdown"));
         assert!(linkdown, "{}", lab.default_routes());
@@ -301,6 +301,51 @@ fn admin_down_needs_a_route_redump() {
             ifindex: wan1,
             family: Family::V4
         }));
+    });
+}
+
+#[test]
+fn route_dumps_are_filtered_in_the_kernel() {
+    if !lab_available() {
+        return;
+    }
+    let lab = Lab::up(1, &[]);
+    lab.gw(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.9",
+        "table",
+        "100",
+    ]);
+    lab.gw(&["ip", "route", "add", "blackhole", "203.0.113.0/24"]);
+    in_gw(&lab, || {
+        let mut d = Daemon::start();
+        d.clear();
+        d.redump_routes();
+        let dumped: Vec<_> = d
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    source: Source::Dump(DumpKind::Routes),
+                    msg,
+                } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        assert!(!dumped.is_empty());
+        for msg in dumped {
+            // NLM_F_DUMP_FILTERED: the kernel applied the request's filter
+            assert_ne!(msg.flags & 0x20, 0, "{msg:?}");
+            let Body::Route { route, .. } = &msg.body else {
+                panic!("{msg:?}");
+            };
+            assert_eq!((route.table, route.kind), (254, 1), "{msg:?}");
+        }
+        assert_eq!(d.routes("wan1", Family::V4).len(), 1);
     });
 }
 

@@ -1,7 +1,7 @@
 //! The kernel side: what the netlink sockets report, turned into engine inputs.
 
 use crate::engine::{Family, Input, Instant, WanId};
-use crate::sys::netlink::{Change, Event};
+use crate::sys::netlink::{Change, Event, LinkChanges};
 
 use super::core::Core;
 
@@ -70,7 +70,10 @@ impl Core {
         self.save_state();
     }
 
-    /// Drains both netlink sockets and feeds what changed to the engine.
+    /// Drains both netlink sockets and feeds what changed to the engine: one input per
+    /// change. Routes are dumped again only where the kernel sends no notification: after
+    /// an admin down (IPv4 routes are flushed silently), for a new ifindex, and after lost
+    /// notifications.
     pub fn on_netlink(&mut self, now: Instant) {
         if let Err(e) = self.nl.receive() {
             log::warn!("netlink: {e}");
@@ -89,22 +92,30 @@ impl Core {
             self.view.apply(&ev, &mut self.changes);
         }
         let changes = std::mem::take(&mut self.changes);
+        let mut redump = false;
         for change in &changes {
-            self.on_change(now, change);
+            redump |= self.on_change(now, change);
         }
         self.changes = changes;
         self.changes.clear();
+        if redump {
+            if let Err(e) = self.nl.dump_routes() {
+                log::warn!("netlink: {e}");
+            }
+        }
         // Foreign routes are learned only from route facts, so this is where they change.
         self.save_state();
     }
 
-    fn on_change(&mut self, now: Instant, change: &Change) {
+    /// One change, one input. True when the routes must be dumped again.
+    fn on_change(&mut self, now: Instant, change: &Change) -> bool {
         match change {
-            // A link appeared, changed or was re-created: re-feed its WANs, and re-dump the
-            // routes, because an admin-down flushes IPv4 routes without notifications.
-            Change::LinkChanged { name, .. } | Change::LinkGone { name, .. } => {
-                self.on_link_change(now, name.as_str())
-            }
+            Change::Link {
+                ifindex,
+                name,
+                changed,
+            } => return self.on_link(now, *ifindex, name, *changed),
+            Change::LinkGone { ifindex, name } => self.on_link_gone(now, *ifindex, name),
             // New or lost addresses: probe sockets are rebuilt (a socket keeps the source
             // address it was opened with) and the engine learns whether probing can work.
             Change::AddrChanged { ifindex, family } => self.on_addr_change(now, *ifindex, *family),
@@ -113,17 +124,47 @@ impl Core {
             }
             Change::Counters { ifindex } => self.on_counters(now, *ifindex),
         }
+        false
     }
 
-    fn on_link_change(&mut self, now: Instant, name: &str) {
-        let ids: Vec<WanId> = self.wans.by_interface(name).collect();
-        if !ids.is_empty() {
-            if let Err(e) = self.nl.dump_routes() {
-                log::warn!("netlink: {e}");
+    /// A link appeared under a WAN's interface name, or its admin state or carrier changed.
+    fn on_link(&mut self, now: Instant, ifindex: u32, name: &str, changed: LinkChanges) -> bool {
+        let Some(link) = self.view.link(ifindex) else {
+            return false;
+        };
+        let (admin_up, carrier) = (link.admin_up, link.carrier);
+        let mut redump = false;
+        for id in self.wans.by_interface(name).collect::<Vec<_>>() {
+            let Some(b) = self.wans.get(id) else { continue };
+            if b.ifindex != Some(ifindex) {
+                // new or re-created: sockets bound to the old interface report total loss
+                b.ifindex = Some(ifindex);
+                b.reopen_probers();
             }
+            let input = Input::Link {
+                wan: id,
+                ifindex,
+                admin_up,
+                carrier,
+            };
+            self.engine.handle(now, input);
+            // the kernel flushes the IPv4 routes of an admin-downed link silently, and a
+            // new ifindex has routes no notification told us about yet
+            redump |= changed.appeared || (changed.admin && !admin_up);
         }
-        for id in ids {
-            self.feed_wan(now, id);
+        redump
+    }
+
+    /// The link of a WAN is gone (or renamed away).
+    fn on_link_gone(&mut self, now: Instant, ifindex: u32, name: &str) {
+        for id in self.wans.by_interface(name).collect::<Vec<_>>() {
+            let Some(b) = self.wans.get(id) else { continue };
+            if b.ifindex != Some(ifindex) {
+                continue; // the re-created link is already bound
+            }
+            b.ifindex = None;
+            b.close_probers();
+            self.engine.handle(now, Input::LinkGone { wan: id });
         }
     }
 

@@ -75,6 +75,7 @@ pub const RTA_MULTIPATH: u16 = 9;
 pub const RTA_TABLE: u16 = 15;
 pub const RTA_VIA: u16 = 18;
 pub const RT_TABLE_UNSPEC: u8 = 0;
+pub const RT_TABLE_MAIN: u8 = 254;
 pub const RT_SCOPE_UNIVERSE: u8 = 0;
 pub const RT_SCOPE_LINK: u8 = 253;
 pub const RT_SCOPE_NOWHERE: u8 = 255;
@@ -766,10 +767,11 @@ mod tests {
         0x18, 0, 0, 0, 0x16, 0, 0x01, 0x03, 7, 0, 0, 0, 0, 0, 0, 0, // REQUEST|DUMP
         0, 0, 0, 0, 0, 0, 0, 0, // ifaddrmsg: any family
     ];
-    // ip route show table all   (both families; iproute2 asks per family)
+    // ip route show table main type unicast   (both families; iproute2 asks per family
+    // and puts the table in RTA_TABLE, the kernel takes either)
     const GETROUTE_DUMP: [u8; 28] = [
         0x1c, 0, 0, 0, 0x1a, 0, 0x01, 0x03, 7, 0, 0, 0, 0, 0, 0, 0, // REQUEST|DUMP
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // rtmsg: any family, any table
+        0, 0, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0, // rtmsg: any family, main table, unicast
     ];
     // ip -s link show dev wan1   (one link by index, no dump)
     const GETLINK_ONE: [u8; 32] = [

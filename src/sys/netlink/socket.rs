@@ -81,6 +81,11 @@ impl Netlink {
         let events = connect(groups)?;
         let requests = connect(Groups::empty())?;
         grow_rcvbuf(&events)?;
+        // Dumps filtered in the kernel (see `emit_dump`); before Linux 4.20 the option is
+        // unknown and dumps come whole, which the view filters as well.
+        if let Err(e) = requests.enable_strict_checking(true) {
+            log::debug!("netlink: no strict checking, dumps come unfiltered: {e}");
+        }
         Ok(Netlink {
             pid: requests.pid(),
             events,
@@ -138,8 +143,9 @@ impl Netlink {
         self.dump(DumpKind::Routes)
     }
 
-    /// Re-dumps the routes of both families. Call after every link change: the kernel
-    /// deletes the IPv4 routes of an admin-downed link without any `RTM_DELROUTE`.
+    /// Re-dumps the main-table routes of both families. Call after an admin down (the
+    /// kernel deletes the IPv4 routes of an admin-downed link without any `RTM_DELROUTE`)
+    /// and for a link with a new ifindex.
     pub fn dump_routes(&mut self) -> Result<(), Error> {
         self.dump(DumpKind::Routes)
     }

@@ -51,7 +51,12 @@ impl<'a> Writer<'a> {
 }
 
 /// A dump request (`NLM_F_REQUEST | NLM_F_DUMP`) for links, addresses or routes of every
-/// family.
+/// family. Routes are asked for from the main table and of type unicast only: on a socket
+/// with `NETLINK_GET_STRICT_CHK` the kernel (4.20+) filters on those header fields and
+/// leaves the other tables (a full BGP table, the local table) unread. It cannot filter on
+/// the destination: a non-zero `rtm_dst_len` or an `RTA_DST` in a dump request is `EINVAL`
+/// (checked on Linux 6.18), so the view picks the default routes itself. Without strict
+/// checking the fields are ignored and everything comes, which the view filters too.
 pub fn emit_dump(buf: &mut Vec<u8>, kind: DumpKind, seq: u32) {
     let flags = NLM_F_REQUEST | NLM_F_DUMP;
     match kind {
@@ -67,7 +72,10 @@ pub fn emit_dump(buf: &mut Vec<u8>, kind: DumpKind, seq: u32) {
         }
         DumpKind::Routes => {
             let mut w = Writer::new(buf, RTM_GETROUTE, flags, seq);
-            w.bytes(&[0; RTMSG_LEN]);
+            let mut rtm = [0; RTMSG_LEN];
+            rtm[4] = RT_TABLE_MAIN;
+            rtm[7] = RTN_UNICAST;
+            w.bytes(&rtm);
             w.finish();
         }
     }
