@@ -143,7 +143,7 @@ impl Engine {
         let managed = self
             .entries
             .iter_mut()
-            .flat_map(|e| e.slots.iter_mut().flatten());
+            .flat_map(|e| e.reconcilers.iter_mut().flatten());
         for slot in managed.chain(self.retiring.iter_mut()) {
             slot.expire(now);
         }
@@ -156,7 +156,7 @@ impl Engine {
                     continue;
                 };
                 let want = e.want(metric);
-                let Some(slot) = e.slots[fi].as_mut() else {
+                let Some(slot) = e.reconcilers[fi].as_mut() else {
                     continue;
                 };
                 self.actions
@@ -172,12 +172,12 @@ impl Engine {
 
     pub(super) fn fill_taken(&self, family: Family, taken: &mut Taken) {
         taken.clear();
-        for slot in self.slots().filter(|s| s.family == family) {
+        for slot in self.reconcilers().filter(|s| s.family == family) {
             for m in slot.held_metrics() {
-                let _ = taken.held.push(m); // full: capacity covers every slot's view
+                let _ = taken.held.push(m); // full: capacity covers every reconciler.s view
             }
             if let Some(m) = slot.adding_metric() {
-                let _ = taken.adding.push(m); // capacity: one op per slot
+                let _ = taken.adding.push(m); // capacity: one op per reconciler
             }
         }
         for &m in &self.metrics {

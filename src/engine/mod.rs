@@ -44,7 +44,7 @@ use crate::config::{Config, MAX_WANS};
 use entry::Entry;
 use history::History;
 use policy::{Metrics, Penalties};
-use reconcile::{Slot, Taken};
+use reconcile::{Reconciler, Taken};
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -222,7 +222,7 @@ pub enum Action {
 pub struct Engine {
     entries: Vec<Entry>,
     /// Slots of WANs (or families) removed by a reload, giving their routes back.
-    retiring: Vec<Slot>,
+    retiring: Vec<Reconciler>,
     penalties: Penalties,
     prefer: Option<String>,
     order: Option<Vec<String>>,
@@ -337,8 +337,8 @@ impl Engine {
             .iter()
             .filter(|_| !self.stopping)
             .filter_map(|e| e.wan.poll_at());
-        let slots = self.slots().filter_map(Slot::poll_at);
-        wans.chain(slots).min()
+        let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
+        wans.chain(reconcilers).min()
     }
 
     /// The id of the WAN with this config name. Ids are config positions: after
@@ -355,10 +355,10 @@ impl Engine {
         for (i, e) in self.entries.iter().enumerate() {
             let Ok(id) = WanId::try_from(i) else { break };
             out.extend(
-                e.slots
+                e.reconcilers
                     .iter()
                     .flatten()
-                    .filter_map(Slot::foreign)
+                    .filter_map(Reconciler::foreign)
                     .map(|r| (id, r)),
             );
         }
@@ -367,7 +367,7 @@ impl Engine {
 
     /// Whether a route operation is waiting for the kernel's answer.
     pub fn ops_in_flight(&self) -> bool {
-        self.slots().any(Slot::in_flight)
+        self.reconcilers().any(Reconciler::in_flight)
     }
 
     /// How many decision passes (timers, ranking, reconciliation, hooks) ran so far: the
@@ -378,11 +378,14 @@ impl Engine {
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.
     pub fn is_stopped(&self) -> bool {
-        self.stopping && self.slots().all(Slot::is_done)
+        self.stopping && self.reconcilers().all(Reconciler::is_done)
     }
 
-    fn slots(&self) -> impl Iterator<Item = &Slot> {
-        let managed = self.entries.iter().flat_map(|e| e.slots.iter().flatten());
+    fn reconcilers(&self) -> impl Iterator<Item = &Reconciler> {
+        let managed = self
+            .entries
+            .iter()
+            .flat_map(|e| e.reconcilers.iter().flatten());
         managed.chain(self.retiring.iter())
     }
 }

@@ -1,6 +1,6 @@
 //! Desired default route vs the kernel's → one route operation at a time, make-before-break.
 //!
-//! One [`Slot`] per WAN and family. It holds the kernel's complete set of default routes on
+//! One [`Reconciler`] per WAN and family. It holds the kernel's complete set of default routes on
 //! the WAN's interface (replaced by every `Input::Routes`, updated optimistically by our own
 //! ACKs), the most recent foreign route (to give back on exit) and the learned gateway.
 //!
@@ -67,7 +67,7 @@ pub struct Taken {
     pub held: HVec<u32, { MAX_WANS * MAX_ROUTES * 2 }>,
     /// Desired metrics of all WANs.
     pub desired: HVec<u32, MAX_WANS>,
-    /// Metrics of adds in flight (one operation per slot at most).
+    /// Metrics of adds in flight (one operation per reconciler at most).
     pub adding: HVec<u32, { MAX_WANS * 2 }>,
 }
 
@@ -90,7 +90,7 @@ impl Taken {
     }
 }
 
-/// What the engine wants for this slot now.
+/// What the engine wants for this reconciler now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Want {
     pub metric: u32,
@@ -144,7 +144,7 @@ enum Mode {
 
 /// One WAN and family.
 #[derive(Debug, Clone)]
-pub struct Slot {
+pub struct Reconciler {
     pub family: Family,
     config_gateway: Option<IpAddr>,
     kernel: HVec<Route, MAX_ROUTES>,
@@ -165,10 +165,10 @@ pub struct Slot {
     mode: Mode,
 }
 
-impl Slot {
+impl Reconciler {
     /// `config_gateway`: the configured gateway if it is of this family.
-    pub fn new(family: Family, config_gateway: Option<IpAddr>) -> Slot {
-        Slot {
+    pub fn new(family: Family, config_gateway: Option<IpAddr>) -> Reconciler {
+        Reconciler {
             family,
             config_gateway,
             kernel: HVec::new(),
@@ -264,19 +264,19 @@ impl Slot {
         !self.seen || self.config_gateway.is_some() || self.learned.is_some()
     }
 
-    /// Metrics of the routes in this slot's kernel view.
+    /// Metrics of the routes in this reconciler.s kernel view.
     pub fn held_metrics(&self) -> impl Iterator<Item = u32> + '_ {
         self.kernel.iter().map(|r| r.metric)
     }
 
-    /// The metric of the route this slot is adding, if an add is in flight.
+    /// The metric of the route this reconciler is adding, if an add is in flight.
     pub fn adding_metric(&self) -> Option<u32> {
         self.op
             .filter(|o| o.kind == OpKind::Add)
             .map(|o| o.route.metric)
     }
 
-    /// Whether this slot waits for the answer to `id`.
+    /// Whether this reconciler waits for the answer to `id`.
     pub fn has_op(&self, id: OpId) -> bool {
         self.op.is_some_and(|o| o.id == id)
     }
@@ -327,7 +327,7 @@ impl Slot {
     }
 
     /// The next route operation, if one is due. `want` is `None` when the engine wants no
-    /// route management for the slot right now.
+    /// route management for the WAN and family right now.
     pub fn next(
         &mut self,
         now: Instant,
@@ -336,7 +336,7 @@ impl Slot {
         ids: &mut OpId,
     ) -> Option<Action> {
         if self.op.is_some() {
-            return None; // one operation in flight per slot
+            return None; // one operation in flight per reconciler
         }
         let (kind, route) = match self.mode {
             Mode::Manage => self.next_manage(now, want, taken)?,
@@ -474,7 +474,7 @@ impl Slot {
             .map(|r| (OpKind::Del, *r))
     }
 
-    /// `Input::RouteDone`; false if the op is not this slot's.
+    /// `Input::RouteDone`; false if the op is not this reconciler's.
     pub fn on_done(
         &mut self,
         now: Instant,

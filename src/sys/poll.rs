@@ -8,10 +8,12 @@ use std::time::Duration;
 use crate::engine::Instant;
 
 /// A reusable `pollfd` set: cleared and refilled every turn of the loop without allocating
-/// once it has grown to the number of descriptors.
+/// once it has grown to the number of descriptors. Each descriptor carries the number of
+/// its owner, so readiness goes back to whoever registered it.
 #[derive(Debug, Default)]
 pub struct Poller {
     fds: Vec<libc::pollfd>,
+    owners: Vec<u8>,
 }
 
 /// What one descriptor is ready for.
@@ -32,17 +34,33 @@ impl Ready {
 impl Poller {
     pub fn clear(&mut self) {
         self.fds.clear();
+        self.owners.clear();
     }
 
-    /// Adds a descriptor (always for reading, optionally for writing); returns its slot.
+    /// Adds a descriptor (always for reading, optionally for writing) for owner 0; returns
+    /// its slot.
     pub fn add(&mut self, fd: RawFd, want_write: bool) -> usize {
+        self.add_for(0, fd, want_write)
+    }
+
+    /// Adds a descriptor on behalf of `owner`; returns its slot.
+    pub fn add_for(&mut self, owner: u8, fd: RawFd, want_write: bool) -> usize {
         let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
         self.fds.push(libc::pollfd {
             fd,
             events,
             revents: 0,
         });
+        self.owners.push(owner);
         self.fds.len() - 1
+    }
+
+    /// The descriptors of `owner` in the order it added them, with their readiness after
+    /// [`Poller::wait`].
+    pub fn of_owner(&self, owner: u8) -> impl Iterator<Item = (RawFd, Ready)> + '_ {
+        (0..self.fds.len())
+            .filter(move |&slot| self.owners[slot] == owner)
+            .map(|slot| (self.fd(slot), self.ready(slot)))
     }
 
     pub fn len(&self) -> usize {

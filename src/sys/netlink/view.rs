@@ -84,7 +84,8 @@ pub struct View {
     stats: ViewStats,
 }
 
-fn slot(kind: DumpKind) -> usize {
+/// The index of a dump kind in per-kind arrays.
+fn kind_index(kind: DumpKind) -> usize {
     match kind {
         DumpKind::Links => 0,
         DumpKind::Addrs => 1,
@@ -134,7 +135,7 @@ impl View {
 
     /// Whether a dump of this kind has started and not completed.
     pub fn dumping(&self, kind: DumpKind) -> bool {
-        self.dumping[slot(kind)].is_some()
+        self.dumping[kind_index(kind)].is_some()
     }
 
     pub fn stats(&self) -> ViewStats {
@@ -147,7 +148,7 @@ impl View {
         match event {
             Event::DumpStarted { kind, .. } => {
                 self.next_gen += 1;
-                self.dumping[slot(*kind)] = Some(self.next_gen);
+                self.dumping[kind_index(*kind)] = Some(self.next_gen);
             }
             Event::DumpDone { kind, complete, .. } => self.dump_done(*kind, *complete, out),
             Event::Message { source, msg } => self.apply_message(*source, msg, out),
@@ -158,7 +159,7 @@ impl View {
     /// The generation to stamp an entry with. Entries from a dump and from notifications
     /// that arrive while it runs are confirmed; anything older is removed at its end.
     fn gen(&self, kind: DumpKind) -> u64 {
-        self.dumping[slot(kind)].unwrap_or(0)
+        self.dumping[kind_index(kind)].unwrap_or(0)
     }
 
     fn apply_message(&mut self, _source: Source, msg: &Message, out: &mut Vec<Change>) {
@@ -364,7 +365,7 @@ impl View {
     }
 
     fn dump_done(&mut self, kind: DumpKind, complete: bool, out: &mut Vec<Change>) {
-        let Some(gen) = self.dumping[slot(kind)].take() else {
+        let Some(gen) = self.dumping[kind_index(kind)].take() else {
             return;
         };
         // An interrupted or failed dump proves nothing about what it did not show.
