@@ -2,7 +2,9 @@
 //!
 //! Three parts:
 //! - [`message`]: the wire format, pure ([`parse_messages`] for everything the kernel
-//!   sends, `emit_*` for our requests), fuzzed and tested against captured bytes;
+//!   sends, `emit_*` for our requests) over checked views of the fixed headers
+//!   ([`message::wire`]), fuzzed and tested against captured bytes; its documentation says
+//!   why it is hand-written next to `neli`;
 //! - [`Netlink`]: two non-blocking `NETLINK_ROUTE` sockets (opened with `neli`): one
 //!   subscribed to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV6_IFADDR`,
 //!   `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, one for dumps and route requests, whose

@@ -469,9 +469,8 @@ fn push_link(out: &mut Vec<Change>, ifindex: u32, name: &IfName, changes: LinkCh
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::netlink::message::{
-        LinkStats, OperState, RouteMsg, IFA_F_TENTATIVE, NLM_F_MULTI, RTN_UNICAST,
-    };
+    use crate::sys::netlink::message::{LinkStats, OperState, RouteMsg, NLM_F_MULTI};
+    use libc::{IFA_F_TENTATIVE, RTN_UNICAST};
 
     fn link(ifindex: u32, name: &str, carrier: bool) -> Link {
         Link {
