@@ -37,6 +37,9 @@
 //! | [`daemon`] | the poll loop | no |
 //! | [`sort`] | a small stable sort for short lists | yes |
 
+// `unsafe` only in `sys`, where each use is allowed on its own function with a `// SAFETY:`
+// line on the block.
+#![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod config;

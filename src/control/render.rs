@@ -12,6 +12,7 @@
 
 use super::json::Json;
 use super::protocol::Counters;
+use crate::engine::report::or_none;
 use crate::engine::{HistoryEntry, WanStatus};
 
 /// The `status` table, one row per WAN, `*` marking the active one.
@@ -226,14 +227,6 @@ fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
 
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map(show).unwrap_or_else(|| "-".to_string())
-}
-
-fn or_none(s: &str) -> &str {
-    if s.is_empty() {
-        "none"
-    } else {
-        s
-    }
 }
 
 /// `num / div` rounded half up, in tenths: `tenths(12_345, 1000)` is 123 (12.3).

@@ -71,9 +71,9 @@ impl Daemon {
         let ev = HookEvent {
             wan: w.map(|w| w.name.clone()).unwrap_or_default(),
             interface: w.map(|w| w.interface.clone()).unwrap_or_default(),
-            event: crate::hooks::event_name(kind).to_string(),
-            state: state.as_str().to_string(),
-            previous: previous.as_str().to_string(),
+            kind,
+            state,
+            previous,
             active: active_name.to_string(),
         };
         self.hooks.queue(now, ev);

@@ -9,7 +9,6 @@ use crate::engine::{Family, Input, Instant, OpId, Route, RouteError, WanId};
 use crate::sys::netlink::{self, Change, Event, Link, LinkChanges, Netlink, View};
 
 use super::part::{Ctx, Interests, Part, Readiness};
-use super::probes::families;
 
 /// How often link counters are read for the throughput figures.
 const COUNTERS_EVERY: Duration = Duration::from_secs(1);
@@ -101,7 +100,7 @@ impl Kernel {
         let ifindex = link.ifindex;
         wan.ifindex = Some(ifindex);
         ctx.engine.handle(now, link_input(id, link));
-        for &family in families(wan.families) {
+        for &family in Family::managed_by(wan.families) {
             ctx.engine.handle(now, self.addresses(id, ifindex, family));
             ctx.engine.handle(now, self.routes(id, ifindex, family));
         }

@@ -5,7 +5,6 @@
 
 use std::net::IpAddr;
 
-use crate::config::FamilySet;
 use crate::engine::{Family, Input, Instant, ProbeError, WanId};
 use crate::sys::icmp::{self, Prober};
 
@@ -28,15 +27,6 @@ pub struct Probes {
     wans: Vec<WanSockets>,
     /// The WAN table generation the list follows.
     generation: Option<u32>,
-}
-
-/// The families a WAN manages.
-pub fn families(set: FamilySet) -> &'static [Family] {
-    match set {
-        FamilySet::Ipv4 => &[Family::V4],
-        FamilySet::Ipv6 => &[Family::V6],
-        FamilySet::Both => &[Family::V4, Family::V6],
-    }
 }
 
 impl Probes {
@@ -193,7 +183,7 @@ impl WanSockets {
     /// once per cause.
     fn reopen(&mut self) {
         let wan = &self.opened_for;
-        for &family in families(wan.families) {
+        for &family in Family::managed_by(wan.families) {
             let i = family.index();
             // An existing prober reopens in place and keeps its identifier and outstanding
             // probes, so replies already on their way still count. On failure it is dropped:

@@ -6,6 +6,7 @@ use heapless::Vec as HVec;
 
 use super::history::{self, Event, Record};
 use super::reconcile::Taken;
+use super::report::or_none;
 use super::wan::Transition;
 use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, SwitchCause, WanId};
 use crate::config::MAX_WANS;
@@ -183,13 +184,5 @@ impl Engine {
         for &m in &self.metrics {
             let _ = taken.desired.push(m);
         }
-    }
-}
-
-fn or_none(name: &str) -> &str {
-    if name.is_empty() {
-        "none"
-    } else {
-        name
     }
 }

@@ -4,7 +4,7 @@
 use super::reconcile::{Reconciler, Want};
 use super::wan::{Link, Wan};
 use super::{Family, Instant};
-use crate::config::{self, FamilySet, Gateway};
+use crate::config::{self, Gateway};
 
 /// One managed WAN: its state machine and a reconciler per managed family (`[v4, v6]`).
 #[derive(Debug)]
@@ -30,12 +30,7 @@ impl Entry {
         retiring: &mut Vec<Reconciler>,
     ) {
         for family in [Family::V4, Family::V6] {
-            let managed = matches!(
-                (cfg.family, family),
-                (FamilySet::Both, _)
-                    | (FamilySet::Ipv4, Family::V4)
-                    | (FamilySet::Ipv6, Family::V6)
-            );
+            let managed = Family::managed_by(cfg.family).contains(&family);
             let gateway = match cfg.gateway {
                 Gateway::Addr(a) if (a.is_ipv4()) == (family == Family::V4) => Some(a),
                 _ => None,

@@ -183,6 +183,16 @@ pub enum HookKind {
     Switch,
 }
 
+impl HookKind {
+    /// The `EVENT` word hooks get: `transition` or `switch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookKind::Transition => "transition",
+            HookKind::Switch => "switch",
+        }
+    }
+}
+
 /// Everything the engine asks the shell to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

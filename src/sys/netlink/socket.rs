@@ -13,7 +13,6 @@ use neli::socket::synchronous::NlSocketHandle;
 use neli::utils::Groups;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{setsockopt, sockopt, MsgFlags};
 
 use super::message::{
@@ -23,6 +22,7 @@ use super::message::{
 use super::view::{Change, View};
 use super::{route_error, Error, Event, Op, Seq, Source};
 use crate::engine::{Route, OP_ID_LIMIT};
+use crate::sys::poll::Poller;
 
 /// Receive buffer for one datagram: the kernel sizes dump chunks after the largest read
 /// (up to 32 KiB), and a single link message with many attributes stays far below this.
@@ -109,17 +109,6 @@ impl Netlink {
     /// The request socket (replies, dump parts, ACKs), for `poll(2)` (`POLLIN`).
     pub fn request_fd(&self) -> RawFd {
         self.requests.as_raw_fd()
-    }
-
-    /// Both descriptors (events, requests), for `poll(2)` with `POLLIN`.
-    pub fn fds(&self) -> [BorrowedFd<'_>; 2] {
-        // SAFETY: both descriptors are owned by `self`; the borrows cannot outlive it.
-        unsafe {
-            [
-                BorrowedFd::borrow_raw(self.event_fd()),
-                BorrowedFd::borrow_raw(self.request_fd()),
-            ]
-        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -237,16 +226,13 @@ impl Netlink {
 
     /// Blocks until either socket is readable or `timeout` passes.
     pub fn wait(&self, timeout: Duration) -> Result<(), Error> {
-        let [e, r] = self.fds();
-        let mut fds = [
-            PollFd::new(e, PollFlags::POLLIN),
-            PollFd::new(r, PollFlags::POLLIN),
-        ];
-        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(Error::new(Op::Poll, e.into())),
-        }
+        let mut poller = Poller::default();
+        poller.add(self.event_fd(), false);
+        poller.add(self.request_fd(), false);
+        poller
+            .wait(Some(timeout))
+            .map(drop)
+            .map_err(|e| Error::new(Op::Poll, e))
     }
 
     /// A sequence number for a request of our own (dump, link read): the top bit set, so
@@ -439,6 +425,8 @@ fn connect(groups: Groups) -> Result<NlSocketHandle, Error> {
 
 /// A larger receive buffer on the event socket, beyond `rmem_max` when we have
 /// `CAP_NET_ADMIN`: losing notifications costs a full re-dump.
+// neli's handle has no `AsFd`, which nix's `setsockopt` wants.
+#[allow(unsafe_code)]
 fn grow_rcvbuf(events: &NlSocketHandle) -> Result<(), Error> {
     // SAFETY: the descriptor is owned by `events`, which outlives this call.
     let fd = unsafe { BorrowedFd::borrow_raw(events.as_raw_fd()) };
