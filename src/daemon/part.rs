@@ -25,7 +25,8 @@ pub struct Ctx<'a> {
     pub engine: &'a mut Engine,
     pub wans: &'a mut Wans,
     pub asks: &'a mut Asks,
-    /// The daemon's counters as the turn began (for the control socket).
+    /// The daemon's counters when readiness is handed out, for the control socket (zero
+    /// in `prepare`).
     pub counters: Counters,
     /// The configuration file, for a reload.
     pub config_path: &'a Path,

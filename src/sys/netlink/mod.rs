@@ -100,8 +100,9 @@
 //! - **`ENOBUFS`** on the event socket means notifications were lost: [`Event::Overrun`],
 //!   and the daemon calls [`Netlink::dump_all`]. The request socket only carries answers
 //!   the daemon asked for (dumps are flow-controlled by the kernel); should it overflow
-//!   anyway, the same event is reported and ACKs may be lost, so the daemon should also
-//!   time out route operations it sent. A datagram larger than the receive buffer
+//!   anyway, the same event is reported and ACKs may be lost, which is why the engine's
+//!   reconciler gives up on an unanswered operation after a while (`RouteError::Timeout`)
+//!   and retries it. A datagram larger than the receive buffer
 //!   (`MSG_TRUNC`) has lost data too: on the event socket, or outside a dump, it is an
 //!   [`Event::Overrun`]; inside a dump, the dump is marked incomplete and repeated.
 //! - **Errors**: `EEXIST` → `Exists`; `ESRCH`/`ENOENT` → `NotFound` (a delete of a route
