@@ -293,7 +293,14 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
     let response = client::request(&socket, request, CLIENT_TIMEOUT)
         .map_err(|e| Failure::Error(e.to_string()))?;
     match response {
-        Response::Status(rows) if args.json => println!("{}", render::status_json(&rows)),
+        Response::Status(rows) if args.json => {
+            // A second exchange: an older daemon that does not count simply has no counters.
+            let counters = match client::request(&socket, &Request::Counters, CLIENT_TIMEOUT) {
+                Ok(Response::Counters(c)) => Some(c),
+                _ => None,
+            };
+            println!("{}", render::status_json(&rows, counters.as_ref()))
+        }
         Response::Status(rows) => print!("{}", render::status_table(&rows)),
         Response::History { now_us, entries } if args.json => {
             println!("{}", render::history_json(now_us, &entries))
@@ -303,7 +310,7 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
         }
         Response::Error(msg) | Response::Denied(msg) => return Err(Failure::Error(msg)),
         Response::Version(v) => println!("wanfailover daemon {v}"),
-        Response::Ok => {}
+        Response::Counters(_) | Response::Ok => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use wanfailover::engine::{Family, Route, RouteError};
 use wanfailover::sys::netlink::message::{
     emit_dump, emit_route, parse_messages, DumpKind, RouteOp,
 };
-use wanfailover::sys::netlink::{Change, Event, Netlink, Seq, View};
+use wanfailover::sys::netlink::{Body, Change, Event, Netlink, Seq, Source, View};
 
 const RTPROT_DHCP: u8 = 16;
 const RTPROT_STATIC: u8 = 4;
@@ -121,6 +121,12 @@ impl Daemon {
     }
 }
 
+/// A fresh route operation id, as the engine numbers them (never 0, below 2^31).
+fn next_op() -> Seq {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("address")
 }
@@ -177,9 +183,11 @@ fn make_before_break_never_leaves_zero_default_routes() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the view to show only our route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V4) == [ours]
@@ -191,7 +199,7 @@ fn make_before_break_never_leaves_zero_default_routes() {
             .iter()
             .filter_map(|e| match e {
                 Event::Message { msg, .. } => match &msg.body {
-                    wanfailover::sys::netlink::Body::Route { new, route } => route
+                    Body::Route { new, route } => route
                         .default_route()
                         .filter(|r| r.ifindex == wan1)
                         .map(|r| (*new, r.metric)),
@@ -214,14 +222,17 @@ fn route_errors_map_to_engine_terms() {
         let mut d = Daemon::start();
         // IPv4 keys default routes by metric: wan1's DHCP route holds metric 0.
         let clash = v4_route(d.ifindex("wan2"), "192.0.2.17", 0, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&clash).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&clash, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Exists));
         let missing = v4_route(d.ifindex("wan2"), "192.0.2.17", 4242, RTPROT_WANFAILOVER);
-        let seq = d.nl.del_route(&missing).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&missing, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
         // A gateway outside every connected subnet.
         let unreachable = v4_route(d.ifindex("wan2"), "203.0.113.1", 77, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&unreachable).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&unreachable, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Unreachable));
     });
 }
@@ -242,7 +253,7 @@ fn carrier_loss_and_return_are_link_events() {
         assert!(d
             .changes
             .iter()
-            .any(|c| matches!(c, Change::LinkChanged { ifindex, .. } if *ifindex == wan1)));
+            .any(|c| matches!(c, Change::Link { ifindex, .. } if *ifindex == wan1)));
         // The route stays, only flagged linkdown, without a notification.
         let linkdown = wait_for(3 * SECOND, || lab.default_routes().contains("linkdown"));
         assert!(linkdown, "{}", lab.default_routes());
@@ -285,6 +296,50 @@ fn admin_down_needs_a_route_redump() {
             ifindex: wan1,
             family: Family::V4
         }));
+    });
+}
+
+#[test]
+fn route_dumps_are_filtered_in_the_kernel() {
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
+    lab.gw(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.9",
+        "table",
+        "100",
+    ]);
+    lab.gw(&["ip", "route", "add", "blackhole", "203.0.113.0/24"]);
+    in_gw(&lab, || {
+        let mut d = Daemon::start();
+        d.clear();
+        d.redump_routes();
+        let dumped: Vec<_> = d
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    source: Source::Dump(DumpKind::Routes),
+                    msg,
+                } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        assert!(!dumped.is_empty());
+        for msg in dumped {
+            // NLM_F_DUMP_FILTERED: the kernel applied the request's filter
+            assert_ne!(msg.flags & 0x20, 0, "{msg:?}");
+            let Body::Route { route, .. } = &msg.body else {
+                panic!("{msg:?}");
+            };
+            assert_eq!((route.table, route.kind), (254, 1), "{msg:?}");
+        }
+        assert_eq!(d.routes("wan1", Family::V4).len(), 1);
     });
 }
 
@@ -345,16 +400,19 @@ fn ipv6_default_route_add_and_delete() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("only our IPv6 route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6) == [ours]
         });
         // IPv6 has no metric 0: the kernel stores 1024.
         let zero = Route { metric: 0, ..ours };
-        let seq = d.nl.add_route(&zero).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&zero, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("metric 0 as 1024", 2 * SECOND, |d| {
             d.view
@@ -367,14 +425,17 @@ fn ipv6_default_route_add_and_delete() {
             metric: 1024,
             ..ours
         };
-        let seq = d.nl.del_route(&stored).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&stored, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("no IPv6 route on wan1", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6).is_empty()
         });
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
     });
 }
@@ -416,7 +477,8 @@ fn runtime_dumps_queue_and_interleave_with_route_acks() {
         // kernel allows one dump per socket at a time; the ACK comes between dump parts.
         d.nl.dump_all().expect("dump");
         let ours = v4_route(d.ifindex("wan3"), "192.0.2.25", 333, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         d.nl.dump_all().expect("dump");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the dumps", 2 * SECOND, |d| !d.nl.dump_pending());

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use crate::config::FamilySet;
+
 /// `RT_TABLE_MAIN`.
 pub const RT_TABLE_MAIN: u32 = 254;
 /// The `rtm_protocol` tag on every route this daemon installs (unassigned in iproute2's
@@ -21,6 +23,15 @@ impl Family {
         match addr {
             IpAddr::V4(_) => Family::V4,
             IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The families a WAN's `family` setting manages, IPv4 first.
+    pub fn managed_by(set: FamilySet) -> &'static [Family] {
+        match set {
+            FamilySet::Ipv4 => &[Family::V4],
+            FamilySet::Ipv6 => &[Family::V6],
+            FamilySet::Both => &[Family::V4, Family::V6],
         }
     }
 
