@@ -139,6 +139,7 @@ fn v4_route(ifindex: u32, gateway: &str, metric: u32, protocol: u8) -> Route {
         gateway: Some(ip(gateway)),
         metric,
         protocol,
+        prefsrc: None,
     }
 }
 

@@ -422,6 +422,7 @@ impl Reconciler {
             gateway,
             metric,
             protocol: RTPROT_WANFAILOVER,
+            prefsrc: None,
         })
     }
 

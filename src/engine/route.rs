@@ -66,6 +66,9 @@ pub struct Route {
     pub metric: u32,
     /// `rtm_protocol` (`RTPROT_BOOT` 3, `RTPROT_STATIC` 4, `RTPROT_DHCP` 16, `RTPROT_RA` 9, …).
     pub protocol: u8,
+    /// `RTA_PREFSRC`, the preferred source address (dhcpcd sets it); not part of the key, but
+    /// a foreign route goes back with it.
+    pub prefsrc: Option<IpAddr>,
 }
 
 impl Route {
@@ -83,6 +86,9 @@ impl core::fmt::Display for Route {
         write!(f, "{dst}")?;
         if let Some(gw) = self.gateway {
             write!(f, " via {gw}")?;
+        }
+        if let Some(src) = self.prefsrc {
+            write!(f, " src {src}")?;
         }
         write!(
             f,

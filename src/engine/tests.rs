@@ -61,6 +61,7 @@ fn dhcp(ifindex: u32, gw: u8, metric: u32) -> Route {
         gateway: Some(ip(gw)),
         metric,
         protocol: RTPROT_DHCP,
+        prefsrc: None,
     }
 }
 

@@ -495,6 +495,7 @@ mod tests {
             metric,
             gateway: Some("192.0.2.9".parse().expect("address")),
             oif: Some(ifindex),
+            prefsrc: None,
             multipath: false,
         }
     }

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 
 use libc::{
-    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK,
-    RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE,
-    RT_TABLE_MAIN, RT_TABLE_UNSPEC,
+    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELROUTE, RTM_GETADDR,
+    RTM_GETLINK, RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE,
+    RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC,
 };
 
 use super::wire::{
@@ -170,6 +170,11 @@ pub fn emit_route(buf: &mut Vec<u8>, op: RouteOp, route: &Route, seq: u32) {
         (Some(IpAddr::V6(gw)), Family::V6) => w.attr(RTA_GATEWAY, &gw.octets()),
         (Some(gw), _) => w.attr(RTA_VIA, &via_bytes(gw)),
         (None, _) => {}
+    }
+    match (route.prefsrc, route.family) {
+        (Some(IpAddr::V4(src)), Family::V4) => w.attr(RTA_PREFSRC, &src.octets()),
+        (Some(IpAddr::V6(src)), Family::V6) => w.attr(RTA_PREFSRC, &src.octets()),
+        _ => {} // none, or of the other family (never parsed so): left out
     }
     w.attr(RTA_PRIORITY, &route.metric.to_ne_bytes());
     w.attr(RTA_OIF, &route.ifindex.to_ne_bytes());

@@ -25,9 +25,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libc::{
     IFA_ADDRESS, IFA_FLAGS, IFA_F_DADFAILED, IFA_F_TENTATIVE, IFA_LOCAL, IFLA_CARRIER, IFLA_IFNAME,
-    IFLA_OPERSTATE, IFLA_STATS64, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PRIORITY, RTA_TABLE,
-    RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
-    RT_SCOPE_UNIVERSE,
+    IFLA_OPERSTATE, IFLA_STATS64, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY,
+    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
+    RTN_UNICAST, RT_SCOPE_UNIVERSE,
 };
 
 use crate::engine::{Family, Route};
@@ -189,6 +189,8 @@ pub struct RouteMsg {
     /// `RTA_GATEWAY`, or the address of `RTA_VIA` (an IPv4 route via an IPv6 neighbour).
     pub gateway: Option<IpAddr>,
     pub oif: Option<u32>,
+    /// `RTA_PREFSRC`.
+    pub prefsrc: Option<IpAddr>,
     /// The route has `RTA_MULTIPATH` next hops (ignored by the daemon).
     pub multipath: bool,
 }
@@ -207,6 +209,7 @@ impl RouteMsg {
             gateway: self.gateway,
             metric: self.metric,
             protocol: self.protocol,
+            prefsrc: self.prefsrc,
         })
     }
 }
@@ -393,6 +396,7 @@ fn parse_route(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         metric: 0,
         gateway: None,
         oif: None,
+        prefsrc: None,
         multipath: false,
     };
     let family = family_of(family);
@@ -411,6 +415,7 @@ fn route_attr(route: &mut RouteMsg, family: Option<Family>, attr: Attr<'_>) {
         (RTA_PRIORITY, _) => route.metric = attr.u32().unwrap_or(route.metric),
         (RTA_OIF, _) => route.oif = attr.u32().or(route.oif),
         (RTA_GATEWAY, Some(fam)) => route.gateway = ip_addr(fam, attr.value),
+        (RTA_PREFSRC, Some(fam)) => route.prefsrc = ip_addr(fam, attr.value),
         (RTA_VIA, _) => route.gateway = via_addr(attr.value),
         (RTA_MULTIPATH, _) => route.multipath = true,
         _ => {}

@@ -32,6 +32,7 @@ fn wan1_v4(gateway: Option<&str>, metric: u32) -> Route {
         gateway: gateway.map(|g| g.parse().expect("address")),
         metric,
         protocol: 87,
+        prefsrc: None,
     }
 }
 
@@ -106,6 +107,32 @@ fn append_v4_route_differs_from_add_only_in_flags() {
     let mut expected = ADD_V4_GW;
     expected[6..8].copy_from_slice(&[0x05, 0x0c]);
     assert_eq!(buf, expected);
+}
+
+// ip route add default via 192.0.2.9 src 192.0.2.10 metric 100 proto 87 dev wan1
+// (a foreign route with a preferred source, as dhcpcd installs it, given back)
+const ADD_V4_SRC: [u8; 60] = [
+    0x3c, 0, 0, 0, 0x18, 0, 0x05, 0x06, 1, 0, 0, 0, 0, 0, 0, 0, // nlmsghdr
+    2, 0, 0, 0, 254, 87, 0, 1, 0, 0, 0, 0, // rtmsg
+    8, 0, 5, 0, 192, 0, 2, 9, // RTA_GATEWAY
+    8, 0, 7, 0, 192, 0, 2, 10, // RTA_PREFSRC
+    8, 0, 6, 0, 100, 0, 0, 0, // RTA_PRIORITY
+    8, 0, 4, 0, 2, 0, 0, 0, // RTA_OIF
+];
+
+#[test]
+fn a_preferred_source_is_emitted_and_parsed_back() {
+    let route = Route {
+        prefsrc: Some("192.0.2.10".parse().expect("address")),
+        ..wan1_v4(Some("192.0.2.9"), 100)
+    };
+    let mut buf = Vec::new();
+    emit_route(&mut buf, RouteOp::Add, &route, 1);
+    assert_eq!(buf, ADD_V4_SRC);
+    match one(&rewrite_type(&buf, RTM_NEWROUTE)).body {
+        Body::Route { route: r, .. } => assert_eq!(r.default_route(), Some(route)),
+        other => panic!("{other:?}"),
+    }
 }
 
 // ip route del unicast default via 192.0.2.9 metric 100 proto 87 dev wan1
@@ -282,6 +309,7 @@ fn parses_default_routes() {
             gateway: Some(gw.parse().expect("address")),
             metric,
             protocol,
+            prefsrc: None,
         };
         assert_eq!(route.default_route(), Some(want));
     }
