@@ -42,7 +42,7 @@ impl Part for Control {
         self.interests.clear();
         self.server.poll_fds(&mut self.interests);
         for i in &self.interests {
-            interests.add(i.fd, i.write);
+            interests.add_rw(i.fd, i.read, i.write);
         }
     }
 

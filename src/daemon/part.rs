@@ -62,6 +62,11 @@ impl<'a> Interests<'a> {
     pub fn add(&mut self, fd: RawFd, write: bool) {
         self.poller.add_for(self.owner, fd, write);
     }
+
+    /// Like [`Interests::add`], but reading only when `read`.
+    pub fn add_rw(&mut self, fd: RawFd, read: bool, write: bool) {
+        self.poller.add_events(self.owner, fd, read, write);
+    }
 }
 
 /// The readiness of one part's descriptors, in the order it registered them.

@@ -43,9 +43,18 @@ impl Poller {
         self.add_for(0, fd, want_write)
     }
 
-    /// Adds a descriptor on behalf of `owner`; returns its slot.
+    /// Adds a descriptor on behalf of `owner` (always for reading, optionally for writing);
+    /// returns its slot.
     pub fn add_for(&mut self, owner: u8, fd: RawFd, want_write: bool) -> usize {
-        let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
+        self.add_events(owner, fd, true, want_write)
+    }
+
+    /// Adds a descriptor on behalf of `owner` for reading and/or writing (errors and hang-ups
+    /// are reported either way); returns its slot. A descriptor whose owner does not want to
+    /// read now (a control client with an answer still to take) must not be polled for
+    /// reading, or the loop would wake for it again and again.
+    pub fn add_events(&mut self, owner: u8, fd: RawFd, read: bool, write: bool) -> usize {
+        let events = if read { libc::POLLIN } else { 0 } | if write { libc::POLLOUT } else { 0 };
         self.fds.push(libc::pollfd {
             fd,
             events,
