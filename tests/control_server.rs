@@ -480,6 +480,38 @@ fn status_is_answered_through_a_crowd_of_silent_and_garbage_clients() {
     assert_eq!(warnings(), [line], "and nothing more is logged");
 }
 
+/// A client with an answer it does not take and more requests queued must be polled for
+/// writing only: its socket stays readable, and asking for POLLIN woke the daemon's loop at
+/// once, turn after turn (100 % CPU until the write timeout).
+#[test]
+fn a_client_with_an_answer_pending_is_not_polled_for_reading() {
+    let mut rig = Rig::new("pending-read");
+    let mut bytes = Vec::new();
+    for _ in 0..20 {
+        protocol::encode_request(&Request::Prefer("big".into()), &mut bytes).unwrap();
+    }
+    let mut slow = UnixStream::connect(&rig.path).unwrap();
+    slow.write_all(&bytes).unwrap();
+    let interest = |rig: &Rig| {
+        let mut interests = Vec::new();
+        rig.server.poll_fds(&mut interests);
+        interests
+            .into_iter()
+            .find(|i| i.fd != rig.server.listener_fd())
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !interest(&rig).is_some_and(|i| i.write) {
+        assert!(std::time::Instant::now() < until, "the socket never filled");
+        rig.turn();
+    }
+    let i = interest(&rig).expect("the slow client");
+    assert!(
+        !i.read,
+        "requests are still queued, but the pending answer must go first: {i:?}"
+    );
+    drop(slow);
+}
+
 #[test]
 fn a_table_of_slow_readers_gives_way_to_the_oldest() {
     capture_warnings();

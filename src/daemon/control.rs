@@ -106,3 +106,56 @@ fn steer(now: Instant, command: Command, ctx: &mut Ctx<'_>) -> Response {
 pub fn load(path: &Path) -> Result<config::Config, String> {
     config::load(path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::fd::RawFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::control::protocol;
+    use crate::sys::poll::Poller;
+
+    /// A client that sends requests and never reads the answers ends with an answer pending
+    /// and more requests queued: its socket is readable but not writable. The loop must
+    /// not wake for it (asking poll for POLLIN did, turn after turn: 100 % CPU until the
+    /// write timeout).
+    #[test]
+    fn a_client_with_an_answer_pending_does_not_wake_the_loop() {
+        let dir = std::env::temp_dir().join(format!("wf-ctl-part-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut part = Control::bind(&dir.join("s.sock"), None).expect("bind");
+        let mut client = UnixStream::connect(part.path()).unwrap();
+        let mut bytes = Vec::new();
+        for _ in 0..64 {
+            protocol::encode_request(&Request::Status, &mut bytes).unwrap();
+        }
+        client.write_all(&bytes).unwrap();
+        let now = Instant::from_millis(0);
+        // answers far larger than the socket buffer, as a big status table would be
+        let mut big = |_: Request, _: &_| Response::Error("x".repeat(60_000));
+        // turns of the loop, as if every descriptor were ready for what it asked
+        for _ in 0..100 {
+            let mut interests = Vec::new();
+            part.server.poll_fds(&mut interests);
+            for i in interests {
+                part.server
+                    .handle_ready(i.fd, i.read, i.write, now, &mut big);
+            }
+        }
+        let mut poller = Poller::default();
+        part.register(&mut Interests::new(&mut poller, 0));
+        poller.wait(Some(std::time::Duration::ZERO)).unwrap();
+        let woken: Vec<RawFd> = (0..poller.len())
+            .filter(|&s| poller.ready(s).any())
+            .map(|s| poller.fd(s))
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            woken.is_empty(),
+            "poll reports descriptors {woken:?} ready though none can make progress"
+        );
+        drop(client);
+    }
+}
