@@ -46,6 +46,7 @@ fn row(name: &str) -> WanStatus {
         tx_bps: None,
         since_ms: 1_000,
         late_rounds: 0,
+        families: Vec::new(),
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use wanfailover::engine::wan::State;
-use wanfailover::engine::HookKind;
 use wanfailover::engine::Instant;
+use wanfailover::engine::{Family, HookKind};
 use wanfailover::hooks::{HookEvent, Hooks, MAX_QUEUED};
 
 /// Tests here run one at a time: a script written by one test while another test forks
@@ -53,7 +53,8 @@ impl Dir {
     fn recorder(&self, name: &str, mode: u32) {
         let line = format!(
             "echo \"{name} $# $1 $2 name=$WAN_NAME if=$WAN_INTERFACE state=$WAN_STATE \
-             prev=$WAN_PREVIOUS_STATE active=[$WAN_ACTIVE] event=$WAN_EVENT home=[$HOME]\" >> {}",
+             prev=$WAN_PREVIOUS_STATE active=[$WAN_ACTIVE] event=$WAN_EVENT \
+             family=[$WAN_FAMILY] home=[$HOME]\" >> {}",
             self.log().display()
         );
         self.script(name, &line, mode);
@@ -93,6 +94,7 @@ fn event(wan: &str, state: State) -> HookEvent {
         wan: wan.into(),
         interface: "wwan0".into(),
         kind: HookKind::Transition,
+        family: None,
         state,
         previous: State::Up,
         active: String::new(),
@@ -128,11 +130,12 @@ fn hooks_run_in_name_order_with_arguments_and_environment() {
     hooks.queue(dir.now(), event("lte", State::Down));
     let mut switch = event("fiber", State::Up);
     switch.kind = HookKind::Switch;
+    switch.family = Some(Family::V6);
     switch.active = "fiber".into();
     hooks.queue(dir.now(), switch);
     dir.drain(&mut hooks);
-    let tail = "if=wwan0 state=down prev=up active=[] event=transition home=[]";
-    let tail2 = "if=wwan0 state=up prev=up active=[fiber] event=switch home=[]";
+    let tail = "if=wwan0 state=down prev=up active=[] event=transition family=[] home=[]";
+    let tail2 = "if=wwan0 state=up prev=up active=[fiber] event=switch family=[ipv6] home=[]";
     assert_eq!(
         dir.lines(),
         [

@@ -297,6 +297,7 @@ mod tests {
             tx_bps: Some(312_000),
             since_ms: 192_000,
             late_rounds: 0,
+            families: Vec::new(),
         }
     }
 
@@ -316,6 +317,7 @@ mod tests {
             tx_bps: None,
             since_ms: 45_900,
             late_rounds: 2,
+            families: Vec::new(),
         }
     }
 
@@ -368,6 +370,7 @@ mod tests {
                 from: from.into(),
                 to: to.into(),
                 cause: cause.into(),
+                family: String::new(),
             };
         vec![
             entry(1_000_000, "switch", "fiber", "", "fiber", "start"),

@@ -28,6 +28,28 @@ pub struct WanStatus {
     /// Probe rounds that started more than a tenth of their interval after they were due
     /// (the loop was busy): the scale benchmark's "no late rounds".
     pub late_rounds: u64,
+    /// Each managed family on its own, IPv4 first: a dual-stack WAN's families are judged
+    /// and ranked apart. The fields above are the WAN's: its state is the best of its
+    /// families', its metric and figures those of its first family.
+    pub families: Vec<FamilyStatus>,
+}
+
+/// One family of a WAN in `wanfailover status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyStatus {
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+    /// The state of this family's probes, spelled like the WAN's.
+    pub state: String,
+    /// The metric the daemon wants for the WAN's default route of this family now.
+    pub metric: u32,
+    /// Holds the lowest metric of this family among the WANs that manage it.
+    pub active: bool,
+    pub latency_us: Option<u64>,
+    pub jitter_us: Option<u64>,
+    pub loss_centi_pct: Option<u16>,
+    /// Time in this family's state.
+    pub since_ms: u64,
 }
 
 /// A WAN name as people read it: `none` for the empty name (no WAN).
@@ -52,4 +74,8 @@ pub struct HistoryEntry {
     /// For a transition: new state; for a switch: newly active WAN ("" if none).
     pub to: String,
     pub cause: String,
+    /// `ipv4` or `ipv6` when the event is about one family only (one family of a
+    /// dual-stack WAN changed alone, or one family's active WAN changed); empty when it is
+    /// about the WAN as a whole.
+    pub family: String,
 }

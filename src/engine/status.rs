@@ -1,7 +1,8 @@
 //! What the engine reports to the control socket: a status row per WAN and the history.
 
-use super::wan::Wan;
-use super::{wan_id, Engine, HistoryEntry, Instant, WanStatus};
+use super::entry::Entry;
+use super::report::FamilyStatus;
+use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanStatus};
 
 impl Engine {
     /// One row per WAN, in config order.
@@ -9,7 +10,7 @@ impl Engine {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| self.row(now, i, &e.wan))
+            .map(|(i, e)| self.row(now, i, e))
             .collect()
     }
 
@@ -18,24 +19,53 @@ impl Engine {
         self.history.entries()
     }
 
-    fn row(&self, now: Instant, i: usize, wan: &Wan) -> WanStatus {
-        let s = wan.summary(now);
+    fn row(&self, now: Instant, i: usize, e: &Entry) -> WanStatus {
+        let families: Vec<FamilyStatus> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter_map(|f| self.family_row(now, i, e, f))
+            .collect();
+        let first = families.first();
         WanStatus {
-            name: wan.name.clone(),
-            interface: wan.interface.clone(),
-            state: wan.state().as_str().into(),
-            priority: wan.priority,
-            metric: self.metrics.get(i).copied().unwrap_or(0),
-            active: self.active == Some(wan_id(i)),
-            preferred: self.prefer.as_deref() == Some(wan.name.as_str()),
+            name: e.name.clone(),
+            interface: e.interface.clone(),
+            state: e.state().as_str().into(),
+            priority: e.priority,
+            metric: first.map_or(0, |f| f.metric),
+            active: self.active_of(None) == Some(wan_id(i)),
+            preferred: self.prefer.as_deref() == Some(e.name.as_str()),
+            latency_us: first.and_then(|f| f.latency_us),
+            jitter_us: first.and_then(|f| f.jitter_us),
+            loss_centi_pct: first.and_then(|f| f.loss_centi_pct),
+            rx_bps: e.throughput.rx_bps,
+            tx_bps: e.throughput.tx_bps,
+            since_ms: millis_since(now, e.since()),
+            late_rounds: e.late_rounds(),
+            families,
+        }
+    }
+
+    fn family_row(
+        &self,
+        now: Instant,
+        i: usize,
+        e: &Entry,
+        family: Family,
+    ) -> Option<FamilyStatus> {
+        let w = e.family(family)?;
+        let s = w.summary(now);
+        Some(FamilyStatus {
+            family: family.as_str().into(),
+            state: w.state().as_str().into(),
+            metric: self.metrics[family.index()].get(i).copied().unwrap_or(0),
+            active: self.active[family.index()] == Some(wan_id(i)),
             latency_us: s.latency_us,
             jitter_us: s.jitter_us,
             loss_centi_pct: s.loss_centi_pct,
-            rx_bps: wan.throughput.rx_bps,
-            tx_bps: wan.throughput.tx_bps,
-            since_ms: u64::try_from(now.saturating_since(wan.since()).as_millis())
-                .unwrap_or(u64::MAX),
-            late_rounds: wan.late_rounds,
-        }
+            since_ms: millis_since(now, w.since()),
+        })
     }
+}
+
+fn millis_since(now: Instant, at: Instant) -> u64 {
+    u64::try_from(now.saturating_since(at).as_millis()).unwrap_or(u64::MAX)
 }

@@ -92,24 +92,32 @@ impl H {
     /// each with a DHCP route, routes adopted, both up.
     fn two_up() -> H {
         let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
-        let mut acts = Vec::new();
-        for w in 0..2u8 {
-            let i = u32::from(w) + 1;
-            acts.extend(h.feed(
-                0,
-                Input::Link {
-                    wan: w,
-                    ifindex: i,
-                    admin_up: true,
-                    carrier: true,
-                },
-            ));
-            acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
-        }
-        h.ack_all(0, acts);
-        h.answer_all(10);
-        assert_eq!(h.states(), [State::Up, State::Up]);
+        h.bring_up(|_, _| Vec::new());
         h
+    }
+
+    /// Every WAN's link up (WAN `w` on ifindex `w + 1`) with a DHCP route via `.w+1` and
+    /// what `more(w, ifindex)` adds, the routes adopted, every probe answered: all up.
+    fn bring_up(&mut self, more: impl Fn(WanId, u32) -> Vec<Input>) {
+        let mut acts = Vec::new();
+        let n = WanId::try_from(self.e.status(self.now).len()).expect("test: few WANs");
+        for w in 0..n {
+            let i = u32::from(w) + 1;
+            let link = Input::Link {
+                wan: w,
+                ifindex: i,
+                admin_up: true,
+                carrier: true,
+            };
+            acts.extend(self.feed(0, link));
+            acts.extend(self.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
+            for input in more(w, i) {
+                acts.extend(self.feed(0, input));
+            }
+        }
+        self.ack_all(0, acts);
+        self.answer_all(10);
+        assert!(self.states().iter().all(|&s| s == State::Up));
     }
 
     fn at(&mut self, ms: u64) {
@@ -1355,21 +1363,7 @@ fn slow_two_up() -> H {
     let mut a = wan_cfg("a", 1);
     a.probe = slow_probe();
     let mut h = H::new(config(vec![a, wan_cfg("b", 2)]));
-    let mut acts = Vec::new();
-    for w in 0..2u8 {
-        let i = u32::from(w) + 1;
-        let link = Input::Link {
-            wan: w,
-            ifindex: i,
-            admin_up: true,
-            carrier: true,
-        };
-        acts.extend(h.feed(0, link));
-        acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
-    }
-    h.ack_all(0, acts);
-    h.answer_all(10);
-    assert_eq!(h.states(), [State::Up, State::Up]);
+    h.bring_up(|_, _| Vec::new());
     h
 }
 
@@ -1503,7 +1497,7 @@ fn late_reply_after_its_own_deadline_is_lost_while_later_rounds_count() {
         [State::Down],
         "the late reply changes no verdict"
     );
-    let wan = &h.e.entries[0].wan;
+    let wan = h.e.entries[0].family(Family::V4).expect("ipv4 machine");
     assert_eq!(
         wan.ignored_replies, 1,
         "only the late reply was ignored; later rounds' replies counted"
@@ -1673,3 +1667,5 @@ fn operation_ids_stay_below_the_shells_numbers() {
     );
     assert_eq!(first_op(&acts), 1, "wrapped, skipping 0");
 }
+
+mod dual_stack;

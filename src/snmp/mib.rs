@@ -50,7 +50,7 @@ pub fn state_number(state: &str) -> i32 {
     }
 }
 
-/// Daemon-wide counters. The control protocol (version 1) does not carry them yet: a
+/// Daemon-wide counters. The control protocol does not carry them yet: a
 /// daemon that reports them fills this in, and until then the objects are absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
@@ -215,6 +215,7 @@ pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
         tx_bps: Some(8_000),
         since_ms: 192_345,
         late_rounds: u64::from(u32::MAX) + 2,
+        families: Vec::new(),
     }
 }
 

@@ -214,6 +214,7 @@ mod tests {
             tx_bps: None,
             since_ms: 192_000,
             late_rounds: 0,
+            families: Vec::new(),
         }
     }
 
