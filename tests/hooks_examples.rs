@@ -433,6 +433,14 @@ fn syslog_line_reaches_the_socket() {
         line.ends_with("wanfailover: transition lte (wwan0): up -> down; active fiber"),
         "{line}"
     );
+    let mut one_family = TRANSITION.to_vec();
+    one_family.push(("WAN_FAMILY", "ipv6"));
+    place.run(&hook("syslog"), &one_family, HOOK_PATH);
+    let line = recv();
+    assert!(
+        line.ends_with("wanfailover: transition lte ipv6 (wwan0): up -> down; active fiber"),
+        "{line}"
+    );
     place.run(&hook("syslog"), &NO_CONNECTIVITY, HOOK_PATH);
     let line = recv();
     assert!(line.starts_with("<28>"), "{line}");
