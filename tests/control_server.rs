@@ -47,6 +47,8 @@ fn row(name: &str) -> WanStatus {
         since_ms: 1_000,
         late_rounds: 0,
         families: Vec::new(),
+        priority_auto: false,
+        device: String::new(),
     }
 }
 

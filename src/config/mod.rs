@@ -64,6 +64,36 @@ pub enum FamilySet {
     Both,
 }
 
+/// A WAN's `priority`: lower is preferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// As given; unique among the fixed priorities.
+    Fixed(u32),
+    /// `"auto"`: from the kind of device the interface is (NetworkManager's default route
+    /// metrics: ethernet 100, Wi-Fi 600, modem 700, …), moved past every priority already
+    /// taken, so ties go to config order (see `engine::device`).
+    Auto,
+}
+
+impl Priority {
+    /// The fixed value, `None` for `auto`.
+    pub fn fixed(self) -> Option<u32> {
+        match self {
+            Priority::Fixed(p) => Some(p),
+            Priority::Auto => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Priority::Fixed(p) => write!(f, "{p}"),
+            Priority::Auto => f.write_str("auto"),
+        }
+    }
+}
+
 /// Where a WAN's default-route gateway comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gateway {
@@ -122,8 +152,8 @@ pub struct Probe {
 pub struct Wan {
     pub name: String,
     pub interface: String,
-    /// Unique; 1 is the primary, lower is preferred.
-    pub priority: u32,
+    /// 1 is the primary, lower is preferred; fixed priorities are unique.
+    pub priority: Priority,
     pub family: FamilySet,
     pub gateway: Gateway,
     /// `enabled = false` keeps the WAN in the config but out of the decision (`disabled`).

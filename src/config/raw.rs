@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::error::Collector;
 use super::values::{self, Value};
-use super::{FamilySet, Gateway, Percent};
+use super::{FamilySet, Gateway, Percent, Priority};
 
 /// Bounds of the probe intervals and the timeout: under 10 ms the probe traffic is a load of
 /// its own; over an hour the WAN is effectively unmonitored.
@@ -91,7 +91,7 @@ pub struct RawWan {
     pub span: Range<usize>,
     pub name: Field<String>,
     pub interface: Field<String>,
-    pub priority: Field<u32>,
+    pub priority: Field<Priority>,
     pub family: Field<FamilySet>,
     pub gateway: Field<Gateway>,
     pub enabled: Field<bool>,
@@ -179,7 +179,7 @@ fn read_wan(c: &mut Collector<'_>, span: Range<usize>, table: &DeTable<'_>) -> R
         match k {
             "name" => wan.name = values::string(c, k, v),
             "interface" => wan.interface = values::string(c, k, v),
-            "priority" => wan.priority = values::integer(c, k, v, (1, MAX_PRIORITY)),
+            "priority" => wan.priority = values::priority(c, k, v, (1, MAX_PRIORITY)),
             "family" => wan.family = values::family(c, k, v),
             "gateway" => wan.gateway = values::gateway(c, k, v),
             "enabled" => wan.enabled = values::boolean(c, k, v),

@@ -364,6 +364,47 @@ fn priorities() {
 }
 
 #[test]
+fn automatic_priorities() {
+    let two = |first: &str, second: &str| {
+        BASE.replace("priority = 1", &format!("priority = {first}"))
+            + &format!("\n[[wan]]\nname = \"lte\"\ninterface = \"wwan0\"\npriority = {second}\n")
+    };
+    let c = ok(&two("\"auto\"", "\"auto\""));
+    assert_eq!(
+        c.wans[0].priority,
+        Priority::Auto,
+        "several `auto` are no duplicates"
+    );
+    assert_eq!(c.wans[1].priority, Priority::Auto);
+    assert!(
+        c.wans[0].summary().contains(", priority auto,"),
+        "{}",
+        c.wans[0].summary()
+    );
+    let c = ok(&two("\"auto\"", "100"));
+    assert_eq!(
+        c.wans[1].priority,
+        Priority::Fixed(100),
+        "a fixed one beside them"
+    );
+    one_error(
+        &two("\"auto\"", "\"Auto\""),
+        "12:12",
+        "invalid `priority` \"Auto\": expected \"auto\" or an integer from 1 to 1000000",
+    );
+    one_error(
+        &BASE.replace("priority = 1", "priority = 1.5"),
+        "7:12",
+        "`priority` expects an integer from 1 to 1000000 or \"auto\", found a float",
+    );
+    one_error(
+        &two("7", "7"),
+        "12:12",
+        "duplicate priority `7` (first used on line 7)",
+    );
+}
+
+#[test]
 fn penalties() {
     let with = |top: &str| BASE.replace("[defaults]", &format!("{top}\n[defaults]"));
     one_error(

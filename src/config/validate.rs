@@ -123,8 +123,13 @@ fn wans(c: &mut Collector<'_>, raw: &RawConfig) -> Vec<Wan> {
     duplicates(c, "WAN name", &names);
     let ifnames: Vec<_> = list.iter().filter_map(|w| w.interface.as_ref()).collect();
     duplicates(c, "interface", &ifnames);
-    let priorities: Vec<_> = list.iter().filter_map(|w| w.priority.as_ref()).collect();
-    duplicates(c, "priority", &priorities);
+    // only fixed priorities must differ: automatic ones are moved past every taken value
+    let fixed: Vec<Spanned<u32>> = list
+        .iter()
+        .filter_map(|w| w.priority.as_ref())
+        .filter_map(|p| p.get_ref().fixed().map(|n| Spanned::new(p.span(), n)))
+        .collect();
+    duplicates(c, "priority", &fixed.iter().collect::<Vec<_>>());
     list.iter()
         .filter_map(|w| wan(c, w, &raw.defaults))
         .collect()

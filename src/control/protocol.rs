@@ -25,7 +25,8 @@ pub const MAGIC: u8 = 0x57;
 /// Protocol version carried in every frame header. Bumped on any incompatible change of
 /// the frame layout or of the encoding of [`Request`] / [`Response`]: postcard structs carry
 /// no lengths, so a field added to [`WanStatus`] or [`HistoryEntry`] is one. Version 2: each
-/// status row ends with its families, each history entry with its family.
+/// status row ends with its families and its automatic priority, each history entry with its
+/// family.
 pub const VERSION: u8 = 2;
 /// Frame header: magic, version, body length (u16 big-endian).
 pub const HEADER_LEN: usize = 4;
@@ -350,6 +351,8 @@ mod tests {
                 loss_centi_pct: Some(250),
                 since_ms: 192_000,
             }],
+            priority_auto: false,
+            device: String::new(),
         }
     }
 
@@ -454,7 +457,7 @@ mod tests {
         encode_response(&Response::Status(vec![row]), &mut buf).unwrap();
         #[rustfmt::skip]
         let expected = [
-            0x57, 0x02, 0x00, 0x39,
+            0x57, 0x02, 0x00, 0x3b,
             0x04, 0x01, // Status, one row
             0x05, b'f', b'i', b'b', b'e', b'r', 0x04, b'e', b't', b'h', b'0', 0x02, b'u', b'p',
             0x01, 0x01, 0x01, 0x00, // priority 1, metric 1, active, not preferred
@@ -470,6 +473,7 @@ mod tests {
             0x01, 0x01, // metric 1, active
             0x01, 0xac, 0x02, 0x00, 0x01, 0xfa, 0x01, // latency, jitter, loss
             0x80, 0xdc, 0x0b, // since_ms 192_000
+            0x00, 0x00, // fixed priority, no device
         ];
         assert_eq!(buf, expected);
     }

@@ -57,7 +57,7 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
         row.name.clone(),
         row.interface.clone(),
         state_cell(row),
-        row.priority.to_string(),
+        priority_cell(row),
         row.metric.to_string(),
         opt(row.latency_us, millis),
         opt(row.jitter_us, millis),
@@ -81,6 +81,16 @@ pub fn state_cell(row: &WanStatus) -> String {
         row.state.clone()
     } else {
         format!("{} ({})", row.state, odd.join(", "))
+    }
+}
+
+/// The priority in effect, with the device kind it came from for `priority = "auto"`:
+/// `100 (ethernet)`.
+fn priority_cell(row: &WanStatus) -> String {
+    if row.priority_auto {
+        format!("{} ({})", row.priority, row.device)
+    } else {
+        row.priority.to_string()
     }
 }
 
@@ -192,6 +202,14 @@ fn status_object(j: &mut Json, row: &WanStatus) {
         family_object(j, f);
     }
     j.end_object();
+    j.key("priority_auto");
+    j.bool(row.priority_auto);
+    j.key("device");
+    if row.priority_auto {
+        j.string(&row.device);
+    } else {
+        j.null();
+    }
     j.end_object();
 }
 
@@ -364,6 +382,8 @@ mod tests {
             since_ms: 192_000,
             late_rounds: 0,
             families: Vec::new(),
+            priority_auto: false,
+            device: String::new(),
         }
         .with_one_family("ipv4")
     }
@@ -373,8 +393,8 @@ mod tests {
             name: "lte".into(),
             interface: "wwan0".into(),
             state: "degraded".into(),
-            priority: 2,
-            metric: 10_002,
+            priority: 700,
+            metric: 10_700,
             active: false,
             preferred: true,
             latency_us: Some(85_040),
@@ -385,6 +405,8 @@ mod tests {
             since_ms: 45_900,
             late_rounds: 2,
             families: Vec::new(),
+            priority_auto: true,
+            device: "modem".into(),
         }
         .with_one_family("ipv4")
     }
@@ -449,7 +471,8 @@ mod tests {
             r#""late_rounds":0,"families":{"ipv4":{"state":"up","metric":1,"active":true,"#,
             r#""latency_us":12345,"jitter_us":400,"loss_pct":0.00,"in_state_ms":192000},"#,
             r#""ipv6":{"state":"down","metric":20001,"active":false,"latency_us":null,"#,
-            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}}}]}"#,
+            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}},"priority_auto":false,"#,
+            r#""device":null}]}"#,
         );
         assert!(out.trim_end().ends_with(expected), "{out}");
     }
@@ -457,9 +480,9 @@ mod tests {
     #[test]
     fn status_table_text() {
         let expected = concat!(
-            "  NAME   INTERFACE  STATE     PRIO  METRIC  LATENCY  JITTER   LOSS          RX            TX  IN STATE\n",
-            "* fiber  eth0       up           1       1  12.3 ms  0.4 ms   0.0%  1.2 Mbit/s  312.0 kbit/s     3m12s\n",
-            "  lte    wwan0      degraded     2   10002  85.0 ms  9.1 ms  12.5%           -             -       45s\n",
+            "  NAME   INTERFACE  STATE            PRIO  METRIC  LATENCY  JITTER   LOSS          RX            TX  IN STATE\n",
+            "* fiber  eth0       up                  1       1  12.3 ms  0.4 ms   0.0%  1.2 Mbit/s  312.0 kbit/s     3m12s\n",
+            "  lte    wwan0      degraded  700 (modem)   10700  85.0 ms  9.1 ms  12.5%           -             -       45s\n",
             "manual override: lte is preferred ('auto' to undo)\n",
         );
         assert_eq!(status_table(&[fiber(), lte()]), expected);
@@ -473,12 +496,14 @@ mod tests {
             r#""active":true,"preferred":false,"latency_us":12345,"jitter_us":400,"loss_pct":0.00,"#,
             r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000,"late_rounds":0,"#,
             r#""families":{"ipv4":{"state":"up","metric":1,"active":true,"latency_us":12345,"#,
-            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}}},"#,
-            r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":2,"metric":10002,"#,
+            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}},"priority_auto":false,"#,
+            r#""device":null},"#,
+            r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":700,"metric":10700,"#,
             r#""active":false,"preferred":true,"latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"#,
             r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900,"late_rounds":2,"#,
-            r#""families":{"ipv4":{"state":"degraded","metric":10002,"active":false,"#,
-            r#""latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"in_state_ms":45900}}}]}"#,
+            r#""families":{"ipv4":{"state":"degraded","metric":10700,"active":false,"#,
+            r#""latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"in_state_ms":45900}},"#,
+            r#""priority_auto":true,"device":"modem"}]}"#,
             "\n"
         );
         assert_eq!(status_json(&[fiber(), lte()], None), expected);

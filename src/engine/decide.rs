@@ -8,6 +8,7 @@
 
 use heapless::Vec as HVec;
 
+use super::device::{self, Kind};
 use super::entry::{Entry, Told};
 use super::history::{self, Event, Record};
 use super::reconcile::Taken;
@@ -98,9 +99,10 @@ impl Engine {
                 .collect::<HVec<WanId, MAX_WANS>>()
         });
         let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
+        let priorities = self.priorities();
         let before = self.active;
         for family in FAMILIES {
-            let inputs = policy_inputs(&self.entries, family);
+            let inputs = policy_inputs(&self.entries, &priorities, family);
             let metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
             let routed = |i: usize| self.entries.get(i).is_some_and(|e| e.manages(family));
             self.active[family.index()] = policy::active(&inputs, &metrics, routed);
@@ -188,6 +190,20 @@ impl Engine {
         })
     }
 
+    /// Every WAN's priority in effect, in config order: fixed ones as configured, `auto`
+    /// ones from their device kind (an unknown kind until the shell reported one), moved
+    /// past every value taken before them.
+    pub(super) fn priorities(&self) -> HVec<u32, MAX_WANS> {
+        let wants: HVec<(Option<u32>, Kind), MAX_WANS> = self
+            .entries
+            .iter()
+            .map(|e| (e.priority.fixed(), e.device.unwrap_or(Kind::Unknown)))
+            .collect();
+        let mut out = HVec::new();
+        device::resolve(&wants, &mut out); // capacity: one per WAN, at most MAX_WANS
+        out
+    }
+
     /// A WAN's name as the history keeps it; empty for none.
     fn history_name(&self, id: Option<WanId>) -> history::Name {
         id.and_then(|i| self.entries.get(usize::from(i)))
@@ -246,13 +262,18 @@ impl Engine {
 /// that family. A WAN without that family has no route of it to rank; it takes its place
 /// with its own state all the same, so that the metrics of a setup whose WANs each manage
 /// one family are what they were when all WANs were ranked together.
-fn policy_inputs(entries: &[Entry], family: Family) -> HVec<policy::Input, MAX_WANS> {
+fn policy_inputs(
+    entries: &[Entry],
+    priorities: &[u32],
+    family: Family,
+) -> HVec<policy::Input, MAX_WANS> {
     let state = |e: &Entry| e.family(family).map_or(e.state(), |w| w.state());
     entries
         .iter()
-        .map(|e| policy::Input {
+        .zip(priorities)
+        .map(|(e, &priority)| policy::Input {
             state: state(e),
-            priority: e.priority,
+            priority,
         })
         .collect()
 }

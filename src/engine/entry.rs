@@ -18,11 +18,12 @@
 
 use heapless::{Deque, Vec as HVec};
 
+use super::device::Kind;
 use super::reconcile::{Reconciler, Want};
 use super::stats::Throughput;
 use super::wan::{Link, State, Transition, Wan};
 use super::{Action, Family, Instant, WanId};
-use crate::config::{self, FamilySet, Gateway, MAX_TARGETS};
+use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
 
 /// A transition to report: of the WAN (`None`) or of one family of a dual-stack WAN.
 pub(super) type Told = (Option<Family>, Transition);
@@ -35,7 +36,12 @@ const TOLD_CAPACITY: usize = 16;
 pub(super) struct Entry {
     pub(super) name: String,
     pub(super) interface: String,
-    pub(super) priority: u32,
+    /// As configured: fixed, or `auto` (resolved by the engine with every WAN's, before
+    /// ranking: see [`super::device::resolve`]).
+    pub(super) priority: Priority,
+    /// The kind of device the interface is, as the shell last reported it (`Input::Device`,
+    /// for a WAN with `priority = "auto"`); kept while the interface is gone.
+    pub(super) device: Option<Kind>,
     pub(super) throughput: Throughput,
     families: [Option<Wan>; 2],
     pub(super) reconcilers: [Option<Reconciler>; 2],
@@ -54,6 +60,7 @@ impl Entry {
             name: cfg.name.clone(),
             interface: cfg.interface.clone(),
             priority: cfg.priority,
+            device: None,
             throughput: Throughput::default(),
             families: [None, None],
             reconcilers: [None, None],

@@ -1,6 +1,7 @@
 //! Inputs: what the kernel, the probes, the control socket and the configuration tell the
 //! engine, applied to the WAN state machines and the reconcilers.
 
+use super::device::Kind;
 use super::entry::Entry;
 use super::reconcile::Reconciler;
 use super::{
@@ -20,6 +21,7 @@ impl Engine {
                 carrier,
             } => self.on_link(now, wan, ifindex, admin_up, carrier),
             Input::LinkGone { wan } => self.on_link_gone(now, wan),
+            Input::Device { wan, kind } => self.on_device(wan, kind),
             Input::Addresses {
                 wan,
                 family,
@@ -116,6 +118,19 @@ impl Engine {
             .iter_mut()
             .flatten()
             .for_each(Reconciler::clear_kernel);
+    }
+
+    /// The priority of an `auto` WAN follows its device kind from the next decision pass.
+    fn on_device(&mut self, wan: WanId, kind: Kind) {
+        let Some(e) = self.entry(wan) else { return };
+        if e.device != Some(kind) {
+            log::info!(
+                "{}: interface {} is {kind} (priority auto)",
+                e.name,
+                e.interface
+            );
+            e.device = Some(kind);
+        }
     }
 
     fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {

@@ -124,6 +124,9 @@ pub enum Input {
     },
     /// The WAN's interface does not exist (dump found none, or RTM_DELLINK).
     LinkGone { wan: WanId },
+    /// The kind of device the WAN's interface is (read when its link appears or is
+    /// re-created), for a WAN with `priority = "auto"`.
+    Device { wan: WanId, kind: device::Kind },
     /// Whether the WAN's interface has a usable address of this family (probes need one).
     Addresses {
         wan: WanId,

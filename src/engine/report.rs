@@ -32,6 +32,11 @@ pub struct WanStatus {
     /// and ranked apart. The fields above are the WAN's: its state is the best of its
     /// families', its metric and figures those of its first family.
     pub families: Vec<FamilyStatus>,
+    /// `priority = "auto"`: `priority` comes from the kind of device the interface is.
+    pub priority_auto: bool,
+    /// That kind (`ethernet`, `wifi`, `modem`, …, `unknown` while the interface was never
+    /// seen) for an `auto` priority; empty for a fixed one.
+    pub device: String,
 }
 
 /// One family of a WAN in `wanfailover status`.

@@ -1,16 +1,20 @@
 //! What the engine reports to the control socket: a status row per WAN and the history.
 
+use super::device::Kind;
 use super::entry::Entry;
 use super::report::FamilyStatus;
 use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanStatus};
+use crate::config::Priority;
 
 impl Engine {
     /// One row per WAN, in config order.
     pub fn status(&self, now: Instant) -> Vec<WanStatus> {
+        let priorities = self.priorities();
         self.entries
             .iter()
+            .zip(priorities)
             .enumerate()
-            .map(|(i, e)| self.row(now, i, e))
+            .map(|(i, (e, priority))| self.row(now, i, e, priority))
             .collect()
     }
 
@@ -19,7 +23,7 @@ impl Engine {
         self.history.entries()
     }
 
-    fn row(&self, now: Instant, i: usize, e: &Entry) -> WanStatus {
+    fn row(&self, now: Instant, i: usize, e: &Entry, priority: u32) -> WanStatus {
         let families: Vec<FamilyStatus> = [Family::V4, Family::V6]
             .into_iter()
             .filter_map(|f| self.family_row(now, i, e, f))
@@ -29,7 +33,7 @@ impl Engine {
             name: e.name.clone(),
             interface: e.interface.clone(),
             state: e.state().as_str().into(),
-            priority: e.priority,
+            priority,
             metric: first.map_or(0, |f| f.metric),
             active: self.active_of(None) == Some(wan_id(i)),
             preferred: self.prefer.as_deref() == Some(e.name.as_str()),
@@ -41,6 +45,11 @@ impl Engine {
             since_ms: millis_since(now, e.since()),
             late_rounds: e.late_rounds(),
             families,
+            priority_auto: e.priority == Priority::Auto,
+            device: match e.priority {
+                Priority::Auto => e.device.unwrap_or(Kind::Unknown).as_str().into(),
+                Priority::Fixed(_) => String::new(),
+            },
         }
     }
 

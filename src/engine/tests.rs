@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{self, FamilySet, Gateway, Percent, Probe, Quality};
+use crate::config::{self, FamilySet, Gateway, Percent, Priority, Probe, Quality};
 use route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use wan::State;
 
@@ -32,7 +32,7 @@ fn wan_cfg(name: &str, priority: u32) -> config::Wan {
     config::Wan {
         name: name.into(),
         interface: format!("if{priority}"),
-        priority,
+        priority: Priority::Fixed(priority),
         family: FamilySet::Ipv4,
         gateway: Gateway::Auto,
         enabled: true,
@@ -1668,4 +1668,5 @@ fn operation_ids_stay_below_the_shells_numbers() {
     assert_eq!(first_op(&acts), 1, "wrapped, skipping 0");
 }
 
+mod auto_priority;
 mod dual_stack;

@@ -216,6 +216,8 @@ pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
         since_ms: 192_345,
         late_rounds: u64::from(u32::MAX) + 2,
         families: Vec::new(),
+        priority_auto: false,
+        device: String::new(),
     }
 }
 

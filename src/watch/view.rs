@@ -216,6 +216,8 @@ mod tests {
             since_ms: 192_000,
             late_rounds: 0,
             families: Vec::new(),
+            priority_auto: false,
+            device: String::new(),
         }
     }
 
