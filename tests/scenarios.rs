@@ -104,6 +104,76 @@ fn startup_adopts_dhcp_routes_and_ranks_by_priority() {
 }
 
 #[test]
+fn automatic_priorities_from_the_device_kind() {
+    let Some(lab) = open_lab(3, &[]) else {
+        return;
+    };
+    let dir = TempDir::new("auto");
+    // wan1 and wan2 automatic (veth: Ethernet to sysfs), wan3 fixed at 5
+    let cfg = lab_config(3, &dir.0, "", "")
+        .replace("priority = 1\n", "priority = \"auto\"\n")
+        .replace("priority = 2\n", "priority = \"auto\"\n")
+        .replace("priority = 3\n", "priority = 5\n");
+    let d = Daemon::start(&lab, &dir.0, &cfg);
+    let want = [("wan3", 5), ("wan1", 100), ("wan2", 101)];
+    let ranked = || {
+        let mut routes = our_routes(&lab);
+        routes.sort_by_key(|r| r.1);
+        routes
+            .iter()
+            .map(|(dev, m)| (dev.clone(), *m))
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<(String, u32)> = want.iter().map(|(w, m)| (w.to_string(), *m)).collect();
+    let ok = wait_for(Duration::from_secs(5), || ranked() == want);
+    assert!(
+        ok,
+        "{:?}\n{}\n{}",
+        ranked(),
+        lab.default_routes(),
+        d.log_text()
+    );
+    expect_dev(&lab, &d, "wan3", Duration::from_secs(5));
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    for (wan, priority, auto) in [
+        ("wan1", "100", "true"),
+        ("wan2", "101", "true"),
+        ("wan3", "5", "false"),
+    ] {
+        assert_eq!(
+            json_field_of(&json, wan, "priority").as_deref(),
+            Some(priority),
+            "{json}"
+        );
+        let row = json_row(&json, wan);
+        assert!(row.contains(&format!(r#""priority_auto":{auto}"#)), "{row}");
+    }
+    assert!(
+        json_row(&json, "wan1").contains(r#""device":"ethernet""#),
+        "{json}"
+    );
+    assert!(
+        json_row(&json, "wan3").contains(r#""device":null"#),
+        "{json}"
+    );
+    let table = d.cli(&["status"]).1;
+    assert!(
+        table.contains("100 (ethernet)") && table.contains("101 (ethernet)"),
+        "{table}"
+    );
+}
+
+/// The object of WAN `name` in `status --json`, nested objects included.
+fn json_row(json: &str, name: &str) -> String {
+    let start = json
+        .find(&format!(r#"{{"name":"{name}""#))
+        .unwrap_or(json.len());
+    let rest = &json[start..];
+    let end = rest.find(r#"},{"name""#).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+#[test]
 fn carrier_loss_fails_over_and_carrier_return_fails_back() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
