@@ -95,7 +95,8 @@ pub enum ProbeError {
 /// Manual steering from the control socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Rank this WAN first while it is not `down`/`linkdown`.
+    /// Rank this WAN first while it is not `down`/`linkdown` (in each family on its own:
+    /// a dual-stack WAN whose IPv6 is down is preferred for IPv4 only).
     Prefer(String),
     /// Back to automatic ranking.
     Auto,
