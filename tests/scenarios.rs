@@ -125,14 +125,12 @@ fn automatic_priorities_from_the_device_kind() {
             .collect::<Vec<_>>()
     };
     let want: Vec<(String, u32)> = want.iter().map(|(w, m)| (w.to_string(), *m)).collect();
-    let ok = wait_for(Duration::from_secs(5), || ranked() == want);
-    assert!(
-        ok,
-        "{:?}\n{}\n{}",
-        ranked(),
-        lab.default_routes(),
-        d.log_text()
-    );
+    let settled = |within| {
+        let ok = wait_for(within, || ranked() == want);
+        let routes = lab.default_routes();
+        assert!(ok, "{:?}\n{routes}\n{}", ranked(), d.log_text());
+    };
+    settled(Duration::from_secs(5));
     expect_dev(&lab, &d, "wan3", Duration::from_secs(5));
     let (_, json, _) = d.cli(&["status", "--json"]);
     for (wan, priority, auto) in [
@@ -161,6 +159,9 @@ fn automatic_priorities_from_the_device_kind() {
         table.contains("100 (ethernet)") && table.contains("101 (ethernet)"),
         "{table}"
     );
+    // a re-created interface is read again, and keeps its rank once it is up again
+    lab.script(&["replug", &lab.prefix, "1"]);
+    settled(Duration::from_secs(8));
 }
 
 /// The object of WAN `name` in `status --json`, nested objects included.

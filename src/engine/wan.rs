@@ -1,6 +1,6 @@
 //! Per-WAN state machine: probe rounds, verdicts, link facts and quality hysteresis. A WAN
 //! managed for both IPv4 and IPv6 has one machine per family, each probing its own family's
-//! targets (see [`super::entry`]); every machine here serves one family.
+//! targets (see `entry.rs`); every machine here serves one family.
 //!
 //! Every state change goes through [`Wan::set_state`], which logs `name: a => b (cause)` and
 //! queues a [`Transition`] the engine turns into history and a hook.
