@@ -29,31 +29,31 @@ pub enum DumpKind {
 
 /// One netlink message being appended to a buffer: the header first, its length patched
 /// when the message is complete.
-pub(super) struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     buf: &'a mut Vec<u8>,
     start: usize,
     header: NlMsgRepr,
 }
 
 impl<'a> Writer<'a> {
-    pub(super) fn new(buf: &'a mut Vec<u8>, header: NlMsgRepr) -> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>, header: NlMsgRepr) -> Writer<'a> {
         let start = buf.len();
         buf.resize(start + NlMsg::<&[u8]>::LEN, 0);
         Writer { buf, start, header }
     }
 
     /// Room for a fixed header of `len` bytes, zeroed; returns where it starts.
-    pub(super) fn fixed(&mut self, len: usize) -> &mut [u8] {
+    pub(crate) fn fixed(&mut self, len: usize) -> &mut [u8] {
         let at = self.buf.len();
         self.buf.resize(at + len, 0);
         &mut self.buf[at..]
     }
 
-    pub(super) fn attr(&mut self, kind: u16, value: &[u8]) {
+    pub(crate) fn attr(&mut self, kind: u16, value: &[u8]) {
         emit_attr(self.buf, kind, value);
     }
 
-    pub(super) fn finish(self) {
+    pub(crate) fn finish(self) {
         let len = u32::try_from(self.buf.len() - self.start).expect("invariant: small message");
         let mut msg = NlMsg::new_unchecked(&mut self.buf[self.start..]);
         self.header.emit(&mut msg, len);

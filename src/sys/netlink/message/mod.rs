@@ -38,13 +38,13 @@ mod emit;
 pub mod rule;
 pub mod wire;
 
-use emit::Writer;
+pub(crate) use emit::Writer;
 pub use emit::{
     emit_dump, emit_get_link, emit_multipath, emit_route, emit_unreachable, DumpKind, MultipathOp,
     MultipathRoute, RouteOp, UnreachableRoute,
 };
 pub use rule::{emit_rule, emit_rule_dump, Rule, RuleOp};
-use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsg, NlMsgErr, RtMsg, RtMsgRepr, RtNexthop};
+use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsgErr, RtMsg, RtMsgRepr, RtNexthop};
 
 // `libc` has these as `c_int`; the wire carries them as `u16` (types, flags) or `u8`
 // (address families).
@@ -272,30 +272,25 @@ pub struct Message {
 /// Decodes every message of one datagram. A broken netlink header ends the iteration
 /// (there is no way to find the next message); a broken payload skips just that message.
 pub fn parse_messages(buf: &[u8]) -> Messages<'_> {
-    Messages { rest: buf }
+    Messages {
+        views: wire::NlMsgs::new(buf),
+    }
 }
 
 /// Iterator returned by [`parse_messages`].
 #[derive(Debug, Clone)]
 pub struct Messages<'a> {
-    rest: &'a [u8],
+    views: wire::NlMsgs<'a>,
 }
 
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let msg = match NlMsg::new_message(self.rest) {
+        let msg = match self.views.next()? {
             Ok(msg) => msg,
-            Err(e) => {
-                self.rest = &[];
-                return Some(Err(e));
-            }
+            Err(e) => return Some(Err(e)),
         };
-        self.rest = self.rest.get(msg.next_offset()..).unwrap_or(&[]);
         let nlmsg_type = msg.nlmsg_type();
         Some(parse_body(nlmsg_type, msg.payload()).map(|body| Message {
             nlmsg_type,
@@ -534,3 +529,10 @@ fn ifname(value: &[u8]) -> IfName {
 mod tests;
 #[cfg(all(test, target_endian = "little"))]
 mod tests_routing;
+
+/// The golden-byte tests' hex reader (whitespace between bytes allowed), for the tests
+/// of other netlink families.
+#[cfg(all(test, target_endian = "little"))]
+pub(crate) fn tests_hex(s: &str) -> Vec<u8> {
+    tests::hex(s)
+}

@@ -154,6 +154,39 @@ impl<T: AsRef<[u8]>> NlMsg<T> {
     }
 }
 
+/// The messages of one datagram as checked views. A broken netlink header ends the
+/// iteration (there is no way to find the next message).
+#[derive(Debug, Clone)]
+pub struct NlMsgs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> NlMsgs<'a> {
+    pub fn new(datagram: &'a [u8]) -> NlMsgs<'a> {
+        NlMsgs { rest: datagram }
+    }
+}
+
+impl<'a> Iterator for NlMsgs<'a> {
+    type Item = Result<NlMsg<&'a [u8]>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match NlMsg::new_message(self.rest) {
+            Ok(msg) => {
+                self.rest = self.rest.get(msg.next_offset()..).unwrap_or(&[]);
+                Some(Ok(msg))
+            }
+            Err(e) => {
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// The header fields of a message we send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlMsgRepr {
