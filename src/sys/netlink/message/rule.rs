@@ -106,6 +106,27 @@ pub struct Rule {
     pub protocol: u8,
 }
 
+impl Rule {
+    /// A rule without matches that looks up `table` (`FR_ACT_TO_TBL`); set the matches on
+    /// the result.
+    pub fn lookup(family: Family, table: u32, priority: u32, protocol: u8) -> Rule {
+        Rule {
+            family,
+            priority,
+            table,
+            action: FR_ACT_TO_TBL,
+            src: None,
+            dst: None,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            fwmark: None,
+            iif: None,
+            protocol,
+        }
+    }
+}
+
 /// Whether a rule message adds or deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleOp {
@@ -228,18 +249,8 @@ pub(super) fn parse_rule(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseE
         return Ok(Body::Ignored(nlmsg_type));
     };
     let mut rule = Rule {
-        family,
-        priority: 0,
-        table: u32::from(h.table),
         action: h.action,
-        src: None,
-        dst: None,
-        ip_proto: None,
-        sport: None,
-        dport: None,
-        fwmark: None,
-        iif: None,
-        protocol: 0,
+        ..Rule::lookup(family, u32::from(h.table), 0, 0)
     };
     let (mut mark, mut mask) = (None, None);
     let prefix = |len: u8, value: &[u8]| ip_addr(family, value).and_then(|a| Cidr::new(a, len));

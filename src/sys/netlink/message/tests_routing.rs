@@ -6,7 +6,7 @@
 use super::tests::hex;
 use super::*;
 use crate::config::{parse_cidr, Cidr, Fwmark, PortRange};
-use rule::{emit_rule, emit_rule_dump, Rule, RuleOp, FR_ACT_TO_TBL};
+use rule::{emit_rule, emit_rule_dump, Rule, RuleOp};
 
 fn cidr(s: &str) -> Option<Cidr> {
     Some(parse_cidr(s).expect("prefix"))
@@ -20,18 +20,8 @@ fn messages(text: &str) -> Vec<Message> {
 /// `from 192.0.2.10 lookup 101 priority 10001 protocol 87`.
 fn reply_rule() -> Rule {
     Rule {
-        family: Family::V4,
-        priority: 10001,
-        table: 101,
-        action: FR_ACT_TO_TBL,
         src: cidr("192.0.2.10"),
-        dst: None,
-        ip_proto: None,
-        sport: None,
-        dport: None,
-        fwmark: None,
-        iif: None,
-        protocol: 87,
+        ..Rule::lookup(Family::V4, 101, 10001, 87)
     }
 }
 
