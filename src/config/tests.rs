@@ -964,12 +964,12 @@ dport = "443"
 fn policy_mistakes_point_at_the_value() {
     let cases: &[(&str, &str, &str)] = &[
         (
-            "wan = \"lt\"",
+            "wan = \"lt\"\niif = \"lan0\"",
             "\"lt\"",
             "no WAN named `lt`: did you mean `lte`?",
         ),
         (
-            "wan = \"dsl9000\"",
+            "wan = \"dsl9000\"\niif = \"lan0\"",
             "\"dsl9000\"",
             "the WANs are `fiber`, `lte`",
         ),
@@ -1095,6 +1095,12 @@ fn policy_rules_that_relate_values() {
     let second = text.rfind("\"p\"").unwrap();
     let (line, col) = error::line_col(&text, second);
     one_error(&text, &format!("{line}:{col}"), "duplicate policy name `p`");
+    // an unknown WAN does not hide a bad match
+    let text = with_policy("name = \"p\"\nwan = \"fibre\"\nprotocol = \"icmp\"\ndport = 7");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].contains("no WAN named `fibre`: did you mean `fiber`?"));
+    assert!(errors[1].contains("`dport` needs protocol tcp or udp"));
     // shapes
     let text = two_wans("policy = \"vpn\"", "", "");
     one_error(&text, "1:10", "write [[policy]], not [policy]");

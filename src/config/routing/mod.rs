@@ -162,7 +162,12 @@ pub fn validate(c: &mut Collector<'_>, raw: &RawConfig, config: &Config) -> Rout
         c.at(&s.span(), msg.to_string());
     }
     let wans = wan_routing(c, raw, mode);
-    let policies = policies(c, &r.policies, config);
+    // without the feature, each [[policy]] is one error (above), not a dozen
+    let policies = if cfg!(feature = "balance") {
+        policies(c, &r.policies, config)
+    } else {
+        Vec::new()
+    };
     Routing {
         mode,
         sticky: value(&r.sticky).unwrap_or_default(),
@@ -183,10 +188,7 @@ fn check_feature(c: &mut Collector<'_>, raw: &RawConfig) {
     }
     let r = &raw.routing;
     let mut needs = |span: Range<usize>, what: &str| {
-        let msg = format!(
-            "{what} needs the `balance` feature, which this build leaves out \
-             (built with --no-default-features)"
-        );
+        let msg = format!("{what} needs the `balance` feature, which this build leaves out");
         c.at(&span, msg);
     };
     if let Some(m) = r.mode.as_ref().filter(|m| *m.get_ref() == Mode::Balance) {
@@ -318,14 +320,15 @@ fn policy(c: &mut Collector<'_>, raw: &RawPolicy, config: &Config) -> Option<Pol
     if raw.wan.is_none() {
         missing(c, "wan");
     }
+    if let Some(iif) = &raw.iif {
+        check_ifname(c, iif);
+    }
+    let matches_ok = check_matches(c, raw, raw.name.as_ref().map(|n| n.get_ref().as_str()));
     let name = raw.name.as_ref()?;
     check_name(c, name, "policy");
     let wan = raw.wan.as_ref()?;
     let wan_index = find_wan(c, wan, config)?;
-    if let Some(iif) = &raw.iif {
-        check_ifname(c, iif);
-    }
-    check_matches(c, raw, name.get_ref())?;
+    matches_ok?;
     check_family(c, raw, &config.wans[wan_index])?;
     Some(Policy {
         name: name.get_ref().clone(),
@@ -361,7 +364,7 @@ fn find_wan(c: &mut Collector<'_>, wan: &Spanned<String>, config: &Config) -> Op
 }
 
 /// Ports need a protocol with ports; a policy must match something.
-fn check_matches(c: &mut Collector<'_>, raw: &RawPolicy, name: &str) -> Option<()> {
+fn check_matches(c: &mut Collector<'_>, raw: &RawPolicy, name: Option<&str>) -> Option<()> {
     let mut ok = true;
     for (key, field) in [("dport", &raw.dport), ("sport", &raw.sport)] {
         let Some(f) = field else { continue };
@@ -385,10 +388,10 @@ fn check_matches(c: &mut Collector<'_>, raw: &RawPolicy, name: &str) -> Option<(
         || raw.iif.is_some();
     if !matches_something {
         let msg = format!(
-            "policy {} matches every packet: give at least one of `source`, `destination`, \
+            "policy {}matches every packet: give at least one of `source`, `destination`, \
              `protocol`, `fwmark`, `iif` (to send everything through one WAN, use \
              `wanfailover prefer`)",
-            code(name)
+            name.map(|n| format!("{} ", code(n))).unwrap_or_default()
         );
         c.at(&start_of(&raw.span), msg);
         ok = false;
