@@ -134,9 +134,9 @@ impl Window {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Throughput {
     last: Option<(Instant, u64, u64)>,
-    /// Bytes per second received, over the last counter interval.
+    /// Bits per second received, over the last counter interval.
     pub rx_bps: Option<u64>,
-    /// Bytes per second sent, over the last counter interval.
+    /// Bits per second sent, over the last counter interval.
     pub tx_bps: Option<u64>,
 }
 
@@ -160,8 +160,9 @@ impl Throughput {
     }
 }
 
+/// Bits per second from a byte count over `dt_us`.
 fn rate(bytes: u64, dt_us: u64) -> u64 {
-    let r = u128::from(bytes) * 1_000_000 / u128::from(dt_us);
+    let r = u128::from(bytes) * 8 * 1_000_000 / u128::from(dt_us);
     u64::try_from(r).unwrap_or(u64::MAX)
 }
 
@@ -265,10 +266,11 @@ mod tests {
         t.update(ms(0), 1_000, 500);
         assert_eq!(t.rx_bps, None);
         t.update(ms(2000), 5_000, 2_500);
-        assert_eq!((t.rx_bps, t.tx_bps), (Some(2_000), Some(1_000)));
+        // 4 000 and 2 000 bytes in 2 s
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(16_000), Some(8_000)));
         t.update(ms(3000), 100, 100); // reset: skip one sample
         assert_eq!((t.rx_bps, t.tx_bps), (None, None));
         t.update(ms(4000), 1_100, 600);
-        assert_eq!((t.rx_bps, t.tx_bps), (Some(1_000), Some(500)));
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(8_000), Some(4_000)));
     }
 }

@@ -1118,7 +1118,8 @@ fn counters_give_throughput_in_status() {
         },
     );
     let s = &h.e.status(h.now)[0];
-    assert_eq!((s.rx_bps, s.tx_bps), (Some(1_000_000), Some(10)));
+    // bytes in, bits per second out
+    assert_eq!((s.rx_bps, s.tx_bps), (Some(8_000_000), Some(80)));
     assert_eq!(s.latency_us, Some(10_000));
 }
 
