@@ -48,7 +48,7 @@ use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Reconciler, Taken};
 
-pub use report::{HistoryEntry, WanStatus};
+pub use report::{HistoryEntry, WanCounters, WanStatus};
 pub use route::{Family, Route};
 pub use time::Instant;
 

@@ -30,6 +30,20 @@ pub struct WanStatus {
     pub late_rounds: u64,
 }
 
+/// What one WAN counted since it was configured (the daemon started, or a reload added it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WanCounters {
+    pub name: String,
+    /// The interface's byte counters (`IFLA_STATS64`) as the kernel last reported them;
+    /// none before the first report. They restart when the interface is re-created.
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    /// Echo requests sent.
+    pub probes_sent: u64,
+    /// Probes without a reply within their timeout (a late reply does not take it back).
+    pub probes_lost: u64,
+}
+
 /// A WAN name as people read it: `none` for the empty name (no WAN).
 pub fn or_none(name: &str) -> &str {
     if name.is_empty() {

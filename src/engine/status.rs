@@ -1,7 +1,8 @@
 //! What the engine reports to the control socket: a status row per WAN and the history.
 
+use super::entry::Entry;
 use super::wan::Wan;
-use super::{wan_id, Engine, HistoryEntry, Instant, WanStatus};
+use super::{wan_id, Engine, HistoryEntry, Instant, WanCounters, WanStatus};
 
 impl Engine {
     /// One row per WAN, in config order.
@@ -13,7 +14,23 @@ impl Engine {
             .collect()
     }
 
-    /// Recent transitions and switches, oldest first.
+    /// What each WAN counted, in config order.
+    pub fn wan_counters(&self) -> Vec<WanCounters> {
+        let row = |e: &Entry| {
+            let bytes = e.wan.throughput.bytes();
+            let tally = e.wan.stats.tally();
+            WanCounters {
+                name: e.wan.name.clone(),
+                rx_bytes: bytes.map(|b| b.0),
+                tx_bytes: bytes.map(|b| b.1),
+                probes_sent: tally.sent,
+                probes_lost: tally.lost,
+            }
+        };
+        self.entries.iter().map(row).collect()
+    }
+
+    /// Recent transitions, switches and connectivity changes, oldest first.
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.history.entries()
     }
