@@ -1,6 +1,6 @@
 //! The decision pass, run once per poll after inputs or a due timer: the WANs' timers,
 //! ranking and the switch of the active WAN, route reconciliation, and the hooks that
-//! report transitions and switches.
+//! report transitions, switches and connectivity.
 
 use heapless::Vec as HVec;
 
@@ -23,7 +23,13 @@ impl Engine {
             }
         }
         let transitions = self.take_transitions();
+        let was_active = self.active;
         let switch = if self.stopping { None } else { self.rank(now) };
+        let connectivity = if self.stopping {
+            None
+        } else {
+            self.connectivity(now, was_active, &transitions)
+        };
         self.reconcile(now);
         self.retiring.retain(|s| !s.is_done());
         for (id, t) in transitions {
@@ -38,6 +44,7 @@ impl Engine {
             });
         }
         self.actions.extend(switch);
+        self.actions.extend(connectivity);
     }
 
     fn take_transitions(&mut self) -> HVec<(WanId, Transition), 64> {
@@ -107,6 +114,10 @@ impl Engine {
             or_none(&to_name),
             cause.as_str()
         );
+        // the first choice after start-up is not a change
+        if from.is_some() || self.switches > 0 {
+            self.switches += 1;
+        }
         let wan = to.or(from)?;
         let state = self.entries.get(usize::from(wan))?.wan.state();
         let record_wan = if to.is_some() {
@@ -130,6 +141,50 @@ impl Engine {
             state,
             previous: state,
             active: to,
+        })
+    }
+
+    /// The `connectivity` hook on an edge of "some WAN is active": `none` names the WAN
+    /// that was active, `full` the one that is now. The first pass only sets the baseline,
+    /// so the state found at start-up is never announced.
+    fn connectivity(
+        &mut self,
+        now: Instant,
+        was_active: Option<WanId>,
+        transitions: &[(WanId, Transition)],
+    ) -> Option<Action> {
+        let connected = self.active.is_some();
+        let before = self.connected.replace(connected)?;
+        if before == connected {
+            return None;
+        }
+        // a reload may have removed the WAN that was active: then the first one
+        let wan = self.active.or(was_active).unwrap_or(0);
+        let state = self.entries.get(usize::from(wan))?.wan.state();
+        let previous = transitions
+            .iter()
+            .find(|(id, _)| *id == wan)
+            .map_or(state, |(_, t)| t.from);
+        let name = self.history_name(Some(wan));
+        let word = history::connectivity(connected);
+        log::info!("connectivity: {word} ({name})");
+        let cause = if connected {
+            "a WAN is usable again"
+        } else {
+            "no WAN is usable"
+        };
+        self.history.push(Record {
+            at: now,
+            wan: name,
+            event: Event::Connectivity { connected },
+            cause,
+        });
+        Some(Action::Hook {
+            wan,
+            kind: HookKind::Connectivity,
+            state,
+            previous,
+            active: self.active,
         })
     }
 
