@@ -131,6 +131,7 @@ struct Daemon {
     stop_by: Option<Instant>,
     ready_sent: bool,
     poller: Poller,
+    started_at: Instant,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT or `wanfailover stop`, then gives every route back.
@@ -171,6 +172,7 @@ pub fn run(options: Options) -> Result<(), Error> {
         stop_by: None,
         ready_sent: false,
         poller: Poller::default(),
+        started_at: now,
         config_path: options.config,
         config,
     };
@@ -223,7 +225,7 @@ impl Daemon {
             let timeout = self.wake_at().map(|at| at.saturating_since(now));
             self.poller.wait(timeout).map_err(Error::Poll)?;
             let now = monotonic_now();
-            let counters = self.counters();
+            let counters = self.counters(now);
             let mut ctx = ctx!(self);
             ctx.counters = counters;
             for (i, part) in self.parts.each().into_iter().enumerate() {
@@ -248,10 +250,14 @@ impl Daemon {
         parts.chain(own.into_iter().flatten()).min()
     }
 
-    /// What the daemon counts, for `status --json`.
-    fn counters(&self) -> Counters {
+    /// What the daemon counts, for `status --json` (the per-WAN counters are the engine's,
+    /// added by whoever answers: see `Ctx::full_counters`).
+    fn counters(&self, now: Instant) -> Counters {
+        let uptime = now.saturating_since(self.started_at).as_millis();
         let mut c = Counters {
             decision_passes: self.engine.decision_passes(),
+            switches: self.engine.switches(),
+            uptime_ms: u64::try_from(uptime).unwrap_or(u64::MAX),
             ..Counters::default()
         };
         self.parts.kernel.count_into(&mut c);
