@@ -2,7 +2,7 @@
 //! type-checked and range-checked on its own, each kept with its span for later messages.
 //! Rules that relate several values live in `validate.rs`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ const TOP_KEYS: &[&str] = &[
     "hook_timeout",
     "down_penalty",
     "degraded_penalty",
+    "metrics_listen",
     "defaults",
     "wan",
 ];
@@ -106,6 +107,7 @@ pub struct RawConfig {
     pub hook_timeout: Field<Duration>,
     pub down_penalty: Field<u32>,
     pub degraded_penalty: Field<u32>,
+    pub metrics_listen: Field<SocketAddr>,
     pub defaults: RawProbe,
     pub wans: Vec<RawWan>,
 }
@@ -124,6 +126,7 @@ pub fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> RawConfig {
             "degraded_penalty" => {
                 raw.degraded_penalty = values::integer(c, k, v, (1, MAX_PENALTY));
             }
+            "metrics_listen" => raw.metrics_listen = values::socket_addr(c, k, v),
             "defaults" => read_defaults(c, v, &mut raw.defaults),
             "wan" => raw.wans = read_wans(c, v),
             _ => unknown_key(c, key, Section::Top),

@@ -49,6 +49,7 @@ fn config(wans: Vec<config::Wan>) -> Config {
         hook_timeout: Duration::from_secs(5),
         down_penalty: 20_000,
         degraded_penalty: 10_000,
+        metrics_listen: None,
         wans,
     }
 }
