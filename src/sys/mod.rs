@@ -5,3 +5,4 @@ pub mod device;
 pub mod icmp;
 pub mod netlink;
 pub mod poll;
+pub mod stream;
