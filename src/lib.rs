@@ -53,6 +53,8 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod hooks;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "snmp")]
 pub mod snmp;
 pub mod sort;
