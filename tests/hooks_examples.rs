@@ -103,18 +103,6 @@ impl Place {
     }
 }
 
-/// Runs `f` on a thread that has joined namespace `ns`: sockets it creates live there.
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open namespace");
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
-
 /// A process killed on drop.
 struct Running(Child);
 

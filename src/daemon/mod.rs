@@ -20,6 +20,11 @@
 mod actions;
 mod control;
 mod kernel;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 pub mod notify;
 mod part;
 mod persist;
@@ -42,6 +47,7 @@ use crate::sys::poll::{monotonic_now, Poller};
 
 use self::control::Control;
 use self::kernel::Kernel;
+use self::metrics::Metrics;
 use self::notify::Notifier;
 use self::part::{Asks, Ctx, Interests, Part, Readiness};
 use self::persist::SavedRoutes;
@@ -69,6 +75,8 @@ pub enum Error {
     Privileges(String),
     Signals(io::Error),
     Control(server::Error),
+    #[cfg(feature = "metrics")]
+    Metrics(crate::metrics::server::Error),
     Netlink(netlink::Error),
     Poll(io::Error),
 }
@@ -80,6 +88,8 @@ impl std::fmt::Display for Error {
             Error::Privileges(e) => write!(f, "{e}"),
             Error::Signals(e) => write!(f, "cannot set up signal handling: {e}"),
             Error::Control(e) => write!(f, "control socket: {e}"),
+            #[cfg(feature = "metrics")]
+            Error::Metrics(e) => write!(f, "{e}"),
             Error::Netlink(e) => write!(f, "rtnetlink: {e}"),
             Error::Poll(e) => write!(f, "poll: {e}"),
         }
@@ -94,23 +104,25 @@ struct Parts {
     kernel: Kernel,
     control: Control,
     probes: Probes,
+    metrics: Metrics,
 }
 
 impl Parts {
     /// Every part. A new kind of socket is one more field and one more entry here.
-    fn each(&mut self) -> [&mut dyn Part; 4] {
+    fn each(&mut self) -> [&mut dyn Part; 5] {
         [
             &mut self.signals,
             &mut self.kernel,
             &mut self.control,
             &mut self.probes,
+            &mut self.metrics,
         ]
     }
 }
 
 /// A part's number in [`Parts::each`]: the owner tag of its descriptors.
 fn owner(i: usize) -> u8 {
-    // four parts
+    // five parts
     u8::try_from(i).unwrap_or(u8::MAX)
 }
 
@@ -145,6 +157,7 @@ pub fn run(options: Options) -> Result<(), Error> {
     let signals = Signals::open().map_err(Error::Signals)?;
     let control =
         Control::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
+    let metrics = Metrics::bind(config.metrics_listen)?;
     let now = monotonic_now();
     let kernel = Kernel::open(SYNC_TIMEOUT, now).map_err(Error::Netlink)?;
     warn_about_sysctls(&config);
@@ -163,6 +176,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             kernel,
             control,
             probes: Probes::default(),
+            metrics,
         },
         hooks: Hooks::new(config.hooks_dir.clone(), config.hook_timeout),
         notifier: Notifier::from_env(now),
@@ -295,6 +309,9 @@ impl Daemon {
     fn reload(&mut self, now: Instant, new: Config) {
         if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
             log::warn!("reload: socket and socket_group changes take effect at the next start");
+        }
+        if new.metrics_listen != self.config.metrics_listen {
+            log::warn!("reload: a metrics_listen change takes effect at the next start");
         }
         self.notifier.send("RELOADING=1");
         self.engine.handle(now, Input::Reload(new.clone()));

@@ -220,24 +220,7 @@ fn ticks(ms: u64) -> Value {
 
 /// A status row for the tests of this module and its neighbours.
 #[cfg(test)]
-pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
-    WanStatus {
-        name: name.into(),
-        interface: format!("if-{name}"),
-        state: state.into(),
-        priority: 1,
-        metric: 20_001,
-        active,
-        preferred: false,
-        latency_us: Some(12_345),
-        jitter_us: None,
-        loss_centi_pct: Some(250),
-        rx_bps: Some(5_000_000_000),
-        tx_bps: Some(8_000),
-        since_ms: 192_345,
-        late_rounds: u64::from(u32::MAX) + 2,
-    }
-}
+pub(crate) use crate::engine::report::test_row;
 
 #[cfg(test)]
 mod tests {

@@ -180,6 +180,18 @@ impl Drop for Lab {
     }
 }
 
+/// Runs `f` on a thread that has joined namespace `ns`: sockets it creates live there.
+pub fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open namespace");
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
 /// Polls `check` every 10 ms until it returns true or `timeout` passes; returns whether it
 /// did. For kernel state that changes asynchronously (carrier goes through linkwatch).
 pub fn wait_for(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
