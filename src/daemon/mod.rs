@@ -2,7 +2,7 @@
 //!
 //! The shell is made of parts that own descriptors and keep their state to themselves
 //! ([`part::Part`]): the signals, the kernel (rtnetlink sockets and the kernel view), the
-//! control socket and the probe sockets. Every turn of the loop
+//! control socket, the probe sockets and the metrics listener. Every turn of the loop
 //!
 //! 1. reads the clock and lets each part catch up (its timers, the WAN table);
 //! 2. runs one decision pass of the engine for everything recorded since the last turn,
