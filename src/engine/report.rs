@@ -68,9 +68,10 @@ pub struct HistoryEntry {
     pub cause: String,
 }
 
-/// A status row for tests: every field set, some to values at the edge of their unit
-/// (a rate over `u32::MAX`, a counter past `u32::MAX`), no jitter.
-#[cfg(test)]
+/// A status row for the tests of the status's consumers (SNMP, metrics): every field set,
+/// some to values at the edge of their unit (a rate over `u32::MAX`, a counter past
+/// `u32::MAX`), no jitter.
+#[cfg(all(test, any(feature = "snmp", feature = "metrics")))]
 pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
     WanStatus {
         name: name.into(),
