@@ -1,16 +1,20 @@
-//! Hook processes: executables in `hooks_dir`, run on every WAN transition and every
-//! switch of the active WAN, in the manner of NetworkManager's dispatcher.
+//! Hook processes: executables in `hooks_dir`, run on every WAN transition, every switch
+//! of the active WAN and every change of connectivity, in the manner of NetworkManager's
+//! dispatcher.
 //!
 //! # What a hook sees
 //!
-//! - Arguments: `WAN EVENT`, where EVENT is `transition` (the WAN's state changed) or
+//! - Arguments: `WAN EVENT`, where EVENT is `transition` (the WAN's state changed),
 //!   `switch` (the active WAN changed; WAN is the newly active one, or the previously
-//!   active one when none is left).
+//!   active one when none is left) or `connectivity` (every WAN became unusable: WAN is
+//!   the one that was active; or one is usable again after that: WAN is that one).
 //! - Environment (cleared first, so nothing of the daemon's leaks in):
 //!   `WAN_NAME`, `WAN_INTERFACE`, `WAN_STATE` (the new state), `WAN_PREVIOUS_STATE`,
 //!   `WAN_ACTIVE` (the active WAN's name after the event, empty if none), `WAN_EVENT`
-//!   (same as the second argument), `WAN_FAMILY` and `PATH=`[`HOOK_PATH`]. States are
-//!   spelled as in `wanfailover status`: `init up degraded down linkdown noroute disabled`.
+//!   (same as the second argument), `WAN_FAMILY`, for a `connectivity` event
+//!   `WAN_CONNECTIVITY` (`none` or `full`, balenaOS's words), and `PATH=`[`HOOK_PATH`].
+//!   States are spelled as in `wanfailover status`:
+//!   `init up degraded down linkdown noroute disabled`.
 //! - `WAN_FAMILY` is empty when the event is about the WAN as a whole, and `ipv4` or `ipv6`
 //!   when it is about one family: one family of a dual-stack WAN changed state on its own
 //!   (`WAN_STATE` and `WAN_PREVIOUS_STATE` are then that family's), or the active WAN of one
@@ -78,6 +82,15 @@ pub struct HookEvent {
     pub previous: State,
     /// The active WAN after the event, empty if none.
     pub active: String,
+}
+
+impl HookEvent {
+    /// `WAN_CONNECTIVITY` for a `connectivity` event: `none` when no WAN is active after
+    /// it, else `full`.
+    pub fn connectivity(&self) -> Option<&'static str> {
+        (self.kind == HookKind::Connectivity)
+            .then(|| crate::engine::history::connectivity(!self.active.is_empty()))
+    }
 }
 
 /// The hook runner: a queue of events and at most one running process.
@@ -251,8 +264,11 @@ fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running
         .env("WAN_PREVIOUS_STATE", event.previous.as_str())
         .env("WAN_ACTIVE", &event.active)
         .env("WAN_EVENT", event.kind.as_str())
-        .env("WAN_FAMILY", event.family.map_or("", Family::as_str))
-        .stdin(Stdio::null())
+        .env("WAN_FAMILY", event.family.map_or("", Family::as_str));
+    if let Some(connectivity) = event.connectivity() {
+        cmd.env("WAN_CONNECTIVITY", connectivity);
+    }
+    cmd.stdin(Stdio::null())
         .current_dir("/")
         // Its own process group, so a timeout kills the hook's children too.
         .process_group(0);
@@ -388,6 +404,25 @@ mod tests {
     fn event_words() {
         assert_eq!(HookKind::Transition.as_str(), "transition");
         assert_eq!(HookKind::Switch.as_str(), "switch");
+        assert_eq!(HookKind::Connectivity.as_str(), "connectivity");
+    }
+
+    #[test]
+    fn connectivity_word_follows_the_active_wan() {
+        let mut event = HookEvent {
+            wan: "lte".into(),
+            interface: "wwan0".into(),
+            kind: HookKind::Connectivity,
+            family: None,
+            state: State::Down,
+            previous: State::Up,
+            active: String::new(),
+        };
+        assert_eq!(event.connectivity(), Some("none"));
+        event.active = "lte".into();
+        assert_eq!(event.connectivity(), Some("full"));
+        event.kind = HookKind::Switch;
+        assert_eq!(event.connectivity(), None);
     }
 
     #[test]

@@ -19,9 +19,10 @@
 //! link counters), [`sys::icmp`] sends and receives ICMP/ICMPv6 echo probes through each
 //! WAN, [`control`] is the UNIX-socket protocol shared by the daemon and its CLI,
 //! [`hooks`] spawns, reaps and times out transition hooks, and [`daemon`] is the one
-//! `poll(2)` loop: its parts (kernel, probes, control socket, signals) own the descriptors
-//! and record what they read as engine inputs; once a turn the engine decides, and its
-//! actions go back to the part that has the means, until it says "wait until T".
+//! `poll(2)` loop: its parts (kernel, probes, control socket, metrics listener, signals)
+//! own the descriptors and record what they read as engine inputs; once a turn the engine
+//! decides, and its actions go back to the part that has the means, until it says "wait
+//! until T".
 //!
 //! [`config`] parses and validates `/etc/wanfailover.conf` into a [`config::Config`]; it is
 //! pure too (the caller reads the file).
@@ -43,6 +44,7 @@
 //! | [`sort`] | a small stable sort for short lists | yes |
 //! | `snmp` | `wanfailover snmp`: net-snmp `pass_persist` over the control socket (feature `snmp`) | all but the stdin loop |
 //! | `watch` | `wanfailover status --watch`: live terminal view (feature `watch`) | all but the refresh loop |
+//! | `metrics` | `metrics_listen`: `/metrics`, `/status` and a status page over HTTP (feature `metrics`) | all but the listener |
 
 // `unsafe` only in `sys`, where each use is allowed on its own function with a `// SAFETY:`
 // line on the block.
@@ -54,6 +56,8 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod hooks;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "snmp")]
 pub mod snmp;
 pub mod sort;

@@ -258,6 +258,9 @@ fn check_config(args: &Args) -> Result<ExitCode, Failure> {
             for wan in &cfg.wans {
                 println!("  {}", wan.summary());
             }
+            if let Some(addr) = cfg.metrics_listen {
+                println!("  metrics listener: http://{addr}/");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -103,18 +103,6 @@ impl Place {
     }
 }
 
-/// Runs `f` on a thread that has joined namespace `ns`: sockets it creates live there.
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open namespace");
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
-
 /// A process killed on drop.
 struct Running(Child);
 
@@ -137,7 +125,7 @@ struct Request {
 /// An HTTP server in namespace `ns` on 127.0.0.1: answers every request `200 OK` and
 /// sends it down the channel. Returns the port.
 fn http_receiver(ns: &str) -> (u16, mpsc::Receiver<Request>) {
-    let listener = in_namespace(ns, || TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let listener = in_netns(ns, || TcpListener::bind("127.0.0.1:0").expect("bind"));
     let port = listener.local_addr().expect("address").port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -313,7 +301,7 @@ fn mqtt_publishes_to_a_real_broker() {
     );
     // The broker listens once a connection from inside the namespace succeeds.
     let listening = wait_for(Duration::from_secs(10), || {
-        in_namespace(&place.ns(), || {
+        in_netns(&place.ns(), || {
             TcpStream::connect("127.0.0.1:18830").is_ok()
         })
     });
@@ -490,27 +478,11 @@ fn webhook_from_the_real_daemon_on_a_failover() {
     };
     let dir = TempDir::new("hook-daemon");
     let (port, requests) = http_receiver(&lab.gw_ns());
-    let settings = dir.0.join("hooks.conf");
-    std::fs::write(
-        &settings,
-        format!("WEBHOOK_URL=\"http://127.0.0.1:{port}/e\"\n"),
-    )
-    .expect("write settings");
-    // The daemon clears the environment: a two-line wrapper names the settings file.
-    let hooks = dir.0.join("hooks");
-    std::fs::create_dir_all(&hooks).expect("create hooks dir");
-    let wrapper = hooks.join("50-webhook");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nWANFAILOVER_HOOKS_CONF={} exec {} \"$@\"\n",
-            settings.display(),
-            hook("webhook").display()
-        ),
-    )
-    .expect("write wrapper");
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod wrapper");
+    install(
+        &dir.0,
+        &["webhook"],
+        &format!("WEBHOOK_URL=\"http://127.0.0.1:{port}/e\"\n"),
+    );
     let d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
     let settled = wait_for(Duration::from_secs(15), || {
         d.state_of("wan1").as_deref() == Some("up") && d.state_of("wan2").as_deref() == Some("up")
@@ -529,7 +501,10 @@ fn webhook_from_the_real_daemon_on_a_failover() {
     }
     let transition = bodies
         .iter()
-        .find(|b| b.contains(r#""event":"transition""#))
+        // (a hook of the start-up may still come in late on a busy machine)
+        .find(|b| {
+            b.contains(r#""event":"transition","wan":"wan1","interface":"wan1","state":"linkdown""#)
+        })
         .unwrap_or_else(|| panic!("no transition posted: {bodies:?}\n{}", d.log_text()));
     assert_event_json(
         transition,
@@ -540,4 +515,132 @@ fn webhook_from_the_real_daemon_on_a_failover() {
         .find(|b| b.contains(r#""event":"switch","wan":"wan2""#))
         .unwrap_or_else(|| panic!("no switch to wan2 posted: {bodies:?}"));
     assert!(switch.contains(r#""active":"wan2""#), "{switch}");
+}
+
+/// Installs the example hooks `names` into the hooks directory of a lab daemon in `dir`,
+/// with `settings` as their settings file. The daemon clears the environment: a two-line
+/// wrapper per hook names the settings file.
+fn install(dir: &Path, names: &[&str], settings: &str) {
+    let file = dir.join("hooks.conf");
+    std::fs::write(&file, settings).expect("write settings");
+    let hooks = dir.join("hooks");
+    std::fs::create_dir_all(&hooks).expect("create hooks dir");
+    for name in names {
+        let wrapper = hooks.join(format!("50-{name}"));
+        let body = format!(
+            "#!/bin/sh\nWANFAILOVER_HOOKS_CONF={} exec {} \"$@\"\n",
+            file.display(),
+            hook(name).display()
+        );
+        std::fs::write(&wrapper, body).expect("write wrapper");
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+    }
+}
+
+/// The next body of a connectivity event among the requests (others are skipped).
+fn next_connectivity(requests: &mpsc::Receiver<Request>) -> Option<String> {
+    while let Ok(req) = requests.recv_timeout(Duration::from_secs(15)) {
+        if req.body.contains(r#""event":"connectivity""#) {
+            return Some(req.body);
+        }
+    }
+    None
+}
+
+#[test]
+fn webhook_and_syslog_hear_connectivity_from_the_real_daemon() {
+    if !have(&["curl", "logger"]) {
+        return;
+    }
+    let Some(lab) = open_lab(2, &[]) else {
+        return;
+    };
+    let dir = TempDir::new("hook-connectivity");
+    let (port, requests) = http_receiver(&lab.gw_ns());
+    let log_path = dir.0.join("log.sock");
+    let log = UnixDatagram::bind(&log_path).expect("bind log socket");
+    // read as they come: a datagram socket queues only a few (net.unix.max_dgram_qlen),
+    // then logger blocks
+    let (syslog_tx, syslog) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = log.recv(&mut buf) {
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if syslog_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    install(
+        &dir.0,
+        &["syslog", "webhook"],
+        &format!(
+            "WEBHOOK_URL=\"http://127.0.0.1:{port}/e\"\nSYSLOG_SOCKET={}\n",
+            log_path.display()
+        ),
+    );
+    // Only the carriers may take the WANs down: probes get time to spare on a busy machine.
+    let config = lab_config(2, &dir.0, "", "")
+        .replace("timeout = \"150ms\"", "timeout = \"800ms\"")
+        .replace("down = 3", "down = 10");
+    let d = Daemon::start(&lab, &dir.0, &config);
+    let settled = wait_for(Duration::from_secs(15), || {
+        d.state_of("wan1").as_deref() == Some("up") && d.state_of("wan2").as_deref() == Some("up")
+    });
+    assert!(settled, "{}", d.log_text());
+
+    // every WAN's carrier off: none, named after the WAN that was carrying the traffic
+    lab.carrier(1, false);
+    let moved = wait_for(Duration::from_secs(5), || {
+        let (_, json, _) = d.cli(&["status", "--json"]);
+        json_field_of(&json, "wan2", "active").as_deref() == Some("true")
+    });
+    assert!(moved, "{}", d.log_text());
+    lab.carrier(2, false);
+    let none = next_connectivity(&requests)
+        .unwrap_or_else(|| panic!("no connectivity event posted\n{}", d.log_text()));
+    assert_event_json(
+        &none,
+        r#""event":"connectivity","wan":"wan2","interface":"wan2","state":"linkdown","previous_state":"up","active":"","connectivity":"none""#,
+    );
+    // one back: full, once it has passed its rounds
+    lab.carrier(1, true);
+    let full = next_connectivity(&requests)
+        .unwrap_or_else(|| panic!("no connectivity event posted\n{}", d.log_text()));
+    assert_event_json(
+        &full,
+        r#""event":"connectivity","wan":"wan1","interface":"wan1","state":"up","previous_state":"down","active":"wan1","connectivity":"full""#,
+    );
+    // and the syslog hook said both, at their levels
+    let mut lines = Vec::new();
+    let said = |lines: &[String], level: &str, text: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(level) && l.ends_with(text))
+    };
+    let both = wait_for(Duration::from_secs(10), || {
+        lines.extend(syslog.try_iter());
+        said(
+            &lines,
+            "<28>",
+            "connectivity none: every WAN is down (wan2)",
+        ) && said(&lines, "<29>", "connectivity full: wan1 is usable again")
+    });
+    assert!(both, "{lines:#?}\n{}", d.log_text());
+    // exactly those two edges, in the history too
+    let (_, history, _) = d.cli(&["history", "--json"]);
+    let edges: Vec<&str> = history
+        .split("\"kind\":\"connectivity\",")
+        .skip(1)
+        .map(|e| e.split('}').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            r#""wan":"wan2","from":"full","to":"none","cause":"no WAN is usable","family":"""#,
+            r#""wan":"wan1","from":"none","to":"full","cause":"a WAN is usable again","family":"""#,
+        ],
+        "{history}"
+    );
 }

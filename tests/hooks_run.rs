@@ -54,7 +54,7 @@ impl Dir {
         let line = format!(
             "echo \"{name} $# $1 $2 name=$WAN_NAME if=$WAN_INTERFACE state=$WAN_STATE \
              prev=$WAN_PREVIOUS_STATE active=[$WAN_ACTIVE] event=$WAN_EVENT \
-             family=[$WAN_FAMILY] home=[$HOME]\" >> {}",
+             family=[$WAN_FAMILY] conn=${{WAN_CONNECTIVITY-unset}} home=[$HOME]\" >> {}",
             self.log().display()
         );
         self.script(name, &line, mode);
@@ -133,9 +133,16 @@ fn hooks_run_in_name_order_with_arguments_and_environment() {
     switch.family = Some(Family::V6);
     switch.active = "fiber".into();
     hooks.queue(dir.now(), switch);
+    let mut lost = event("lte", State::Down);
+    lost.kind = HookKind::Connectivity;
+    hooks.queue(dir.now(), lost);
     dir.drain(&mut hooks);
-    let tail = "if=wwan0 state=down prev=up active=[] event=transition family=[] home=[]";
-    let tail2 = "if=wwan0 state=up prev=up active=[fiber] event=switch family=[ipv6] home=[]";
+    let tail =
+        "if=wwan0 state=down prev=up active=[] event=transition family=[] conn=unset home=[]";
+    let tail2 =
+        "if=wwan0 state=up prev=up active=[fiber] event=switch family=[ipv6] conn=unset home=[]";
+    let tail3 =
+        "if=wwan0 state=down prev=up active=[] event=connectivity family=[] conn=none home=[]";
     assert_eq!(
         dir.lines(),
         [
@@ -143,6 +150,8 @@ fn hooks_run_in_name_order_with_arguments_and_environment() {
             format!("20-second 2 lte transition name=lte {tail}"),
             format!("10-first 2 fiber switch name=fiber {tail2}"),
             format!("20-second 2 fiber switch name=fiber {tail2}"),
+            format!("10-first 2 lte connectivity name=lte {tail3}"),
+            format!("20-second 2 lte connectivity name=lte {tail3}"),
         ]
     );
 }

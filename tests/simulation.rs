@@ -96,6 +96,7 @@ impl Sim {
             hook_timeout: Duration::from_secs(10),
             down_penalty: 20_000,
             degraded_penalty: 10_000,
+            metrics_listen: None,
             wans: vec![wan("fiber", "eth0", 1), wan("lte", "wwan0", 2)],
         };
         let table = vec![

@@ -288,6 +288,16 @@ fn wait_settled(d: &Daemon, n: u32, active: &str) {
     assert!(settled, "WANs did not settle:\n{}", d.log_text());
 }
 
+/// The number after the first `"key":` in a JSON text.
+fn json_field_in(json: &str, key: &str) -> Option<String> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
 fn state_number(state: &str) -> &'static str {
     match state {
         "init" => "2",
@@ -358,6 +368,24 @@ fn snmpwalk_snmpget_and_snmptable_agree_with_status() {
         assert!(known, "unexpected instance {oid}");
     }
 
+    // The daemon's counters: no switch after the first choice, uptime, byte counters.
+    let switches = json_field_in(&json, "switches").expect("counters in status --json");
+    assert_eq!(
+        value(&rows, ".1.1.4.0"),
+        Some(("Counter32", switches.as_str()))
+    );
+    assert_eq!(value(&rows, ".1.1.5.0").map(|v| v.0), Some("Timeticks"));
+    for i in 1..=2 {
+        for column in [16, 17] {
+            let bytes = value(&rows, &format!(".1.2.1.{column}.{i}"));
+            assert_eq!(
+                bytes.map(|v| v.0),
+                Some("Counter64"),
+                "wan{i} column {column}"
+            );
+        }
+    }
+
     let (out, _) = snmp(
         &lab,
         &dir.0,
@@ -370,7 +398,7 @@ fn snmpwalk_snmpget_and_snmptable_agree_with_status() {
         "{got}"
     );
     assert!(
-        got.contains(&format!("{BASE}.1.1.4.0 = No Such Instance")),
+        got.contains(&format!("{BASE}.1.1.4.0 = Counter32: {switches}")),
         "{got}"
     );
 
@@ -444,8 +472,11 @@ fn snmptable_with_the_mib(lab: &Lab, dir: &Path, json: &str) {
             field("preferred"),
         ];
         assert_eq!(cells[..7], expected, "{table}");
-        // No byte counters from this daemon: snmptable shows `?`.
-        assert_eq!(cells[cells.len() - 2..], ["?", "?"], "{table}");
+        // The byte counters, with the MIB's units.
+        for cell in &cells[cells.len() - 2..] {
+            let octets = cell.strip_suffix(" octets").unwrap_or_default();
+            assert!(octets.parse::<u64>().is_ok(), "{cell}: {table}");
+        }
     }
 }
 

@@ -29,7 +29,7 @@ mod validate;
 mod values;
 
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -180,6 +180,9 @@ pub struct Config {
     pub hook_timeout: Duration,
     pub down_penalty: u32,
     pub degraded_penalty: u32,
+    /// Where the metrics listener (`GET /metrics`, `/status`, `/`) accepts connections;
+    /// none: no listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// In config order; names, interfaces and priorities are unique.
     pub wans: Vec<Wan>,
 }

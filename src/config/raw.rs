@@ -2,7 +2,7 @@
 //! type-checked and range-checked on its own, each kept with its span for later messages.
 //! Rules that relate several values live in `validate.rs`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ const TOP_KEYS: &[&str] = &[
     "hook_timeout",
     "down_penalty",
     "degraded_penalty",
+    "metrics_listen",
     "defaults",
     "wan",
     "mode",
@@ -114,6 +115,7 @@ pub struct RawConfig {
     pub hook_timeout: Field<Duration>,
     pub down_penalty: Field<u32>,
     pub degraded_penalty: Field<u32>,
+    pub metrics_listen: Field<SocketAddr>,
     pub defaults: RawProbe,
     pub wans: Vec<RawWan>,
     pub routing: RawRouting,
@@ -133,6 +135,7 @@ pub fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> RawConfig {
             "degraded_penalty" => {
                 raw.degraded_penalty = values::integer(c, k, v, (1, MAX_PENALTY));
             }
+            "metrics_listen" => raw.metrics_listen = values::socket_addr(c, k, v),
             "defaults" => read_defaults(c, v, &mut raw.defaults),
             "wan" => raw.wans = read_wans(c, v),
             _ if routing::read_top_key(c, &mut raw.routing, k, v) => {}

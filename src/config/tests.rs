@@ -720,6 +720,49 @@ fn top_level_values() {
 }
 
 #[test]
+fn metrics_listen_is_an_address_and_a_port() {
+    let with = |top: &str| BASE.replace("[defaults]", &format!("{top}\n[defaults]"));
+    assert_eq!(ok(BASE).metrics_listen, None);
+    let config = ok(&with("metrics_listen = \"127.0.0.1:9567\""));
+    assert_eq!(
+        config.metrics_listen,
+        Some("127.0.0.1:9567".parse().unwrap())
+    );
+    let config = ok(&with("metrics_listen = \"[::1]:9567\""));
+    assert_eq!(config.metrics_listen, Some("[::1]:9567".parse().unwrap()));
+    let expected = "expected an address and a port from 1 to 65535";
+    for bad in [
+        "9567",
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "localhost:9567",
+        "::1:9567",
+        "",
+    ] {
+        let text = with(&format!("metrics_listen = \"{bad}\""));
+        one_error(&text, "1:18", expected);
+    }
+    one_error(
+        &with("metrics_listen = 9567"),
+        "1:18",
+        "`metrics_listen` expects an \"ADDRESS:PORT\" string, found the integer 9567",
+    );
+    one_error(
+        &with("metrics_lsten = \"127.0.0.1:9567\""),
+        "1:1",
+        "did you mean `metrics_listen`?",
+    );
+    one_error(
+        &BASE.replace(
+            "priority = 1",
+            "priority = 1\nmetrics_listen = \"127.0.0.1:1\"",
+        ),
+        "8:1",
+        "it belongs at the top of the file",
+    );
+}
+
+#[test]
 fn wrong_shapes() {
     one_error(
         &BASE.replace("[[wan]]", "[wan]"),

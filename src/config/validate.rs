@@ -58,6 +58,7 @@ pub fn config(c: &mut Collector<'_>, raw: &RawConfig) -> Config {
         hook_timeout: value(&raw.hook_timeout).unwrap_or(DEFAULT_HOOK_TIMEOUT),
         down_penalty,
         degraded_penalty,
+        metrics_listen: value(&raw.metrics_listen),
         wans,
     }
 }

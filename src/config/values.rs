@@ -1,7 +1,7 @@
 //! Typed values out of the spanned TOML tree: each reader either returns the value with its
 //! span or records an error at the value and returns `None`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -176,6 +176,26 @@ pub fn ip(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<IpA
         None => {
             let msg = format!(
                 "invalid address {} in `{key}`: expected a unicast IPv4 or IPv6 address",
+                quote(text)
+            );
+            c.at(&v.span(), msg);
+            None
+        }
+    }
+}
+
+/// A TCP address to listen on: `"127.0.0.1:9567"`, `"[::1]:9567"`; port 0 is refused.
+pub fn socket_addr(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<SocketAddr>> {
+    let DeValue::String(text) = v.get_ref() else {
+        wrong_type(c, key, "an \"ADDRESS:PORT\" string", v);
+        return None;
+    };
+    match text.parse::<SocketAddr>() {
+        Ok(addr) if addr.port() != 0 => Some(Spanned::new(v.span(), addr)),
+        _ => {
+            let msg = format!(
+                "invalid `{key}` {}: expected an address and a port from 1 to 65535, \
+                 such as \"127.0.0.1:9567\" or \"[::1]:9567\"",
                 quote(text)
             );
             c.at(&v.span(), msg);

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{HistoryEntry, WanStatus};
+use crate::engine::{HistoryEntry, WanCounters, WanStatus};
 
 /// First byte of every frame: catches a peer that is not speaking this protocol at all.
 pub const MAGIC: u8 = 0x57;
@@ -112,8 +112,10 @@ pub enum Response {
 }
 
 /// How much work the daemon did since it started: what the benchmark reads to show that one
-/// kernel fact costs one decision, and what tells an operator that notifications were lost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// kernel fact costs one decision, what tells an operator that notifications were lost, and
+/// what a fleet's SNMP manager or Prometheus counts (switches, uptime, per-WAN bytes and
+/// probes). Fields are only ever appended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Decision passes of the engine (timers, ranking, reconciliation, hooks).
     pub decision_passes: u64,
@@ -125,6 +127,12 @@ pub struct Counters {
     pub netlink_parse_errors: u64,
     /// Multipath default routes seen and left alone.
     pub multipath_skipped: u64,
+    /// Changes of the active WAN, not counting the first choice after start-up.
+    pub switches: u64,
+    /// How long the daemon has been running, ms.
+    pub uptime_ms: u64,
+    /// Per WAN, in configuration order.
+    pub wans: Vec<WanCounters>,
 }
 
 /// Why bytes are not a valid frame or message.
@@ -401,6 +409,15 @@ mod tests {
                 netlink_overruns: 1,
                 netlink_parse_errors: 0,
                 multipath_skipped: 0,
+                switches: 4,
+                uptime_ms: 86_400_000,
+                wans: vec![WanCounters {
+                    name: "lte".into(),
+                    rx_bytes: Some(1 << 40),
+                    tx_bytes: None,
+                    probes_sent: 300,
+                    probes_lost: 2,
+                }],
             }),
         ]
     }

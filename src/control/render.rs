@@ -145,22 +145,46 @@ pub fn status_json(rows: &[WanStatus], counters: Option<&Counters>) -> String {
     }
     j.end_array();
     if let Some(c) = counters {
-        j.key("counters");
-        j.begin_object();
-        for (key, value) in [
-            ("decision_passes", c.decision_passes),
-            ("route_dumps", c.route_dumps),
-            ("netlink_overruns", c.netlink_overruns),
-            ("netlink_parse_errors", c.netlink_parse_errors),
-            ("multipath_skipped", c.multipath_skipped),
-        ] {
-            j.key(key);
-            j.uint(value);
-        }
-        j.end_object();
+        counters_object(&mut j, c);
     }
     j.end_object();
     j.finish()
+}
+
+fn counters_object(j: &mut Json, c: &Counters) {
+    j.key("counters");
+    j.begin_object();
+    for (key, value) in [
+        ("decision_passes", c.decision_passes),
+        ("route_dumps", c.route_dumps),
+        ("netlink_overruns", c.netlink_overruns),
+        ("netlink_parse_errors", c.netlink_parse_errors),
+        ("multipath_skipped", c.multipath_skipped),
+        ("switches", c.switches),
+        ("uptime_ms", c.uptime_ms),
+    ] {
+        j.key(key);
+        j.uint(value);
+    }
+    j.key("wans");
+    j.begin_array();
+    for w in &c.wans {
+        j.begin_object();
+        j.key("name");
+        j.string(&w.name);
+        for (key, value) in [
+            ("rx_bytes", w.rx_bytes),
+            ("tx_bytes", w.tx_bytes),
+            ("probes_sent", Some(w.probes_sent)),
+            ("probes_lost", Some(w.probes_lost)),
+        ] {
+            j.key(key);
+            j.opt_uint(value);
+        }
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
 }
 
 fn status_object(j: &mut Json, row: &WanStatus) {
@@ -364,6 +388,7 @@ pub fn span(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::WanCounters;
 
     fn fiber() -> WanStatus {
         WanStatus {
@@ -511,13 +536,24 @@ mod tests {
         let counters = Counters {
             decision_passes: 7,
             route_dumps: 1,
+            switches: 2,
+            uptime_ms: 60_000,
+            wans: vec![WanCounters {
+                name: "fiber".into(),
+                rx_bytes: Some(10),
+                tx_bytes: None,
+                probes_sent: 30,
+                probes_lost: 1,
+            }],
             ..Counters::default()
         };
         assert_eq!(
             status_json(&[], Some(&counters)),
             concat!(
                 r#"{"wans":[],"counters":{"decision_passes":7,"route_dumps":1,"#,
-                r#""netlink_overruns":0,"netlink_parse_errors":0,"multipath_skipped":0}}"#,
+                r#""netlink_overruns":0,"netlink_parse_errors":0,"multipath_skipped":0,"#,
+                r#""switches":2,"uptime_ms":60000,"wans":[{"name":"fiber","rx_bytes":10,"#,
+                r#""tx_bytes":null,"probes_sent":30,"probes_lost":1}]}}"#,
                 "\n"
             )
         );

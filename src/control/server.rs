@@ -74,6 +74,7 @@ use super::eviction::EvictionLog;
 use super::peer::{read_peer, Peer};
 use super::protocol::{self, FrameDecoder, FrameError, Request, Response};
 use crate::engine::Instant;
+use crate::sys::stream::{self, AcceptError, ACCEPT_BACKOFF, ACCEPT_BATCH};
 
 /// Most clients connected at once; a further one evicts an older one.
 pub const MAX_CLIENTS: usize = 16;
@@ -85,10 +86,6 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const EVICTION_REPORT_DELAY: Duration = Duration::from_secs(1);
 /// At most one eviction summary per this interval, however long the crowd stays.
 pub const EVICTION_REPORT_INTERVAL: Duration = Duration::from_secs(60);
-/// Most connections accepted per readiness event of the listener.
-const ACCEPT_BATCH: usize = 16;
-/// How long the listener rests after `accept` failed for want of descriptors or memory.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why the control socket could not be set up.
 #[derive(Debug)]
@@ -145,6 +142,27 @@ pub struct Interest {
     pub read: bool,
     /// `POLLOUT`.
     pub write: bool,
+}
+
+impl Interest {
+    /// A listener: readable when a connection waits.
+    pub fn listener(fd: RawFd) -> Interest {
+        Interest {
+            fd,
+            read: true,
+            write: false,
+        }
+    }
+
+    /// A client: read while it owes a request, write while an answer is pending (polling
+    /// it for reading then would wake the loop for bytes it will not read yet).
+    pub fn client(fd: RawFd, writing: bool) -> Interest {
+        Interest {
+            fd,
+            read: !writing,
+            write: writing,
+        }
+    }
 }
 
 /// The listening control socket and its clients.
@@ -241,20 +259,10 @@ impl Server {
     /// it owes a request, write while an answer is pending).
     pub fn poll_fds(&self, out: &mut Vec<Interest>) {
         if self.accept_paused_until.is_none() {
-            let fd = self.listener.as_raw_fd();
-            out.push(Interest {
-                fd,
-                read: true,
-                write: false,
-            });
+            out.push(Interest::listener(self.listener.as_raw_fd()));
         }
         for c in &self.clients {
-            let writing = !c.out.is_empty();
-            out.push(Interest {
-                fd: c.stream.as_raw_fd(),
-                read: !writing,
-                write: writing,
-            });
+            out.push(Interest::client(c.stream.as_raw_fd(), c.is_writing()));
         }
     }
 
@@ -329,15 +337,15 @@ impl Server {
         for _ in 0..ACCEPT_BATCH {
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                Err(e) => {
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: rest, then try again.
-                    log::warn!("control: accept: {e}; pausing for {ACCEPT_BACKOFF:?}");
-                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
+                Err(e) => match AcceptError::of(&e) {
+                    AcceptError::Drained => return,
+                    AcceptError::Retry => continue,
+                    AcceptError::Exhausted => {
+                        log::warn!("control: accept: {e}; pausing for {ACCEPT_BACKOFF:?}");
+                        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                        return;
+                    }
+                },
             };
             self.admit(stream, now, on_request);
         }
@@ -516,29 +524,15 @@ impl Client {
     /// is a clean end of stream for it and not `ECONNRESET`, which could make it miss
     /// the error we just sent.
     fn discard_input(&self) {
-        let mut buf = [0u8; 4096];
-        for _ in 0..16 {
-            let flags = MsgFlags::MSG_DONTWAIT;
-            match socket::recv(self.stream.as_raw_fd(), &mut buf, flags) {
-                Ok(n) if n > 0 => continue,
-                Err(Errno::EINTR) => continue,
-                _ => return,
-            }
-        }
+        stream::discard_input(self.stream.as_raw_fd());
     }
 
     /// Writes as much of the pending answer as the socket takes.
     fn flush(&mut self, now: Instant) -> Next {
-        while self.written < self.out.len() {
-            let fd = self.stream.as_raw_fd();
-            // MSG_NOSIGNAL: a client that hung up must give us EPIPE, not SIGPIPE.
-            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
-            match socket::send(fd, &self.out[self.written..], flags) {
-                Ok(n) => self.written += n,
-                Err(Errno::EAGAIN) => return Next::Keep,
-                Err(Errno::EINTR) => continue,
-                Err(_) => return Next::Close,
-            }
+        match stream::send_pending(self.stream.as_raw_fd(), &self.out, &mut self.written) {
+            Ok(true) => {}
+            Ok(false) => return Next::Keep,
+            Err(_) => return Next::Close,
         }
         if self.close_after_write {
             self.discard_input();

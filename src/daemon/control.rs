@@ -69,7 +69,7 @@ fn answer(now: Instant, request: Request, ctx: &mut Ctx<'_>) -> Response {
             now_us: now.micros,
             entries: ctx.engine.history(),
         },
-        Request::Counters => Response::Counters(ctx.counters),
+        Request::Counters => Response::Counters(ctx.full_counters()),
         Request::Prefer(name) => steer(now, Command::Prefer(name), ctx),
         Request::Auto => steer(now, Command::Auto, ctx),
         Request::Order(names) => steer(now, Command::Order(names), ctx),

@@ -2,7 +2,7 @@
 //!
 //! The shell is made of parts that own descriptors and keep their state to themselves
 //! ([`part::Part`]): the signals, the kernel (rtnetlink sockets and the kernel view), the
-//! control socket and the probe sockets. Every turn of the loop
+//! control socket, the probe sockets and the metrics listener. Every turn of the loop
 //!
 //! 1. reads the clock and lets each part catch up (its timers, the WAN table);
 //! 2. runs one decision pass of the engine for everything recorded since the last turn,
@@ -20,6 +20,11 @@
 mod actions;
 mod control;
 mod kernel;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 pub mod notify;
 mod part;
 mod persist;
@@ -42,6 +47,7 @@ use crate::sys::poll::{monotonic_now, Poller};
 
 use self::control::Control;
 use self::kernel::Kernel;
+use self::metrics::Metrics;
 use self::notify::Notifier;
 use self::part::{Asks, Ctx, Interests, Part, Readiness};
 use self::persist::SavedRoutes;
@@ -69,6 +75,8 @@ pub enum Error {
     Privileges(String),
     Signals(io::Error),
     Control(server::Error),
+    #[cfg(feature = "metrics")]
+    Metrics(crate::metrics::server::Error),
     Netlink(netlink::Error),
     Poll(io::Error),
 }
@@ -80,6 +88,8 @@ impl std::fmt::Display for Error {
             Error::Privileges(e) => write!(f, "{e}"),
             Error::Signals(e) => write!(f, "cannot set up signal handling: {e}"),
             Error::Control(e) => write!(f, "control socket: {e}"),
+            #[cfg(feature = "metrics")]
+            Error::Metrics(e) => write!(f, "{e}"),
             Error::Netlink(e) => write!(f, "rtnetlink: {e}"),
             Error::Poll(e) => write!(f, "poll: {e}"),
         }
@@ -94,23 +104,25 @@ struct Parts {
     kernel: Kernel,
     control: Control,
     probes: Probes,
+    metrics: Metrics,
 }
 
 impl Parts {
     /// Every part. A new kind of socket is one more field and one more entry here.
-    fn each(&mut self) -> [&mut dyn Part; 4] {
+    fn each(&mut self) -> [&mut dyn Part; 5] {
         [
             &mut self.signals,
             &mut self.kernel,
             &mut self.control,
             &mut self.probes,
+            &mut self.metrics,
         ]
     }
 }
 
 /// A part's number in [`Parts::each`]: the owner tag of its descriptors.
 fn owner(i: usize) -> u8 {
-    // four parts
+    // five parts
     u8::try_from(i).unwrap_or(u8::MAX)
 }
 
@@ -131,6 +143,7 @@ struct Daemon {
     stop_by: Option<Instant>,
     ready_sent: bool,
     poller: Poller,
+    started_at: Instant,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT or `wanfailover stop`, then gives every route back.
@@ -144,6 +157,7 @@ pub fn run(options: Options) -> Result<(), Error> {
     let signals = Signals::open().map_err(Error::Signals)?;
     let control =
         Control::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
+    let metrics = Metrics::bind(config.metrics_listen)?;
     let now = monotonic_now();
     let kernel = Kernel::open(SYNC_TIMEOUT, now).map_err(Error::Netlink)?;
     warn_about_sysctls(&config);
@@ -162,6 +176,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             kernel,
             control,
             probes: Probes::default(),
+            metrics,
         },
         hooks: Hooks::new(config.hooks_dir.clone(), config.hook_timeout),
         notifier: Notifier::from_env(now),
@@ -171,6 +186,7 @@ pub fn run(options: Options) -> Result<(), Error> {
         stop_by: None,
         ready_sent: false,
         poller: Poller::default(),
+        started_at: now,
         config_path: options.config,
         config,
     };
@@ -223,7 +239,7 @@ impl Daemon {
             let timeout = self.wake_at().map(|at| at.saturating_since(now));
             self.poller.wait(timeout).map_err(Error::Poll)?;
             let now = monotonic_now();
-            let counters = self.counters();
+            let counters = self.counters(now);
             let mut ctx = ctx!(self);
             ctx.counters = counters;
             for (i, part) in self.parts.each().into_iter().enumerate() {
@@ -248,10 +264,14 @@ impl Daemon {
         parts.chain(own.into_iter().flatten()).min()
     }
 
-    /// What the daemon counts, for `status --json`.
-    fn counters(&self) -> Counters {
+    /// What the daemon counts, for `status --json` (the per-WAN counters are the engine's,
+    /// added by whoever answers: see `Ctx::full_counters`).
+    fn counters(&self, now: Instant) -> Counters {
+        let uptime = now.saturating_since(self.started_at).as_millis();
         let mut c = Counters {
             decision_passes: self.engine.decision_passes(),
+            switches: self.engine.switches(),
+            uptime_ms: u64::try_from(uptime).unwrap_or(u64::MAX),
             ..Counters::default()
         };
         self.parts.kernel.count_into(&mut c);
@@ -289,6 +309,9 @@ impl Daemon {
     fn reload(&mut self, now: Instant, new: Config) {
         if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
             log::warn!("reload: socket and socket_group changes take effect at the next start");
+        }
+        if new.metrics_listen != self.config.metrics_listen {
+            log::warn!("reload: a metrics_listen change takes effect at the next start");
         }
         self.notifier.send("RELOADING=1");
         self.engine.handle(now, Input::Reload(new.clone()));

@@ -25,13 +25,23 @@ pub struct Ctx<'a> {
     pub engine: &'a mut Engine,
     pub wans: &'a mut Wans,
     pub asks: &'a mut Asks,
-    /// The daemon's counters when readiness is handed out, for the control socket (zero
-    /// in `prepare`).
+    /// The daemon's counters when readiness is handed out, but the per-WAN ones (zero in
+    /// `prepare`); [`Ctx::full_counters`] adds those.
     pub counters: Counters,
     /// The configuration file, for a reload.
     pub config_path: &'a Path,
     /// A stop is under way: no new work (link counters).
     pub stopping: bool,
+}
+
+impl Ctx<'_> {
+    /// The `Counters` answer: the daemon's counters with each WAN's.
+    pub fn full_counters(&self) -> Counters {
+        Counters {
+            wans: self.engine.wan_counters(),
+            ..self.counters.clone()
+        }
+    }
 }
 
 /// What parts ask of the daemon, carried out after they ran.

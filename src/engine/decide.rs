@@ -1,6 +1,6 @@
 //! The decision pass, run once per poll after inputs or a due timer: the WANs' timers,
 //! ranking and the switch of the active WAN, route reconciliation, and the hooks that
-//! report transitions and switches.
+//! report transitions, switches and connectivity.
 //!
 //! Each family is ranked on its own: a WAN's IPv4 route by its IPv4 state, its IPv6 route
 //! by its IPv6 state, each among the other WANs' routes of that family, and each family has
@@ -31,10 +31,16 @@ impl Engine {
             }
         }
         let transitions = self.take_transitions();
+        let was_active = self.active_of(None);
         let switches = if self.stopping {
             HVec::new()
         } else {
             self.rank(now)
+        };
+        let connectivity = if self.stopping {
+            None
+        } else {
+            self.connectivity(now, was_active, &transitions)
         };
         self.reconcile(now);
         self.retiring.retain(|s| !s.is_done());
@@ -49,6 +55,7 @@ impl Engine {
             });
         }
         self.actions.extend(switches);
+        self.actions.extend(connectivity);
     }
 
     /// The active WAN of `family`; for `None`, of the first family any WAN manages.
@@ -110,7 +117,7 @@ impl Engine {
         }
         let cause = core::mem::replace(&mut self.switch_cause, SwitchCause::StateChange);
         let mut out = HVec::new();
-        for (family, from, to) in self.switches(before) {
+        for (family, from, to) in self.family_switches(before) {
             if let Some(hook) = self.switch(now, family, from, to, cause) {
                 let _ = out.push(hook); // room: at most one switch per family
             }
@@ -120,7 +127,7 @@ impl Engine {
 
     /// Which families' active WAN changed: one switch for the whole when both changed
     /// alike, or when the other family has no WAN at all; otherwise one per family.
-    fn switches(
+    fn family_switches(
         &self,
         before: [Option<WanId>; 2],
     ) -> HVec<(Option<Family>, Option<WanId>, Option<WanId>), 2> {
@@ -159,6 +166,10 @@ impl Engine {
             or_none(&to_name),
             cause.as_str()
         );
+        // the first choice after start-up is not a change
+        if from.is_some() || self.switches > 0 {
+            self.switches += 1;
+        }
         let wan = to.or(from)?;
         let e = self.entries.get(usize::from(wan))?;
         let state = family
@@ -202,6 +213,52 @@ impl Engine {
         let mut out = HVec::new();
         device::resolve(&wants, &mut out); // capacity: one per WAN, at most MAX_WANS
         out
+    }
+
+    /// The `connectivity` hook on an edge of "some WAN is active": `none` names the WAN
+    /// that was active, `full` the one that is now. The first pass only sets the baseline,
+    /// so the state found at start-up is never announced.
+    fn connectivity(
+        &mut self,
+        now: Instant,
+        was_active: Option<WanId>,
+        transitions: &[(WanId, Told)],
+    ) -> Option<Action> {
+        let connected = self.active_of(None).is_some();
+        let before = self.connected.replace(connected)?;
+        if before == connected {
+            return None;
+        }
+        // a reload may have removed the WAN that was active: then the first one
+        let wan = self.active_of(None).or(was_active).unwrap_or(0);
+        let state = self.entries.get(usize::from(wan))?.state();
+        let previous = transitions
+            .iter()
+            .find(|(id, (family, _))| *id == wan && family.is_none())
+            .map_or(state, |(_, (_, t))| t.from);
+        let name = self.history_name(Some(wan));
+        let word = history::connectivity(connected);
+        log::info!("connectivity: {word} ({name})");
+        let cause = if connected {
+            "a WAN is usable again"
+        } else {
+            "no WAN is usable"
+        };
+        self.history.push(Record {
+            at: now,
+            wan: name,
+            family: None,
+            event: Event::Connectivity { connected },
+            cause,
+        });
+        Some(Action::Hook {
+            wan,
+            kind: HookKind::Connectivity,
+            family: None,
+            state,
+            previous,
+            active: self.active_of(None),
+        })
     }
 
     /// A WAN's name as the history keeps it; empty for none.

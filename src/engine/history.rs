@@ -1,4 +1,5 @@
-//! A fixed ring of recent transitions and switches: when full, the oldest entry goes.
+//! A fixed ring of recent transitions, switches and connectivity changes: when full, the
+//! oldest entry goes.
 
 use heapless::{Deque, String as HString};
 
@@ -31,6 +32,8 @@ pub enum Event {
     Transition { from: State, to: State },
     /// The active WAN changed (empty name: none).
     Switch { from: Name, to: Name },
+    /// Whether any WAN is usable changed; `connected` is the new value.
+    Connectivity { connected: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,11 @@ fn to_entry(r: &Record) -> HistoryEntry {
     let (kind, from, to) = match &r.event {
         Event::Transition { from, to } => ("transition", from.as_str(), to.as_str()),
         Event::Switch { from, to } => ("switch", from.as_str(), to.as_str()),
+        Event::Connectivity { connected } => (
+            "connectivity",
+            connectivity(!connected),
+            connectivity(*connected),
+        ),
     };
     HistoryEntry {
         at_us: r.at.micros,
@@ -84,6 +92,15 @@ fn to_entry(r: &Record) -> HistoryEntry {
         from: from.into(),
         to: to.into(),
         cause: r.cause.into(),
+    }
+}
+
+/// `WAN_CONNECTIVITY` and the history's words: `full` when a WAN is usable, else `none`.
+pub fn connectivity(connected: bool) -> &'static str {
+    if connected {
+        "full"
+    } else {
+        "none"
     }
 }
 

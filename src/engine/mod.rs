@@ -48,7 +48,7 @@ use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Reconciler, Taken};
 
-pub use report::{FamilyStatus, HistoryEntry, WanStatus};
+pub use report::{FamilyStatus, HistoryEntry, WanCounters, WanStatus};
 pub use route::{Family, Route};
 pub use time::Instant;
 
@@ -187,14 +187,19 @@ pub enum HookKind {
     Transition,
     /// The active WAN (lowest metric) changed.
     Switch,
+    /// Every WAN became unusable (the hook's `active` is none: `WAN_CONNECTIVITY=none`), or
+    /// one is usable again after that (`full`); balenaOS's system-wide event. Never for the
+    /// state found at start-up.
+    Connectivity,
 }
 
 impl HookKind {
-    /// The `EVENT` word hooks get: `transition` or `switch`.
+    /// The `EVENT` word hooks get: `transition`, `switch` or `connectivity`.
     pub fn as_str(self) -> &'static str {
         match self {
             HookKind::Transition => "transition",
             HookKind::Switch => "switch",
+            HookKind::Connectivity => "connectivity",
         }
     }
 }
@@ -259,6 +264,11 @@ pub struct Engine {
     taken: Taken,
     /// Decision passes run so far (see [`Engine::decision_passes`]).
     passes: u64,
+    /// Changes of the active WAN after the first choice (see [`Engine::switches`]).
+    switches: u64,
+    /// Whether a WAN was active after the last decision pass (`None` before the first):
+    /// the `connectivity` hook fires on its edges.
+    connected: Option<bool>,
     /// Inputs were recorded since the last decision pass.
     recorded: bool,
 }
@@ -291,6 +301,8 @@ impl Engine {
             stopping: false,
             taken: Taken::default(),
             passes: 0,
+            switches: 0,
+            connected: None,
             recorded: false,
         }
     }
@@ -397,6 +409,12 @@ impl Engine {
     /// benchmark's measure of how much deciding one kernel fact costs.
     pub fn decision_passes(&self) -> u64 {
         self.passes
+    }
+
+    /// How often the active WAN changed, not counting the first choice after start-up
+    /// (none to the first active WAN): a restart is not a switch.
+    pub fn switches(&self) -> u64 {
+        self.switches
     }
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.

@@ -57,6 +57,20 @@ pub struct FamilyStatus {
     pub since_ms: u64,
 }
 
+/// What one WAN counted since it was configured (the daemon started, or a reload added it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WanCounters {
+    pub name: String,
+    /// The interface's byte counters (`IFLA_STATS64`) as the kernel last reported them;
+    /// none before the first report. They restart when the interface is re-created.
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    /// Echo requests sent.
+    pub probes_sent: u64,
+    /// Probes without a reply within their timeout (a late reply does not take it back).
+    pub probes_lost: u64,
+}
+
 /// A WAN name as people read it: `none` for the empty name (no WAN).
 pub fn or_none(name: &str) -> &str {
     if name.is_empty() {
@@ -83,4 +97,30 @@ pub struct HistoryEntry {
     /// dual-stack WAN changed alone, or one family's active WAN changed); empty when it is
     /// about the WAN as a whole.
     pub family: String,
+}
+
+/// A status row for the tests of the status's consumers (SNMP, metrics): every field set,
+/// some to values at the edge of their unit (a rate over `u32::MAX`, a counter past
+/// `u32::MAX`), no jitter.
+#[cfg(all(test, any(feature = "snmp", feature = "metrics")))]
+pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
+    WanStatus {
+        name: name.into(),
+        interface: format!("if-{name}"),
+        state: state.into(),
+        priority: 1,
+        metric: 20_001,
+        active,
+        preferred: false,
+        latency_us: Some(12_345),
+        jitter_us: None,
+        loss_centi_pct: Some(250),
+        rx_bps: Some(5_000_000_000),
+        tx_bps: Some(8_000),
+        since_ms: 192_345,
+        late_rounds: u64::from(u32::MAX) + 2,
+        families: Vec::new(),
+        priority_auto: false,
+        device: String::new(),
+    }
 }

@@ -15,6 +15,11 @@
 //! Jitter is the mean absolute difference between consecutive received RTTs in send order
 //! (the RFC 3550 idea without its 1/16 smoothing), which reacts to RTT variation rather than
 //! to a constant offset.
+//!
+//! Besides the window, the counts since the WAN was configured ([`Tally`]): probes sent, and
+//! probes lost, each counted once its timeout has passed without a reply ([`Window::expire`]).
+//! A late reply still counts in the window's statistics but does not take the loss back, so
+//! the count only grows (what a Prometheus counter must do).
 
 use std::time::Duration;
 
@@ -31,8 +36,28 @@ pub const MIN_SAMPLES: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Empty,
-    Sent { at: Instant, seq: u16 },
-    Received { seq: u16, rtt_us: u64 },
+    Sent {
+        at: Instant,
+        seq: u16,
+    },
+    /// Sent, and its timeout passed without a reply (counted in the tally). A late reply
+    /// still finds it.
+    Lost {
+        at: Instant,
+        seq: u16,
+    },
+    Received {
+        seq: u16,
+        rtt_us: u64,
+    },
+}
+
+/// Probes since the WAN was configured: monotonic counts for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub sent: u64,
+    /// No reply within the timeout, or still none when the window was cleared.
+    pub lost: u64,
 }
 
 /// What the window says about the path right now.
@@ -51,6 +76,7 @@ pub struct Summary {
 pub struct Window {
     slots: [Slot; WINDOW],
     newest: Option<u16>,
+    tally: Tally,
 }
 
 impl Default for Window {
@@ -58,6 +84,7 @@ impl Default for Window {
         Window {
             slots: [Slot::Empty; WINDOW],
             newest: None,
+            tally: Tally::default(),
         }
     }
 }
@@ -65,8 +92,14 @@ impl Default for Window {
 impl Window {
     /// A probe with this sequence number left now; it overwrites the oldest slot.
     pub fn sent(&mut self, at: Instant, seq: u16) {
-        self.slots[usize::from(seq) % WINDOW] = Slot::Sent { at, seq };
+        let slot = &mut self.slots[usize::from(seq) % WINDOW];
+        // a probe still unanswered a whole window later is long past its timeout
+        if let Slot::Sent { .. } = slot {
+            self.tally.lost += 1;
+        }
+        *slot = Slot::Sent { at, seq };
         self.newest = Some(seq);
+        self.tally.sent += 1;
     }
 
     /// A reply arrived; returns false when its slot was already overwritten (or never
@@ -76,6 +109,10 @@ impl Window {
         match *slot {
             // a reply for the probe in this slot, on time or late: it was received
             Slot::Sent {
+                at: sent_at,
+                seq: s,
+            }
+            | Slot::Lost {
                 at: sent_at,
                 seq: s,
             } if s == seq => {
@@ -88,9 +125,33 @@ impl Window {
         }
     }
 
-    /// Forget everything (a new link is a new path).
+    /// Counts the probes whose timeout has passed without a reply as lost.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) {
+        for slot in &mut self.slots {
+            if let Slot::Sent { at, seq } = *slot {
+                if at + timeout <= now {
+                    *slot = Slot::Lost { at, seq };
+                    self.tally.lost += 1;
+                }
+            }
+        }
+    }
+
+    /// Probes sent and lost since the WAN was configured.
+    pub fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    /// Forget everything (a new link is a new path) but the tally; a probe still waiting
+    /// for its reply will not get one counted, so it is lost.
     pub fn clear(&mut self) {
-        *self = Window::default();
+        let waiting = self.slots.iter().filter(|s| matches!(s, Slot::Sent { .. }));
+        let mut tally = self.tally;
+        tally.lost += waiting.count() as u64;
+        *self = Window {
+            tally,
+            ..Window::default()
+        };
     }
 
     /// Latency, jitter and loss as of `now` for probes that time out after `timeout`.
@@ -111,6 +172,7 @@ impl Window {
                 }
                 // loss counts only once the probe had its full timeout
                 Slot::Sent { at, .. } if at + timeout <= now => lost += 1,
+                Slot::Lost { .. } => lost += 1,
                 _ => {}
             }
         }
@@ -134,13 +196,18 @@ impl Window {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Throughput {
     last: Option<(Instant, u64, u64)>,
-    /// Bytes per second received, over the last counter interval.
+    /// Bits per second received, over the last counter interval.
     pub rx_bps: Option<u64>,
-    /// Bytes per second sent, over the last counter interval.
+    /// Bits per second sent, over the last counter interval.
     pub tx_bps: Option<u64>,
 }
 
 impl Throughput {
+    /// The cumulative byte counters `(rx, tx)` as last reported.
+    pub fn bytes(&self) -> Option<(u64, u64)> {
+        self.last.map(|(_, rx, tx)| (rx, tx))
+    }
+
     /// New cumulative counters. A decrease means the counters were reset (interface
     /// re-created, driver reload, 32-bit wrap): that sample only re-bases.
     pub fn update(&mut self, now: Instant, rx_bytes: u64, tx_bytes: u64) {
@@ -160,8 +227,9 @@ impl Throughput {
     }
 }
 
+/// Bits per second from a byte count over `dt_us`.
 fn rate(bytes: u64, dt_us: u64) -> u64 {
-    let r = u128::from(bytes) * 1_000_000 / u128::from(dt_us);
+    let r = u128::from(bytes) * 8 * 1_000_000 / u128::from(dt_us);
     u64::try_from(r).unwrap_or(u64::MAX)
 }
 
@@ -260,15 +328,49 @@ mod tests {
     }
 
     #[test]
+    fn tally_counts_each_probe_once_and_never_goes_back() {
+        let mut w = Window::default();
+        let tally = |w: &Window| (w.tally().sent, w.tally().lost);
+        for seq in 0..3u16 {
+            w.sent(ms(0), seq);
+        }
+        w.received(0, ms(20));
+        w.expire(ms(99), TIMEOUT);
+        assert_eq!(tally(&w), (3, 0), "not lost before the timeout");
+        w.expire(ms(100), TIMEOUT);
+        w.expire(ms(200), TIMEOUT);
+        assert_eq!(tally(&w), (3, 2), "each lost probe counted once");
+        // a late reply undoes the loss in the statistics, not in the tally
+        assert!(w.received(1, ms(250)));
+        assert_eq!(w.summary(ms(300), TIMEOUT).loss_centi_pct, Some(3333));
+        assert_eq!(tally(&w), (3, 2));
+        // the window forgets; the tally stays, and a probe still waiting is lost
+        w.sent(ms(300), 3);
+        w.clear();
+        assert_eq!(tally(&w), (4, 3));
+        assert_eq!(w.summary(ms(1000), TIMEOUT), Summary::default());
+    }
+
+    #[test]
+    fn tally_counts_a_probe_overwritten_unanswered() {
+        let mut w = Window::default();
+        for seq in 0..(WINDOW as u16 + 1) {
+            w.sent(ms(u64::from(seq)), seq);
+        }
+        assert_eq!((w.tally().sent, w.tally().lost), (WINDOW as u64 + 1, 1));
+    }
+
+    #[test]
     fn throughput_rates_and_counter_reset() {
         let mut t = Throughput::default();
         t.update(ms(0), 1_000, 500);
         assert_eq!(t.rx_bps, None);
         t.update(ms(2000), 5_000, 2_500);
-        assert_eq!((t.rx_bps, t.tx_bps), (Some(2_000), Some(1_000)));
+        // 4 000 and 2 000 bytes in 2 s
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(16_000), Some(8_000)));
         t.update(ms(3000), 100, 100); // reset: skip one sample
         assert_eq!((t.rx_bps, t.tx_bps), (None, None));
         t.update(ms(4000), 1_100, 600);
-        assert_eq!((t.rx_bps, t.tx_bps), (Some(1_000), Some(500)));
+        assert_eq!((t.rx_bps, t.tx_bps), (Some(8_000), Some(4_000)));
     }
 }

@@ -3,7 +3,8 @@
 use super::device::Kind;
 use super::entry::Entry;
 use super::report::FamilyStatus;
-use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanStatus};
+use super::wan::Wan;
+use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanCounters, WanStatus};
 use crate::config::Priority;
 
 impl Engine {
@@ -18,7 +19,28 @@ impl Engine {
             .collect()
     }
 
-    /// Recent transitions and switches, oldest first.
+    /// What each WAN counted, in config order.
+    pub fn wan_counters(&self) -> Vec<WanCounters> {
+        let row = |e: &Entry| {
+            let bytes = e.throughput.bytes();
+            // a dual-stack WAN probes through both families: its counts are the sum
+            let (sent, lost) = [Family::V4, Family::V6]
+                .into_iter()
+                .filter_map(|f| e.family(f))
+                .map(|w: &Wan| w.stats.tally())
+                .fold((0, 0), |(s, l), t| (s + t.sent, l + t.lost));
+            WanCounters {
+                name: e.name.clone(),
+                rx_bytes: bytes.map(|b| b.0),
+                tx_bytes: bytes.map(|b| b.1),
+                probes_sent: sent,
+                probes_lost: lost,
+            }
+        };
+        self.entries.iter().map(row).collect()
+    }
+
+    /// Recent transitions, switches and connectivity changes, oldest first.
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.history.entries()
     }

@@ -49,6 +49,7 @@ fn config(wans: Vec<config::Wan>) -> Config {
         hook_timeout: Duration::from_secs(5),
         down_penalty: 20_000,
         degraded_penalty: 10_000,
+        metrics_listen: None,
         wans,
     }
 }
@@ -1106,6 +1107,152 @@ fn transitions_and_switches_are_recorded() {
     assert!(kinds.contains(&("transition", "b", "up")));
 }
 
+fn carrier(wan: WanId, on: bool) -> Input {
+    Input::Link {
+        wan,
+        ifindex: u32::from(wan) + 1,
+        admin_up: true,
+        carrier: on,
+    }
+}
+
+fn connectivity_hooks(actions: &[Action]) -> Vec<(WanId, State, State, Option<WanId>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Hook {
+                kind: HookKind::Connectivity,
+                wan,
+                state,
+                previous,
+                active,
+                ..
+            } => Some((*wan, *state, *previous, *active)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `wan`'s rounds, every probe answered, until it is active again; the actions on the
+/// way.
+fn recover(h: &mut H, wan: WanId) -> Vec<Action> {
+    let mut out = Vec::new();
+    let name = h.e.status(h.now)[usize::from(wan)].name.clone();
+    while h.active().as_deref() != Some(name.as_str()) {
+        assert!(
+            h.now < Instant::from_millis(60_000),
+            "test: {name} never back"
+        );
+        let next = h.now.micros / 1000 + 100;
+        out.extend(h.run(next));
+        out.extend(h.answer(Some(wan), 5));
+    }
+    out
+}
+
+#[test]
+fn connectivity_none_when_the_last_wan_goes_and_full_when_one_is_back() {
+    let mut h = H::two_up();
+    let mut acts = h.feed(100, carrier(0, false));
+    assert!(connectivity_hooks(&acts).is_empty(), "b still carries");
+    acts = h.feed(200, carrier(1, false));
+    // after b's transition and the switch to none
+    assert_eq!(
+        hooks(&acts).last(),
+        Some(&(HookKind::Connectivity, 1, State::Linkdown))
+    );
+    assert_eq!(
+        connectivity_hooks(&acts),
+        [(1, State::Linkdown, State::Up, None)]
+    );
+    assert!(connectivity_hooks(&h.feed(300, carrier(1, false))).is_empty());
+    // b's carrier back: down (probing) is not usable yet; full once it has passed its rounds
+    acts = h.feed(400, carrier(1, true));
+    assert!(connectivity_hooks(&acts).is_empty());
+    let back = connectivity_hooks(&recover(&mut h, 1));
+    assert_eq!(back, [(1, State::Up, State::Down, Some(1))]);
+    let events: Vec<(String, String, String, String)> =
+        h.e.history()
+            .into_iter()
+            .filter(|e| e.kind == "connectivity")
+            .map(|e| (e.wan, e.from, e.to, e.cause))
+            .collect();
+    let (none, full) = ("none".to_string(), "full".to_string());
+    assert_eq!(
+        events,
+        [
+            (
+                "b".into(),
+                full.clone(),
+                none.clone(),
+                "no WAN is usable".into()
+            ),
+            ("b".into(), none, full, "a WAN is usable again".into()),
+        ]
+    );
+}
+
+#[test]
+fn no_connectivity_event_for_the_state_found_at_start_up() {
+    // every link without carrier when the daemon starts: none, but nobody lost anything
+    // (the daemon feeds every kernel fact before its first decision pass)
+    let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
+    h.e.handle(h.now, carrier(0, false));
+    h.e.handle(h.now, carrier(1, false));
+    let mut acts = h.drain();
+    assert!(connectivity_hooks(&acts).is_empty());
+    assert_eq!(h.active(), None);
+    // a link that comes later is a real edge: from none to full
+    acts = h.feed(100, carrier(0, true));
+    assert_eq!(
+        connectivity_hooks(&acts),
+        [(0, State::Init, State::Linkdown, Some(0))]
+    );
+    // and at start-up with links up, nothing either
+    let h = H::two_up();
+    assert!(h.e.history().iter().all(|e| e.kind != "connectivity"));
+}
+
+#[test]
+fn switches_count_changes_not_the_first_choice() {
+    let mut h = H::two_up();
+    assert_eq!(h.e.switches(), 0, "none to a at start-up");
+    h.feed(100, carrier(0, false));
+    assert_eq!(h.e.switches(), 1, "a to b");
+    h.feed(200, carrier(1, false));
+    assert_eq!(h.e.switches(), 2, "b to none");
+    h.feed(300, carrier(1, true));
+    recover(&mut h, 1);
+    assert_eq!(h.active().as_deref(), Some("b"));
+    assert_eq!(h.e.switches(), 3, "none to b");
+}
+
+#[test]
+fn wan_counters_count_probes_and_carry_the_byte_counters() {
+    let mut h = H::two_up();
+    let before = h.e.wan_counters();
+    assert_eq!((before[0].probes_sent, before[0].probes_lost), (3, 0));
+    assert_eq!(before[0].rx_bytes, None);
+    // the next round of a goes unanswered
+    h.probes.clear();
+    h.run(1_000);
+    h.probes.retain(|p| p.0 != 0);
+    h.run(1_600);
+    h.feed(
+        1_700,
+        Input::Counters {
+            wan: 0,
+            rx_bytes: 5,
+            tx_bytes: 7,
+        },
+    );
+    let c = &h.e.wan_counters()[0];
+    assert_eq!(c.name, "a");
+    // rounds at 0, 1000 (lost at 1500) and 1500 (confirming, still in time)
+    assert_eq!((c.probes_sent, c.probes_lost), (9, 3));
+    assert_eq!((c.rx_bytes, c.tx_bytes), (Some(5), Some(7)));
+}
+
 #[test]
 fn counters_give_throughput_in_status() {
     let mut h = H::two_up();
@@ -1126,7 +1273,8 @@ fn counters_give_throughput_in_status() {
         },
     );
     let s = &h.e.status(h.now)[0];
-    assert_eq!((s.rx_bps, s.tx_bps), (Some(1_000_000), Some(10)));
+    // bytes in, bits per second out
+    assert_eq!((s.rx_bps, s.tx_bps), (Some(8_000_000), Some(80)));
     assert_eq!(s.latency_us, Some(10_000));
 }
 

@@ -323,6 +323,7 @@ impl Wan {
     /// Timers: expire rounds at their deadline, apply verdicts, start the next round,
     /// release the hold.
     pub fn tick(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
+        self.stats.expire(now, self.probe.timeout);
         let reliability = self.probe.reliability;
         for r in self.rounds.iter_mut() {
             if r.verdict.is_none() && now >= r.deadline {

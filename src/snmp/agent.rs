@@ -1,13 +1,14 @@
 //! The agent's decisions: which answer a command gets, and when the daemon is asked again.
 //! Pure: the clock and the daemon come in as arguments.
 //!
-//! # One status request per walk
+//! # One refresh per walk
 //!
-//! snmpd asks for one instance at a time, so a walk of a 4-WAN tree is about 60 `getnext`s.
-//! Asking the daemon for each would cost 60 control connections, and the rows could change
+//! snmpd asks for one instance at a time, so a walk of a 4-WAN tree is about 70 `getnext`s.
+//! Asking the daemon for each would cost 70 control connections, and the rows could change
 //! half-way through a walk (a table whose state column disagrees with its active column).
-//! So a status answer is kept for [`CACHE_TTL`] and every command in that time is answered
-//! from the same tree: a walk is one request and one consistent snapshot, and a manager
+//! So a snapshot (a status and a counters answer) is kept for [`CACHE_TTL`] and every
+//! command in that time is answered from the same tree: a walk is one refresh and one
+//! consistent snapshot, and a manager
 //! polling every few seconds still sees fresh values. A failed request is kept just as
 //! long, so a daemon that does not answer costs one timeout per second, not one per
 //! instance.

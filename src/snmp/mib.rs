@@ -18,6 +18,7 @@
 
 use super::oid::Oid;
 use super::pass_persist::{display_string, Value};
+use crate::control::protocol;
 use crate::engine::WanStatus;
 
 /// The default base OID: arc 57 under net-snmp's `netSnmpPlaypen`
@@ -50,8 +51,8 @@ pub fn state_number(state: &str) -> i32 {
     }
 }
 
-/// Daemon-wide counters. The control protocol does not carry them yet: a
-/// daemon that reports them fills this in, and until then the objects are absent.
+/// Daemon-wide counters, from the daemon's `Counters` answer; absent when it gives none
+/// (a daemon that does not count, or one too slow to answer the second request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Changes of the active WAN since the daemon started.
@@ -59,7 +60,7 @@ pub struct Counters {
     pub uptime_ms: u64,
 }
 
-/// Per-WAN byte counters (same caveat as [`Counters`]).
+/// Per-WAN byte counters (same source as [`Counters`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bytes {
     pub rx: u64,
@@ -73,6 +74,26 @@ pub struct Snapshot {
     pub counters: Option<Counters>,
     /// By WAN position, when the daemon reports byte counters.
     pub bytes: Vec<Option<Bytes>>,
+}
+
+impl Snapshot {
+    /// A status answer and the `Counters` answer that followed it (if any). Byte counters
+    /// go to the row of the same name: a reload between the two answers may have moved it.
+    pub fn new(wans: Vec<WanStatus>, counters: Option<&protocol::Counters>) -> Snapshot {
+        let bytes_of = |row: &WanStatus| {
+            let c = counters?.wans.iter().find(|c| c.name == row.name)?;
+            let (rx, tx) = (c.rx_bytes?, c.tx_bytes?);
+            Some(Bytes { rx, tx })
+        };
+        Snapshot {
+            bytes: wans.iter().map(bytes_of).collect(),
+            counters: counters.map(|c| Counters {
+                switches: c.switches,
+                uptime_ms: c.uptime_ms,
+            }),
+            wans,
+        }
+    }
 }
 
 /// Every instance below the base, in OID order.
@@ -199,27 +220,7 @@ fn ticks(ms: u64) -> Value {
 
 /// A status row for the tests of this module and its neighbours.
 #[cfg(test)]
-pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
-    WanStatus {
-        name: name.into(),
-        interface: format!("if-{name}"),
-        state: state.into(),
-        priority: 1,
-        metric: 20_001,
-        active,
-        preferred: false,
-        latency_us: Some(12_345),
-        jitter_us: None,
-        loss_centi_pct: Some(250),
-        rx_bps: Some(5_000_000_000),
-        tx_bps: Some(8_000),
-        since_ms: 192_345,
-        late_rounds: u64::from(u32::MAX) + 2,
-        families: Vec::new(),
-        priority_auto: false,
-        device: String::new(),
-    }
-}
+pub(crate) use crate::engine::report::test_row;
 
 #[cfg(test)]
 mod tests {
@@ -313,6 +314,33 @@ mod tests {
         assert_eq!(at(".1.2.1.16.1"), None);
         assert_eq!(at(".1.2.1.16.2"), Some(Value::Counter64(1 << 40)));
         assert_eq!(at(".1.2.1.17.2"), Some(Value::Counter64(7)));
+    }
+
+    #[test]
+    fn counters_answer_goes_to_the_rows_by_name() {
+        let wan = |name: &str, rx_bytes| crate::engine::WanCounters {
+            name: name.into(),
+            rx_bytes,
+            tx_bytes: rx_bytes.map(|b| b + 1),
+            probes_sent: 0,
+            probes_lost: 0,
+        };
+        let answer = protocol::Counters {
+            switches: 3,
+            uptime_ms: 1_000,
+            // reversed (a reload in between), and fiber without a counter sample yet
+            wans: vec![wan("lte", Some(10)), wan("fiber", None)],
+            ..protocol::Counters::default()
+        };
+        let snap = Snapshot::new(snapshot().wans, Some(&answer));
+        assert_eq!(snap.bytes, [None, Some(Bytes { rx: 10, tx: 11 })]);
+        let counters = Counters {
+            switches: 3,
+            uptime_ms: 1_000,
+        };
+        assert_eq!(snap.counters, Some(counters));
+        let without = Snapshot::new(snapshot().wans, None);
+        assert_eq!((without.counters, without.bytes), (None, vec![None, None]));
     }
 
     #[test]

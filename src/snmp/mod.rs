@@ -8,8 +8,8 @@
 //!
 //! snmpd starts the program once and keeps it; the program reads commands on stdin and
 //! writes answers on stdout ([`pass_persist`]), builds the MIB's instances from one
-//! `Status` answer of the daemon ([`mib`]) and keeps that answer for a second ([`agent`]),
-//! so a whole walk costs the daemon one request. When the daemon does not answer within
+//! `Status` and one `Counters` answer of the daemon ([`mib`]) and keeps them for a second
+//! ([`agent`]), so a whole walk costs the daemon two requests. When the daemon does not answer within
 //! [`REQUEST_TIMEOUT`] (not running, or stuck), every `get`/`getnext` is answered `NONE`
 //! at once: snmpd waits for this program with a blocking read and nothing else in the
 //! agent moves meanwhile, so no answer may take long.
@@ -124,17 +124,24 @@ pub fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Opt
     }
 }
 
-/// One `Status` request to the daemon, as a snapshot.
+/// A `Status` and a `Counters` request to the daemon, as a snapshot, both within
+/// [`REQUEST_TIMEOUT`]. Without the counters (a daemon that does not count, or no time
+/// left) the snapshot has the status alone.
 fn fetch(socket: &std::path::Path) -> Result<Snapshot, String> {
-    match client::request(socket, &Request::Status, REQUEST_TIMEOUT) {
-        Ok(Response::Status(wans)) => Ok(Snapshot {
-            wans,
-            ..Snapshot::default()
-        }),
-        Ok(Response::Error(m)) | Ok(Response::Denied(m)) => Err(m),
-        Ok(other) => Err(format!("unexpected answer to status: {other:?}")),
-        Err(e) => Err(e.to_string()),
-    }
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let wans = match client::request(socket, &Request::Status, REQUEST_TIMEOUT) {
+        Ok(Response::Status(wans)) => wans,
+        Ok(Response::Error(m)) | Ok(Response::Denied(m)) => return Err(m),
+        Ok(other) => return Err(format!("unexpected answer to status: {other:?}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let answer = (!left.is_zero()).then(|| client::request(socket, &Request::Counters, left));
+    let counters = match answer {
+        Some(Ok(Response::Counters(c))) => Some(c),
+        _ => None,
+    };
+    Ok(Snapshot::new(wans, counters.as_ref()))
 }
 
 #[cfg(test)]

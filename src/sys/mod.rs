@@ -5,4 +5,5 @@ pub mod device;
 pub mod icmp;
 pub mod netlink;
 pub mod poll;
+pub mod stream;
 pub mod sysctl;
