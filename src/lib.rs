@@ -32,6 +32,7 @@
 //! | [`engine`] | state machines, statistics, policy, reconcile, history | yes |
 //! | [`sys::netlink`] | rtnetlink over `neli` | no |
 //! | [`sys::icmp`] | echo probes over `socket2` raw/ping sockets | no |
+//! | `check`, `sys::check` | HTTP, DNS and TCP checks (feature `checks`): wire formats and verdicts; the runners | check: yes |
 //! | [`control`] | request/response protocol, server, client | protocol: yes |
 //! | [`hooks`] | hook processes | no |
 //! | [`daemon`] | the poll loop | no |
@@ -39,6 +40,8 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "checks")]
+pub mod check;
 pub mod config;
 pub mod control;
 pub mod daemon;
