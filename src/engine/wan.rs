@@ -404,17 +404,19 @@ impl Wan {
             probes: HVec::new(),
             verdict: None,
         };
-        for (i, addr) in self.probe.targets.iter().take(MAX_TARGETS).enumerate() {
+        // phase B (issue 12): HTTP, DNS and TCP targets are not run yet; only the ICMP
+        // targets are probed, and `target` numbers them among themselves.
+        for (i, addr) in self.probe.icmp_targets().take(MAX_TARGETS).enumerate() {
             let seq = self.seq;
             self.seq = self.seq.wrapping_add(1);
             // a target of a family without an address cannot answer: lost without sending
-            let outcome = if self.has_address(Family::of(*addr)) {
+            let outcome = if self.has_address(Family::of(addr)) {
                 self.stats.sent(now, seq);
                 let target = u8::try_from(i).unwrap_or(u8::MAX);
                 out.push_back(Action::SendProbe {
                     wan: id,
                     target,
-                    addr: *addr,
+                    addr,
                     seq,
                 });
                 Outcome::Pending
