@@ -12,6 +12,7 @@ need_apt=()
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
+{ command -v busybox && command -v dnsmasq; } >/dev/null || need_apt+=(busybox dnsmasq-base)
 if [ "$full" = 1 ]; then
 	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
