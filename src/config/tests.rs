@@ -827,6 +827,21 @@ mod checks {
         assert_eq!(probe.icmp_targets().collect::<Vec<_>>(), [ip("192.0.2.1")]);
     }
 
+    /// The commented check examples in the shipped file are valid targets.
+    #[test]
+    fn shipped_check_examples_parse() {
+        let examples: Vec<&str> = include_str!("../../etc/wanfailover.conf")
+            .lines()
+            .filter_map(|l| l.strip_prefix("#   {"))
+            .map(|l| l.split(" # ").next().unwrap_or(l).trim())
+            .collect();
+        assert_eq!(examples.len(), 5, "{examples:?}");
+        let list: Vec<String> = examples.iter().map(|e| format!("{{{e}")).collect();
+        let t = targets(&format!("targets = [{}]", list.join(", ")));
+        let kinds: Vec<&str> = t.iter().map(Target::kind).collect();
+        assert_eq!(kinds, ["http", "http", "http", "dns", "tcp"]);
+    }
+
     #[test]
     fn host_names_resolve_through_the_wans_dns() {
         let text = BASE.replace(
