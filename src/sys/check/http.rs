@@ -15,11 +15,11 @@ use socket2::Socket;
 
 use super::tcp::connected;
 use super::{read_some, DnsCheck, Error, Interest, Via, DNS_PORT};
-use crate::check::dns::RecordType;
+use crate::check::dns::{Name, RecordType};
 use crate::check::expect::{judge, Expect, Judgement, MAX_BODY_PREFIX};
 use crate::check::url::{Host, MAX_URL_LEN};
 use crate::check::{Cause, Outcome, Resolved, Rtt, Step};
-use crate::config::HttpTarget;
+use crate::config::{HttpTarget, MAX_DNS_SERVERS};
 use crate::engine::Instant;
 use crate::sys::poll::Ready;
 
@@ -70,16 +70,6 @@ impl HttpCheck {
         target: &HttpTarget,
         cached: Option<IpAddr>,
     ) -> Result<HttpCheck, Error> {
-        let mut request = heapless::Vec::new();
-        request
-            .resize_default(MAX_REQUEST)
-            .expect("invariant: resize to the capacity");
-        let len = target
-            .url
-            .request()
-            .emit(&mut request)
-            .expect("invariant: a parsed URL makes a valid request of at most MAX_REQUEST");
-        request.truncate(len);
         let expect = target.expect();
         let body = heapless::Vec::from_slice(expect.body.unwrap_or_default())
             .expect("invariant: the config bounds `body` to MAX_BODY_PREFIX");
@@ -87,7 +77,7 @@ impl HttpCheck {
             via: via.clone(),
             port: target.url.port,
             phase: Phase::Done,
-            request,
+            request: request(target),
             status: expect.status,
             body,
             response: [0; MAX_RESPONSE],
@@ -97,25 +87,12 @@ impl HttpCheck {
             resolved: None,
             deadline,
         };
-        let addr = match (&target.url.host, cached) {
-            (Host::Addr(ip), _) => *ip,
-            (Host::Name(_), Some(ip)) => ip,
-            (Host::Name(name), None) => {
-                let servers: heapless::Vec<SocketAddr, { crate::config::MAX_DNS_SERVERS }> = target
-                    .resolvers
-                    .iter()
-                    .take(crate::config::MAX_DNS_SERVERS)
-                    .map(|&ip| SocketAddr::new(ip, DNS_PORT))
-                    .collect();
-                let v6 = via.source.is_some_and(|s| s.is_ipv6());
-                let qtype = RecordType::for_ipv6(v6);
-                let dns = DnsCheck::start(now, deadline, via, &servers, name, qtype)?;
-                check.phase = Phase::Resolve(dns);
-                return Ok(check);
+        check.phase = match (&target.url.host, cached) {
+            (&Host::Addr(ip), _) | (&Host::Name(_), Some(ip)) => {
+                Phase::Connect(via.connect(SocketAddr::new(ip, check.port), true)?)
             }
+            (Host::Name(name), None) => Phase::Resolve(lookup(now, deadline, via, target, name)?),
         };
-        let socket = via.connect(SocketAddr::new(addr, check.port), true)?;
-        check.phase = Phase::Connect(socket);
         Ok(check)
     }
 
@@ -259,6 +236,40 @@ impl HttpCheck {
         outcome.resolved = self.resolved;
         Some(outcome)
     }
+}
+
+/// The request bytes of `target`.
+fn request(target: &HttpTarget) -> heapless::Vec<u8, MAX_REQUEST> {
+    let mut request = heapless::Vec::new();
+    request
+        .resize_default(MAX_REQUEST)
+        .expect("invariant: resize to the capacity");
+    let len = target
+        .url
+        .request()
+        .emit(&mut request)
+        .expect("invariant: a parsed URL makes a valid request of at most MAX_REQUEST");
+    request.truncate(len);
+    request
+}
+
+/// Starts looking up `name` through the target's resolvers, for the record type of the
+/// WAN's source address.
+fn lookup(
+    now: Instant,
+    deadline: Instant,
+    via: &Via,
+    target: &HttpTarget,
+    name: &Name,
+) -> Result<DnsCheck, Error> {
+    let servers: heapless::Vec<SocketAddr, MAX_DNS_SERVERS> = target
+        .resolvers
+        .iter()
+        .take(MAX_DNS_SERVERS)
+        .map(|&ip| SocketAddr::new(ip, DNS_PORT))
+        .collect();
+    let qtype = RecordType::for_ipv6(via.source.is_some_and(|s| s.is_ipv6()));
+    DnsCheck::start(now, deadline, via, &servers, name, qtype)
 }
 
 impl AsRawFd for HttpCheck {
