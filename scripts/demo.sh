@@ -6,12 +6,10 @@
 # cleaned up on exit, Ctrl-C or failure. Documentation addresses only, inside the lab only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Network namespaces need root: a sudo user is asked once, with the toolchain's PATH kept.
-if [ "$(id -u)" != 0 ]; then
-	command -v sudo >/dev/null || { echo "demo.sh: run as root (network namespaces)" >&2; exit 1; }
-	exec sudo env "PATH=$PATH" "CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}" \
-		"RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" "$0" "$@"
-fi
+# shellcheck source=scripts/as-root.sh
+. scripts/as-root.sh
+reexec_as_root "$PWD/scripts/demo.sh" "$@"
+[ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (network namespaces)" >&2; exit 1; }
 
 scripts/setup.sh
 echo "building..."

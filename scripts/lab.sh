@@ -2,13 +2,20 @@
 # The namespace lab: a gateway namespace with N simulated WANs, each behind its own "ISP"
 # namespace. Shared by the end-to-end tests, the demo and the benchmark.
 #
-#   lab.sh up PREFIX N [--no-routes] [--ipv6]   build it (fails if PREFIX is in use)
-#   lab.sh down PREFIX                          remove every namespace of PREFIX (idempotent)
+#   lab.sh up PREFIX N [--no-routes] [--ipv6] [--dhcp]
+#                                               build it (fails if PREFIX is in use)
+#   lab.sh down PREFIX                          remove every namespace of PREFIX, the processes
+#                                               in them and the lab's files (idempotent)
+#   lab.sh dhcp PREFIX I CLIENT start|stop      run (stop: SIGTERM) a real DHCP client on wanI
+#                                               in the gateway; CLIENT is udhcpc (busybox, with
+#                                               Debian's /etc/udhcpc/default.script), dhclient
+#                                               (ISC) or dhcpcd. Needs a --dhcp lab.
 #   lab.sh carrier PREFIX I on|off              carrier of WAN I (the ISP end of the veth)
 #   lab.sh blackhole PREFIX I on|off            ISP I silently drops everything past its edge
 #   lab.sh loss PREFIX I PCT                    ISP I drops PCT % of ICMP at random (0 = none)
 #   lab.sh replug PREFIX I                      delete and re-create WAN I's link (new ifindex),
-#                                               like a USB modem re-enumerating (IPv4 only)
+#                                               like a USB modem re-enumerating (IPv4 only, not
+#                                               in a --dhcp lab)
 #   lab.sh delay PREFIX I DELAY [JITTER]        ISP I answers pings from userspace after DELAY
 #                                               (+ up to JITTER); `delay PREFIX I off` restores
 #                                               the kernel's own replies. Needs the example
@@ -27,13 +34,25 @@
 # two metric-0 defaults on different devices collide with EEXIST), and with --ipv6
 # `default via 2001:db8:I::1 dev wanI proto static metric 1024+I-1` (IPv6 refuses an equal
 # metric on another device without NLM_F_APPEND, which would make it multipath).
+#
+# With --dhcp the gateway's WANs start without IPv4 address and route (implies --no-routes):
+# every ISP runs busybox udhcpd leasing the WAN's usual address 192.0.2.(8I+2) with router
+# 192.0.2.(8I+1), DNS 198.51.100.53 and a 20 s lease (`min_lease 10`), so clients renew often
+# (dhclient and dhcpcd about every 10 s, busybox udhcpc every 15 s); `dhcp` starts them. Their files stay out of the host's: the gateway's
+# resolv.conf is /etc/netns/${PREFIX}gw/resolv.conf (`ip netns exec` binds it over
+# /etc/resolv.conf), each client sees /etc through an overlay whose writes land in the lab's
+# directory (dhclient-script writes a temporary file beside resolv.conf), and dhcpcd's /run
+# and /var/lib directories are the lab's. Every client script call is appended to
+# /run/netns-lab-${PREFIX}/events as `<unix time> <client> <interface> <reason> <router>`.
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
-[ $# -ge 2 ] || die "usage: lab.sh up|down|carrier|blackhole|loss|gw|isp PREFIX ..."
+[ $# -ge 2 ] || die "usage: lab.sh up|down|dhcp|carrier|blackhole|loss|replug|delay|gw|isp PREFIX ..."
 cmd=$1 p=$2; shift 2
 case "$p" in *[!A-Za-z0-9_-]*|"") die "bad prefix '$p'";; esac
 gw="${p}gw"
+# The lab's own files (DHCP configs, leases, pidfiles, logs, client events).
+dir="/run/netns-lab-$p"
 isp() { echo "${p}isp$1"; }
 in_gw() { ip netns exec "$gw" "$@"; }
 
@@ -49,7 +68,8 @@ wan_gateway() {
 	echo "$net.$((base + 1))"
 }
 
-# The veth of WAN I with its IPv4 addresses (both ends left down).
+# The veth of WAN I with its IPv4 addresses (both ends left down); with `dhcp` as second
+# argument the gateway end gets its address from a DHCP client later.
 wan_link() {
 	local i=$1 ns net base
 	ns=$(isp "$i")
@@ -57,22 +77,55 @@ wan_link() {
 	ip -n "$ns" link add up0 type veth peer name "wan$i" netns "$gw"
 	ip -n "$ns" addr add "$net.$((base + 1))/29" dev up0
 	in_gw sysctl -qw "net.ipv4.conf.wan$i.rp_filter=2"
-	ip -n "$gw" addr add "$net.$((base + 2))/29" dev "wan$i"
+	[ "${2:-}" = dhcp ] || ip -n "$gw" addr add "$net.$((base + 2))/29" dev "wan$i"
+}
+
+# busybox udhcpd in ISP I, leasing the gateway's usual address on WAN I.
+dhcp_server() {
+	local i=$1 ns net base conf
+	ns=$(isp "$i")
+	read -r net base <<<"$(wan_net "$i")"
+	conf="$dir/isp$i.udhcpd.conf"
+	cat >"$conf" <<CONF
+interface up0
+start $net.$((base + 2))
+end $net.$((base + 2))
+max_leases 1
+lease_file $dir/isp$i.leases
+pidfile $dir/isp$i.udhcpd.pid
+min_lease 10
+option subnet 255.255.255.248
+option router $net.$((base + 1))
+option dns 198.51.100.53
+option lease 20
+CONF
+	: >"$dir/isp$i.leases"
+	ip netns exec "$ns" busybox udhcpd -f "$conf" >"$dir/isp$i.udhcpd.log" 2>&1 &
+}
+
+# The gateway's resolv.conf and the lab's directory, before any client starts.
+dhcp_files() {
+	mkdir -p "$dir"
+	# Another lab's `down` may remove /etc/netns between our mkdir of it and of its child.
+	for _ in 1 2 3; do mkdir -p "/etc/netns/$gw" 2>/dev/null && break; done
+	echo "# lab $p: written by the gateway's DHCP clients" >"/etc/netns/$gw/resolv.conf"
 }
 
 lab_up() {
-	local n=$1 routes=1 v6=0
+	local n=$1 routes=1 v6=0 dhcp=""
 	shift
 	for a in "$@"; do
 		case "$a" in
 		--no-routes) routes=0 ;;
 		--ipv6) v6=1 ;;
+		--dhcp) dhcp=dhcp routes=0 ;;
 		*) die "unknown option $a" ;;
 		esac
 	done
 	if [ "$n" -lt 1 ] || [ "$n" -gt 40 ]; then die "1..40 WANs"; fi
 	ip netns list | grep -q "^$gw\b" && die "lab $p already exists"
 	ip netns add "$gw"
+	[ -z "$dhcp" ] || dhcp_files
 	in_gw ip link set lo up
 	in_gw sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.default.rp_filter=2
 	in_gw sysctl -qw net.ipv4.ping_group_range="0 2147483647"
@@ -81,7 +134,7 @@ lab_up() {
 		ns=$(isp "$i")
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
-		wan_link "$i"
+		wan_link "$i" "$dhcp"
 		for t in 198.51.100.53/32 198.51.100.54/32 203.0.113.53/32 203.0.113.54/32; do
 			ip -n "$ns" addr add "$t" dev lo
 		done
@@ -94,6 +147,7 @@ lab_up() {
 		fi
 		ip -n "$ns" link set up0 up
 		ip -n "$gw" link set "wan$i" up
+		[ -z "$dhcp" ] || dhcp_server "$i"
 		if [ "$routes" = 1 ]; then
 			ip -n "$gw" route add default via "$(wan_gateway "$i")" dev "wan$i" proto dhcp metric "$((i - 1))"
 			if [ "$v6" = 1 ]; then
@@ -111,6 +165,82 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null || true
 		rm -f "/run/netns-lab-$ns-responder.pid"
 	done
+	rm -rf "$dir" "/etc/netns/$gw"
+	rmdir /etc/netns 2>/dev/null || true
+}
+
+# The real script each client runs, and the variables holding the interface, the reason and
+# the router in its environment.
+# shellcheck disable=SC2016 # the variables are the client script's, expanded when it runs
+client_script() {
+	case "$1" in
+	udhcpc) echo '/etc/udhcpc/default.script $interface $1 $router' ;;
+	dhclient) echo '/sbin/dhclient-script $interface $reason $new_routers' ;;
+	dhcpcd) echo '/usr/lib/dhcpcd/dhcpcd-run-hooks $interface $reason $new_routers' ;;
+	*) die "unknown DHCP client '$1' (udhcpc, dhclient, dhcpcd)" ;;
+	esac
+}
+
+# Starts CLIENT on WAN I: a wrapper script that logs every call to the events file and runs
+# the client's real script, then the client in the foreground, in a mount namespace of its
+# own (`ip netns exec` makes one) that keeps its writes in the lab's directory.
+dhcp_start() {
+	local i=$1 client=$2 script real vars w="wan$1" pidfile="$dir/wan$1.$2.pid"
+	[ -d "$dir" ] || die "lab $p was not built with --dhcp"
+	[ ! -e "$pidfile" ] || die "$client already runs on $w"
+	read -r real vars <<<"$(client_script "$client")"
+	script="$dir/$w.$client.script"
+	cat >"$script" <<SCRIPT
+#!/bin/sh
+echo "\$(date +%s.%N) $client $vars" >>"$dir/events"
+exec $real "\$@"
+SCRIPT
+	chmod +x "$script"
+	mkdir -p "$dir/$w.etc/upper" "$dir/$w.etc/work" "$dir/dhcpcd/run" "$dir/dhcpcd/db"
+	: >"$dir/resolv.conf"
+	local argv
+	case "$client" in
+	udhcpc) argv=(udhcpc -f -i "$w" -s "$script") ;;
+	dhclient) argv=(dhclient -4 -d -sf "$script" -lf "$dir/$w.dhclient.leases"
+		-pf "$dir/$w.dhclient.own.pid" "$w") ;;
+	dhcpcd)
+		mkdir -p /run/dhcpcd # the mount point; dhcpcd itself would create it
+		argv=(dhcpcd -B -c "$script" "$w") ;;
+	esac
+	# `ip` execs sh, which execs the client: $! is the client's pid.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ip netns exec "$gw" sh -ec '
+		dir=$1 w=$2
+		shift 2
+		mount --bind /etc/resolv.conf "$dir/resolv.conf"
+		mount -t overlay lab-etc -o "lowerdir=/etc,upperdir=$dir/$w.etc/upper,workdir=$dir/$w.etc/work" /etc
+		mount --bind "$dir/resolv.conf" /etc/resolv.conf
+		if [ "$1" = dhcpcd ]; then
+			mount --bind "$dir/dhcpcd/run" /run/dhcpcd
+			mount --bind "$dir/dhcpcd/db" /var/lib/dhcpcd
+		fi
+		exec "$@"' sh "$dir" "$w" "${argv[@]}" >"$dir/$w.$client.log" 2>&1 &
+	echo $! >"$pidfile"
+}
+
+# Whether process PID is gone (a zombie nobody reaps counts as gone).
+gone() {
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ "$state" = Z ]
+}
+
+dhcp_stop() {
+	local pidfile="$dir/wan$1.$2.pid" pid
+	[ -e "$pidfile" ] || die "$2 does not run on wan$1"
+	pid=$(cat "$pidfile")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		gone "$pid" && break
+		sleep 0.05
+	done
+	gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$pidfile"
 }
 
 nft_isp() {
@@ -130,6 +260,11 @@ NFT
 case "$cmd" in
 up) [ $# -ge 1 ] || die "up PREFIX N"; lab_up "$@" ;;
 down) lab_down ;;
+dhcp)
+	[ $# -eq 3 ] || die "dhcp PREFIX I udhcpc|dhclient|dhcpcd start|stop"
+	client_script "$2" >/dev/null
+	case "$3" in start) dhcp_start "$1" "$2" ;; stop) dhcp_stop "$1" "$2" ;; *) die "start|stop" ;; esac
+	;;
 carrier)
 	[ $# -eq 2 ] || die "carrier PREFIX I on|off"
 	case "$2" in on) s=up ;; off) s=down ;; *) die "on|off" ;; esac
@@ -147,6 +282,7 @@ loss)
 	;;
 replug)
 	[ $# -eq 1 ] || die "replug PREFIX I"
+	[ ! -d "$dir" ] || die "replug: not in a --dhcp lab (its DHCP server is bound to the old link)"
 	ip -n "$(isp "$1")" link del up0
 	sleep 0.2
 	wan_link "$1"

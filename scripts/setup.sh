@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the lab need on a Debian 12 machine. Idempotent: what
 # is already there is not installed again.
-#   setup.sh          tools for the tests and the lab (iproute2, nftables, ping)
+#   setup.sh          tools for the tests and the lab (iproute2, nftables, ping, the DHCP
+#                     server and clients of the lab: busybox udhcpd/udhcpc with Debian's
+#                     udhcpc script, ISC dhclient, dhcpcd; net-snmp, mosquitto and curl
+#                     for the SNMP agent and the example hooks)
 #   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
 #                     packaging linters (what .ci/run needs)
 set -euo pipefail
@@ -12,7 +15,18 @@ need_apt=()
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
-{ command -v busybox && command -v dnsmasq; } >/dev/null || need_apt+=(busybox dnsmasq-base)
+command -v busybox >/dev/null || need_apt+=(busybox)
+[ -x /etc/udhcpc/default.script ] || need_apt+=(udhcpc)
+command -v dhclient >/dev/null || need_apt+=(isc-dhcp-client)
+command -v dhcpcd >/dev/null || need_apt+=(dhcpcd-base)
+command -v snmpd >/dev/null || need_apt+=(snmpd)
+command -v snmpwalk >/dev/null || need_apt+=(snmp)
+command -v snmptrapd >/dev/null || need_apt+=(snmptrapd)
+command -v smilint >/dev/null || need_apt+=(smitools)
+command -v mosquitto >/dev/null || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 if [ "$full" = 1 ]; then
 	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)

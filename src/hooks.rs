@@ -50,6 +50,7 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::engine::wan::State;
 use crate::engine::{HookKind, Instant};
 
 /// Most events waiting behind the running one.
@@ -57,25 +58,17 @@ pub const MAX_QUEUED: usize = 64;
 /// `PATH` in a hook's environment.
 pub const HOOK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// One event to tell the hooks about. All fields are passed as they are.
+/// One event to tell the hooks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookEvent {
     pub wan: String,
     pub interface: String,
-    /// `transition` or `switch` (see [`event_name`]).
-    pub event: String,
-    pub state: String,
-    pub previous: String,
+    /// `EVENT` and `WAN_EVENT`: `transition` or `switch`.
+    pub kind: HookKind,
+    pub state: State,
+    pub previous: State,
     /// The active WAN after the event, empty if none.
     pub active: String,
-}
-
-/// The `EVENT` word for an engine hook kind.
-pub fn event_name(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::Transition => "transition",
-        HookKind::Switch => "switch",
-    }
 }
 
 /// The hook runner: a queue of events and at most one running process.
@@ -129,7 +122,7 @@ impl Hooks {
                 log::warn!(
                     "hooks: {MAX_QUEUED} events waiting, dropping the oldest ({} {})",
                     old.wan,
-                    old.event
+                    old.kind.as_str()
                 );
             }
         }
@@ -156,7 +149,7 @@ impl Hooks {
                         "hooks: {} ({} {}) still running after {:?}, killed",
                         running.path.display(),
                         batch.event.wan,
-                        batch.event.event,
+                        batch.event.kind.as_str(),
                         self.timeout
                     );
                     let Running { child, .. } = batch.running.take().expect("invariant: Some");
@@ -240,15 +233,15 @@ impl Hooks {
 fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running> {
     let mut cmd = Command::new(path);
     cmd.arg(&event.wan)
-        .arg(&event.event)
+        .arg(event.kind.as_str())
         .env_clear()
         .env("PATH", HOOK_PATH)
         .env("WAN_NAME", &event.wan)
         .env("WAN_INTERFACE", &event.interface)
-        .env("WAN_STATE", &event.state)
-        .env("WAN_PREVIOUS_STATE", &event.previous)
+        .env("WAN_STATE", event.state.as_str())
+        .env("WAN_PREVIOUS_STATE", event.previous.as_str())
         .env("WAN_ACTIVE", &event.active)
-        .env("WAN_EVENT", &event.event)
+        .env("WAN_EVENT", event.kind.as_str())
         .stdin(Stdio::null())
         .current_dir("/")
         // Its own process group, so a timeout kills the hook's children too.
@@ -259,7 +252,7 @@ fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running
                 "hooks: started {} {} {}",
                 path.display(),
                 event.wan,
-                event.event
+                event.kind.as_str()
             );
             Some(Running {
                 child,
@@ -288,7 +281,12 @@ fn kill(mut child: Child) -> Option<Child> {
 }
 
 fn log_exit(path: &Path, event: &HookEvent, status: ExitStatus) {
-    let what = format!("hooks: {} ({} {})", path.display(), event.wan, event.event);
+    let what = format!(
+        "hooks: {} ({} {})",
+        path.display(),
+        event.wan,
+        event.kind.as_str()
+    );
     match (status.code(), status.signal()) {
         (Some(0), _) => log::debug!("{what} done"),
         (Some(code), _) => log::warn!("{what} failed with exit status {code}"),
@@ -378,8 +376,8 @@ mod tests {
 
     #[test]
     fn event_words() {
-        assert_eq!(event_name(HookKind::Transition), "transition");
-        assert_eq!(event_name(HookKind::Switch), "switch");
+        assert_eq!(HookKind::Transition.as_str(), "transition");
+        assert_eq!(HookKind::Switch.as_str(), "switch");
     }
 
     #[test]
@@ -388,9 +386,9 @@ mod tests {
         let event = HookEvent {
             wan: "lte".into(),
             interface: "wwan0".into(),
-            event: "transition".into(),
-            state: "up".into(),
-            previous: "init".into(),
+            kind: HookKind::Transition,
+            state: State::Up,
+            previous: State::Init,
             active: "lte".into(),
         };
         hooks.queue(Instant::ZERO, event);

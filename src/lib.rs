@@ -18,11 +18,15 @@
 //! link counters), [`sys::icmp`] sends and receives ICMP/ICMPv6 echo probes through each
 //! WAN, [`control`] is the UNIX-socket protocol shared by the daemon and its CLI,
 //! [`hooks`] spawns, reaps and times out transition hooks, and [`daemon`] is the one
-//! `poll(2)` loop that reads the clock, waits on every descriptor, feeds the engine and
-//! drains its actions until it says "wait until T".
+//! `poll(2)` loop: its parts (kernel, probes, control socket, signals) own the descriptors
+//! and record what they read as engine inputs; once a turn the engine decides, and its
+//! actions go back to the part that has the means, until it says "wait until T".
 //!
 //! [`config`] parses and validates `/etc/wanfailover.conf` into a [`config::Config`]; it is
 //! pure too (the caller reads the file).
+//!
+//! `docs/architecture.md` follows one carrier loss from the netlink datagram to the new
+//! route and its ACK, file by file, and lists where each piece of state lives.
 //!
 //! # Module map
 //!
@@ -37,7 +41,12 @@
 //! | [`hooks`] | hook processes | no |
 //! | [`daemon`] | the poll loop | no |
 //! | [`sort`] | a small stable sort for short lists | yes |
+//! | `snmp` | `wanfailover snmp`: net-snmp `pass_persist` over the control socket (feature `snmp`) | all but the stdin loop |
+//! | `watch` | `wanfailover status --watch`: live terminal view (feature `watch`) | all but the refresh loop |
 
+// `unsafe` only in `sys`, where each use is allowed on its own function with a `// SAFETY:`
+// line on the block.
+#![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "checks")]
@@ -47,5 +56,9 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod hooks;
+#[cfg(feature = "snmp")]
+pub mod snmp;
 pub mod sort;
 pub mod sys;
+#[cfg(feature = "watch")]
+pub mod watch;

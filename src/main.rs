@@ -18,6 +18,7 @@ usage: wanfailover COMMAND [OPTIONS]
 commands:
   daemon [-c FILE] [--socket PATH] [-v]   run the daemon in the foreground
   status [--json]                         one row per WAN
+  status --watch [--interval 1s]          live view with latency and loss sparklines
   history [--json]                        recent transitions and switches
   prefer NAME                             rank NAME first while it is usable
   auto                                    back to automatic ranking
@@ -25,11 +26,15 @@ commands:
   reload                                  re-read the configuration
   stop                                    restore routes and stop the daemon
   check-config [-c FILE]                  validate a configuration file
+  snmp [--base-oid OID]                   net-snmp pass_persist program (see mibs/)
 
 options:
   -c, --config FILE   configuration file (default /etc/wanfailover.conf)
   --socket PATH       control socket (default: the config's `socket`, else /run/wanfailover.sock)
   --json              machine-readable output (status, history)
+  --watch             status: redraw every --interval until Ctrl-C
+  --interval DURATION status --watch: refresh interval (default 1s)
+  --base-oid OID      snmp: the pass_persist OID (default 1.3.6.1.4.1.8072.9999.9999.57)
   -v, --verbose       more log output (repeat for more); RUST_LOG overrides
   -h, --help          this text
   -V, --version       print the version";
@@ -44,6 +49,9 @@ struct Args {
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
     json: bool,
+    watch: bool,
+    interval: Option<String>,
+    base_oid: Option<String>,
     verbose: u8,
 }
 
@@ -80,6 +88,9 @@ fn parse_args() -> Result<Args, Failure> {
             }
             Long("socket") => args.socket = Some(parser.value().map_err(usage)?.into()),
             Long("json") => args.json = true,
+            Long("watch") => args.watch = true,
+            Long("interval") => args.interval = Some(string_value(&mut parser)?),
+            Long("base-oid") => args.base_oid = Some(string_value(&mut parser)?),
             Short('v') | Long("verbose") => args.verbose = args.verbose.saturating_add(1),
             Value(v) if args.command.is_empty() => {
                 args.command = v
@@ -96,7 +107,16 @@ fn parse_args() -> Result<Args, Failure> {
     Ok(args)
 }
 
+fn string_value(parser: &mut lexopt::Parser) -> Result<String, Failure> {
+    parser
+        .value()
+        .map_err(|e| Failure::Usage(e.to_string()))?
+        .into_string()
+        .map_err(|_| Failure::Usage("option value is not UTF-8".into()))
+}
+
 fn run(args: Args) -> Result<ExitCode, Failure> {
+    check_option_use(&args)?;
     let request = match args.command.as_str() {
         "" => return Err(Failure::Usage("no command given".into())),
         "help" => {
@@ -109,6 +129,8 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         "daemon" => return run_daemon(args),
         "check-config" => return check_config(&args),
+        "snmp" => return no_names(&args).and_then(|()| snmp(&args)),
+        "status" if args.watch => return no_names(&args).and_then(|()| watch(&args)),
         "status" => Request::Status,
         "history" => Request::History,
         "prefer" => Request::Prefer(one_name(&args)?),
@@ -121,14 +143,95 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         "stop" => Request::Stop,
         other => return Err(Failure::Usage(format!("unknown command '{other}'"))),
     };
-    let takes_names = matches!(args.command.as_str(), "prefer" | "order");
-    if !takes_names && !args.names.is_empty() {
-        return Err(Failure::Usage(format!(
-            "{} takes no arguments",
-            args.command
-        )));
+    if !matches!(args.command.as_str(), "prefer" | "order") {
+        no_names(&args)?;
     }
     client_command(&args, &request)
+}
+
+fn no_names(args: &Args) -> Result<(), Failure> {
+    if args.names.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "{} takes no arguments",
+        args.command
+    )))
+}
+
+/// Options that belong to one command are refused elsewhere.
+fn check_option_use(args: &Args) -> Result<(), Failure> {
+    let command = args.command.as_str();
+    if args.watch && args.json {
+        return Err(Failure::Usage(
+            "--watch and --json do not go together".into(),
+        ));
+    }
+    let misplaced = if args.watch && command != "status" {
+        "--watch"
+    } else if args.interval.is_some() && !(command == "status" && args.watch) {
+        "--interval"
+    } else if args.base_oid.is_some() && command != "snmp" {
+        "--base-oid"
+    } else {
+        return Ok(());
+    };
+    Err(Failure::Usage(format!(
+        "{misplaced} is not an option of '{command}'"
+    )))
+}
+
+#[cfg(feature = "snmp")]
+fn snmp(args: &Args) -> Result<ExitCode, Failure> {
+    use wanfailover::snmp;
+    let text = args.base_oid.as_deref().unwrap_or(snmp::DEFAULT_BASE);
+    let base =
+        snmp::Oid::parse(text).map_err(|e| Failure::Usage(format!("--base-oid {text}: {e}")))?;
+    let options = snmp::Options {
+        socket: client_socket(args),
+        base,
+    };
+    snmp::run(&options).map_err(|e| Failure::Error(format!("snmp: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "snmp"))]
+fn snmp(_: &Args) -> Result<ExitCode, Failure> {
+    Err(Failure::Error(
+        "this build has no SNMP support (Cargo feature `snmp`)".into(),
+    ))
+}
+
+#[cfg(feature = "watch")]
+fn watch(args: &Args) -> Result<ExitCode, Failure> {
+    use wanfailover::watch;
+    let interval = match &args.interval {
+        None => watch::DEFAULT_INTERVAL,
+        Some(text) => config::parse_duration(text)
+            .map_err(|e| Failure::Usage(format!("--interval {text}: {e}")))?,
+    };
+    if interval < watch::MIN_INTERVAL {
+        return Err(Failure::Usage(format!(
+            "--interval must be at least {}",
+            config::format_duration(watch::MIN_INTERVAL)
+        )));
+    }
+    let options = watch::Options {
+        socket: client_socket(args),
+        interval,
+        timeout: CLIENT_TIMEOUT,
+    };
+    match watch::run(&options).map_err(|e| Failure::Error(format!("watch: {e}")))? {
+        watch::End::Interrupted => Ok(ExitCode::SUCCESS),
+        watch::End::DaemonGone(why) => Err(Failure::Error(format!("watch ended: {why}"))),
+    }
+}
+
+#[cfg(not(feature = "watch"))]
+fn watch(_: &Args) -> Result<ExitCode, Failure> {
+    Err(Failure::Error(
+        "this build has no live view (Cargo feature `watch`)".into(),
+    ))
 }
 
 fn one_name(args: &Args) -> Result<String, Failure> {
@@ -190,7 +293,14 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
     let response = client::request(&socket, request, CLIENT_TIMEOUT)
         .map_err(|e| Failure::Error(e.to_string()))?;
     match response {
-        Response::Status(rows) if args.json => println!("{}", render::status_json(&rows)),
+        Response::Status(rows) if args.json => {
+            // A second exchange: an older daemon that does not count simply has no counters.
+            let counters = match client::request(&socket, &Request::Counters, CLIENT_TIMEOUT) {
+                Ok(Response::Counters(c)) => Some(c),
+                _ => None,
+            };
+            println!("{}", render::status_json(&rows, counters.as_ref()))
+        }
         Response::Status(rows) => print!("{}", render::status_table(&rows)),
         Response::History { now_us, entries } if args.json => {
             println!("{}", render::history_json(now_us, &entries))
@@ -200,7 +310,7 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
         }
         Response::Error(msg) | Response::Denied(msg) => return Err(Failure::Error(msg)),
         Response::Version(v) => println!("wanfailover daemon {v}"),
-        Response::Ok => {}
+        Response::Counters(_) | Response::Ok => {}
     }
     Ok(ExitCode::SUCCESS)
 }

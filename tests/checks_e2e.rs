@@ -36,19 +36,8 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// Whether busybox and dnsmasq are here (scripts/setup.sh installs them); as for the lab,
-/// not having them is a failure under CI and a loud skip elsewhere.
-fn servers_available() -> bool {
-    let have = |p: &str| Command::new(p).arg("--help").output().is_ok();
-    if have("busybox") && have("dnsmasq") {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("checks_e2e needs busybox and dnsmasq (scripts/setup.sh)");
-    }
-    eprintln!("skipping check test: busybox or dnsmasq missing (scripts/setup.sh)");
-    false
-}
+/// The servers these tests run (scripts/setup.sh installs them).
+const SERVERS: &[&str] = &["busybox", "dnsmasq"];
 
 /// A server process in an ISP namespace, killed on drop (also when a test fails).
 struct Server(Option<Child>);
@@ -285,11 +274,13 @@ fn udp53_packets(lab: &Lab, isp: u32) -> u64 {
 
 #[test]
 fn http_checks_tell_a_working_uplink_from_a_captive_portal() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
     let dir = TempDir::new("checks-http");
-    let lab = Lab::up(1, &[]);
     let _web = Server::web(&lab, 1, &docroot(&dir.0), WEB);
     let base = format!("http://{WEB}");
     let cases = [
@@ -347,11 +338,13 @@ fn http_checks_tell_a_working_uplink_from_a_captive_portal() {
 
 #[test]
 fn tcp_checks_connect_or_are_refused() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
     let dir = TempDir::new("checks-tcp");
-    let lab = Lab::up(1, &[]);
     let _web = Server::web(&lab, 1, &docroot(&dir.0), WEB);
     // a router on the way answers for 203.0.113.54: host unreachable
     let rules =
@@ -375,11 +368,13 @@ fn tcp_checks_connect_or_are_refused() {
 
 #[test]
 fn dropped_http_times_out_at_the_deadline() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
     let dir = TempDir::new("checks-drop");
-    let lab = Lab::up(1, &[]);
     let _web = Server::web(&lab, 1, &docroot(&dir.0), WEB);
     // the ISP answers pings but drops everything to TCP port 80
     let rules =
@@ -407,11 +402,13 @@ fn dropped_http_times_out_at_the_deadline() {
 
 #[test]
 fn dns_checks_and_http_by_name() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
     let dir = TempDir::new("checks-dns");
-    let lab = Lab::up(1, &[]);
     let _web = Server::web(&lab, 1, &docroot(&dir.0), WEB);
     let mut dnsmasq = Server::dns(&lab, 1, &dir.0, &[]);
     let by_name = http(&format!("http://{NAME}/cgi-bin/generate_204"), 204, None);
@@ -453,11 +450,13 @@ fn dns_checks_and_http_by_name() {
 
 #[test]
 fn dns_through_wan1_never_leaves_by_wan2() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(2, &[]) else {
+        return;
+    };
     let dir = TempDir::new("checks-bound");
-    let lab = Lab::up(2, &[]);
     // only ISP 2 answers DNS, and counts the queries that reach it
     let _dnsmasq = Server::dns(&lab, 2, &dir.0, &[]);
     let rules =
@@ -497,11 +496,13 @@ fn dns_through_wan1_never_leaves_by_wan2() {
 
 #[test]
 fn checks_over_ipv6() {
-    if !lab_available() || !servers_available() {
+    if !have(SERVERS) {
         return;
     }
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
+        return;
+    };
     let dir = TempDir::new("checks-v6");
-    let lab = Lab::up(1, &["--ipv6"]);
     let _web = Server::web(&lab, 1, &docroot(&dir.0), WEB6);
     let _dnsmasq = Server::dns(&lab, 1, &dir.0, &[WEB6]);
     let mut by_name = http(&format!("http://{NAME}/cgi-bin/generate_204"), 204, None);

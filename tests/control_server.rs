@@ -1,6 +1,8 @@
 //! The control server driven by a small poll loop, against the real client and against
 //! hostile raw connections. Needs no root, except the test that drops to `nobody`.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -478,6 +480,37 @@ fn status_is_answered_through_a_crowd_of_silent_and_garbage_clients() {
     assert_eq!(warnings(), [line], "and nothing more is logged");
 }
 
+/// A client with an answer it does not take and more requests queued must be polled for
+/// writing only: its socket stays readable, and asking for POLLIN woke the daemon's loop at
+/// once, turn after turn (100 % CPU until the write timeout).
+#[test]
+fn a_client_with_an_answer_pending_is_not_polled_for_reading() {
+    let mut rig = Rig::new("pending-read");
+    let mut bytes = Vec::new();
+    for _ in 0..20 {
+        protocol::encode_request(&Request::Prefer("big".into()), &mut bytes).unwrap();
+    }
+    let mut slow = UnixStream::connect(&rig.path).unwrap();
+    slow.write_all(&bytes).unwrap();
+    let interest = |rig: &Rig| {
+        let mut interests = Vec::new();
+        rig.server.poll_fds(&mut interests);
+        // the listener never writes: the one that does is the slow client
+        interests.into_iter().find(|i| i.write)
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while interest(&rig).is_none() {
+        assert!(std::time::Instant::now() < until, "the socket never filled");
+        rig.turn();
+    }
+    let i = interest(&rig).expect("the slow client");
+    assert!(
+        !i.read,
+        "requests are still queued, but the pending answer must go first: {i:?}"
+    );
+    drop(slow);
+}
+
 #[test]
 fn a_table_of_slow_readers_gives_way_to_the_oldest() {
     capture_warnings();
@@ -584,7 +617,8 @@ fn socket_group_is_applied_or_named_when_unknown() {
     );
     assert!(!path.exists());
     if !nix::unistd::geteuid().is_root() {
-        return; // chown to another group needs root
+        support::skipped("the chown half needs root");
+        return;
     }
     let server = Server::bind(&path, Some("daemon")).unwrap();
     let gid = nix::unistd::Group::from_name("daemon")
@@ -618,7 +652,7 @@ fn helper_client_as_nobody() {
 fn unauthorized_peer_is_denied_steering() {
     use std::os::unix::process::CommandExt;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run a client as nobody");
+        support::skipped("needs root to run a client as nobody");
         return;
     }
     let mut rig = Rig::new("denied");
@@ -689,7 +723,7 @@ fn documented_python_client_works() {
         .stdout(std::process::Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        eprintln!("skipped: no python3");
+        support::skipped("needs python3");
         return;
     };
     let until = std::time::Instant::now() + Duration::from_secs(10);

@@ -49,10 +49,9 @@ fn wan2_defaults(lab: &Lab) -> Vec<String> {
 
 #[test]
 fn lost_notifications_are_recovered_by_a_dump() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     let dir = TempDir::new("enobufs");
     let d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
     let adopted = wait_for(Duration::from_secs(5), || {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use wanfailover::engine::wan::State;
+use wanfailover::engine::HookKind;
 use wanfailover::engine::Instant;
 use wanfailover::hooks::{HookEvent, Hooks, MAX_QUEUED};
 
@@ -86,13 +88,13 @@ impl Drop for Dir {
     }
 }
 
-fn event(wan: &str, state: &str) -> HookEvent {
+fn event(wan: &str, state: State) -> HookEvent {
     HookEvent {
         wan: wan.into(),
         interface: "wwan0".into(),
-        event: "transition".into(),
-        state: state.into(),
-        previous: "up".into(),
+        kind: HookKind::Transition,
+        state,
+        previous: State::Up,
         active: String::new(),
     }
 }
@@ -123,9 +125,9 @@ fn hooks_run_in_name_order_with_arguments_and_environment() {
     dir.recorder("30-world-writable", 0o777);
     std::fs::create_dir(dir.hooks_dir().join("05-a-directory")).unwrap();
     let mut hooks = Hooks::new(dir.hooks_dir(), Duration::from_secs(5));
-    hooks.queue(dir.now(), event("lte", "down"));
-    let mut switch = event("fiber", "up");
-    switch.event = "switch".into();
+    hooks.queue(dir.now(), event("lte", State::Down));
+    let mut switch = event("fiber", State::Up);
+    switch.kind = HookKind::Switch;
     switch.active = "fiber".into();
     hooks.queue(dir.now(), switch);
     dir.drain(&mut hooks);
@@ -155,7 +157,7 @@ fn a_failing_hook_does_not_stop_the_next() {
     .unwrap();
     dir.recorder("20-runs", 0o755);
     let mut hooks = Hooks::new(dir.hooks_dir(), Duration::from_secs(5));
-    hooks.queue(dir.now(), event("lte", "down"));
+    hooks.queue(dir.now(), event("lte", State::Down));
     dir.drain(&mut hooks);
     assert_eq!(dir.lines().len(), 1);
     assert!(dir.lines()[0].starts_with("20-runs 2 lte transition"));
@@ -173,7 +175,7 @@ fn a_hook_past_its_timeout_is_killed_with_its_children() {
     dir.recorder("20-after", 0o755);
     let mut hooks = Hooks::new(dir.hooks_dir(), Duration::from_millis(200));
     let started = std::time::Instant::now();
-    hooks.queue(dir.now(), event("lte", "down"));
+    hooks.queue(dir.now(), event("lte", State::Down));
     let deadline = hooks.poll_at().expect("a deadline for the running hook");
     assert!(deadline <= dir.now() + Duration::from_millis(200));
     dir.drain(&mut hooks);
@@ -206,7 +208,7 @@ fn a_full_queue_drops_the_oldest_waiting_event() {
     let total = MAX_QUEUED + 6;
     // Event 0 starts at once; 1..=69 wait, and 64 fit: 1..=5 are dropped.
     for i in 0..total {
-        hooks.queue(dir.now(), event(&i.to_string(), "down"));
+        hooks.queue(dir.now(), event(&i.to_string(), State::Down));
     }
     dir.drain(&mut hooks);
     let expected: Vec<String> = std::iter::once(0)
@@ -220,10 +222,10 @@ fn a_full_queue_drops_the_oldest_waiting_event() {
 fn hooks_added_at_run_time_are_seen() {
     let dir = Dir::new("added");
     let mut hooks = Hooks::new(dir.hooks_dir(), Duration::from_secs(5));
-    hooks.queue(dir.now(), event("lte", "down"));
+    hooks.queue(dir.now(), event("lte", State::Down));
     dir.drain(&mut hooks);
     dir.recorder("10-new", 0o755);
-    hooks.queue(dir.now(), event("lte", "up"));
+    hooks.queue(dir.now(), event("lte", State::Up));
     dir.drain(&mut hooks);
     assert_eq!(dir.lines().len(), 1);
 }
@@ -238,8 +240,8 @@ fn kill_all_stops_the_running_hook_and_forgets_the_queue() {
         0o755,
     );
     let mut hooks = Hooks::new(dir.hooks_dir(), Duration::from_secs(60));
-    hooks.queue(dir.now(), event("lte", "down"));
-    hooks.queue(dir.now(), event("lte", "up"));
+    hooks.queue(dir.now(), event("lte", State::Down));
+    hooks.queue(dir.now(), event("lte", State::Up));
     let until = std::time::Instant::now() + Duration::from_secs(5);
     while std::fs::read_to_string(&pids)
         .map(|p| p.trim().is_empty())
@@ -265,6 +267,6 @@ fn missing_directory_means_no_hooks() {
         Path::new("/nonexistent/wf-hooks").into(),
         Duration::from_secs(1),
     );
-    hooks.queue(Instant::ZERO, event("lte", "down"));
+    hooks.queue(Instant::ZERO, event("lte", State::Down));
     assert!(hooks.is_idle());
 }

@@ -147,10 +147,9 @@ fn responder_exe() -> PathBuf {
 
 #[test]
 fn reply_reaches_only_the_socket_of_its_wan() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     let (got, s1, s2) = in_gw(&lab, || {
         let mut p1 = Prober::open("wan1", Family::V4).unwrap();
         let mut p2 = Prober::open("wan2", Family::V4).unwrap();
@@ -174,10 +173,9 @@ fn reply_reaches_only_the_socket_of_its_wan() {
 
 #[test]
 fn backup_wan_probes_leave_through_it() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     // The kernel routes the target via wan1 (metric 0); wan2's default has metric 1.
     assert_eq!(lab.route_dev(TARGET_V4).as_deref(), Some("wan1"));
     lab.blackhole(1, true);
@@ -201,10 +199,9 @@ fn backup_wan_probes_leave_through_it() {
 
 #[test]
 fn forged_reply_is_rejected() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     let _responder = Responder::start(&lab, 1, &["--forge"]);
     let (got, stats) = in_gw(&lab, || {
         let mut p = Prober::open("wan1", Family::V4).unwrap();
@@ -221,10 +218,9 @@ fn forged_reply_is_rejected() {
 
 #[test]
 fn rtt_matches_a_delayed_responder() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     let _responder = Responder::start(&lab, 1, &["--delay", "50ms"]);
     let replies = in_gw(&lab, || {
         let mut p = Prober::open("wan1", Family::V4).unwrap();
@@ -241,10 +237,9 @@ fn rtt_matches_a_delayed_responder() {
 
 #[test]
 fn ipv6_probes_through_each_wan() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(2, &["--ipv6"]);
+    };
     let (got, s1) = in_gw(&lab, || {
         let mut p1 = Prober::open("wan1", Family::V6).unwrap();
         let mut p2 = Prober::open("wan2", Family::V6).unwrap();
@@ -275,10 +270,9 @@ fn ipv6_probes_through_each_wan() {
 
 #[test]
 fn ping_socket_fallback_probes() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     let got = in_gw(&lab, || {
         let mut p4 = Prober::open_with("wan1", Family::V4, Preference::PingOnly).unwrap();
         let mut p6 = Prober::open_with("wan1", Family::V6, Preference::PingOnly).unwrap();
@@ -293,10 +287,9 @@ fn ping_socket_fallback_probes() {
 
 #[test]
 fn send_errors_are_values() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let err = Prober::open("nosuch0", Family::V4).unwrap_err();
         assert_eq!(err.errno(), Some(libc::ENODEV), "{err}");
@@ -357,10 +350,9 @@ fn recreate_wan1(lab: &Lab) {
 
 #[test]
 fn reopen_after_interface_recreated() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     let (before, stale, after) = in_gw(&lab, || {
         let mut p = Prober::open("wan1", Family::V4).unwrap();
         let before = probe_sequentially(&mut p, ip(TARGET_V4), 1, TIMEOUT).len();
@@ -432,10 +424,9 @@ fn probe_cost(lab: &Lab, rounds: u16) -> (Duration, Duration, usize, Duration) {
 #[test]
 #[ignore]
 fn measure_rtt_error_and_cpu_per_1000_probes() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     let n = 100;
     let (got, mean, max) = rtt_error_us(&lab, n);
     println!(
@@ -453,10 +444,9 @@ fn measure_rtt_error_and_cpu_per_1000_probes() {
 
 #[test]
 fn strict_rp_filter_is_reported_and_drops_backup_replies() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     lab.gw(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
     lab.gw(&["sysctl", "-qw", "net.ipv4.conf.wan2.rp_filter=1"]);
     let probe_wan2 = || {
@@ -488,10 +478,9 @@ fn strict_rp_filter_is_reported_and_drops_backup_replies() {
 
 #[test]
 fn icmp_errors_fail_probes_and_do_not_spin_the_loop() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     let rules = "table inet rej { chain in { type filter hook input priority 0; \
         ip daddr 198.51.100.54 reject with icmp type host-unreachable; \
         ip6 daddr 2001:db8:ff::53 reject with icmpv6 type addr-unreachable; }; }";

@@ -3,17 +3,15 @@
 
 mod support;
 use std::time::Duration;
-use support::{lab_available, wait_for, Lab};
+use support::{open_lab, wait_for};
 
 #[test]
 fn lab_builds_faults_and_cleans_up() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let ns;
+    };
+    let ns = lab.gw_ns();
     {
-        let lab = Lab::up(2, &[]);
-        ns = lab.gw_ns();
         // wan1 carries the DHCP-style metric-0 route, so the kernel picks it.
         assert_eq!(lab.route_dev("198.51.100.53").as_deref(), Some("wan1"));
         lab.carrier(1, false);
@@ -46,6 +44,7 @@ fn lab_builds_faults_and_cleans_up() {
             "WAN does not answer after the blackhole is lifted"
         );
     }
+    drop(lab);
     let list = std::process::Command::new("ip")
         .args(["netns", "list"])
         .output()

@@ -9,13 +9,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use support::{lab_available, wait_for, Lab};
+use support::{open_lab, wait_for, Lab};
 use wanfailover::engine::route::RTPROT_WANFAILOVER;
 use wanfailover::engine::{Family, Route, RouteError};
 use wanfailover::sys::netlink::message::{
     emit_dump, emit_route, parse_messages, DumpKind, RouteOp,
 };
-use wanfailover::sys::netlink::{Change, Event, Netlink, Seq, View};
+use wanfailover::sys::netlink::{Body, Change, Event, Netlink, Seq, Source, View};
 
 const RTPROT_DHCP: u8 = 16;
 const RTPROT_STATIC: u8 = 4;
@@ -121,6 +121,12 @@ impl Daemon {
     }
 }
 
+/// A fresh route operation id, as the engine numbers them (never 0, below 2^31).
+fn next_op() -> Seq {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("address")
 }
@@ -133,15 +139,15 @@ fn v4_route(ifindex: u32, gateway: &str, metric: u32, protocol: u8) -> Route {
         gateway: Some(ip(gateway)),
         metric,
         protocol,
+        prefsrc: None,
     }
 }
 
 #[test]
 fn startup_dump_learns_the_lab_wans() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let d = Daemon::start();
         for i in 1..=2u32 {
@@ -165,10 +171,9 @@ fn startup_dump_learns_the_lab_wans() {
 
 #[test]
 fn make_before_break_never_leaves_zero_default_routes() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -179,9 +184,11 @@ fn make_before_break_never_leaves_zero_default_routes() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the view to show only our route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V4) == [ours]
@@ -193,7 +200,7 @@ fn make_before_break_never_leaves_zero_default_routes() {
             .iter()
             .filter_map(|e| match e {
                 Event::Message { msg, .. } => match &msg.body {
-                    wanfailover::sys::netlink::Body::Route { new, route } => route
+                    Body::Route { new, route } => route
                         .default_route()
                         .filter(|r| r.ifindex == wan1)
                         .map(|r| (*new, r.metric)),
@@ -209,32 +216,33 @@ fn make_before_break_never_leaves_zero_default_routes() {
 
 #[test]
 fn route_errors_map_to_engine_terms() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         // IPv4 keys default routes by metric: wan1's DHCP route holds metric 0.
         let clash = v4_route(d.ifindex("wan2"), "192.0.2.17", 0, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&clash).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&clash, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Exists));
         let missing = v4_route(d.ifindex("wan2"), "192.0.2.17", 4242, RTPROT_WANFAILOVER);
-        let seq = d.nl.del_route(&missing).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&missing, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
         // A gateway outside every connected subnet.
         let unreachable = v4_route(d.ifindex("wan2"), "203.0.113.1", 77, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&unreachable).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&unreachable, seq).expect("add");
         assert_eq!(d.ack(seq), Err(RouteError::Unreachable));
     });
 }
 
 #[test]
 fn carrier_loss_and_return_are_link_events() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -246,7 +254,7 @@ fn carrier_loss_and_return_are_link_events() {
         assert!(d
             .changes
             .iter()
-            .any(|c| matches!(c, Change::LinkChanged { ifindex, .. } if *ifindex == wan1)));
+            .any(|c| matches!(c, Change::Link { ifindex, .. } if *ifindex == wan1)));
         // The route stays, only flagged linkdown, without a notification.
         let linkdown = wait_for(3 * SECOND, || lab.default_routes().contains("linkdown"));
         assert!(linkdown, "{}", lab.default_routes());
@@ -261,10 +269,9 @@ fn carrier_loss_and_return_are_link_events() {
 
 #[test]
 fn admin_down_needs_a_route_redump() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -294,11 +301,54 @@ fn admin_down_needs_a_route_redump() {
 }
 
 #[test]
-fn replug_under_the_same_name_shows_a_new_ifindex() {
-    if !lab_available() {
+fn route_dumps_are_filtered_in_the_kernel() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
+    lab.gw(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.9",
+        "table",
+        "100",
+    ]);
+    lab.gw(&["ip", "route", "add", "blackhole", "203.0.113.0/24"]);
+    in_gw(&lab, || {
+        let mut d = Daemon::start();
+        d.clear();
+        d.redump_routes();
+        let dumped: Vec<_> = d
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    source: Source::Dump(DumpKind::Routes),
+                    msg,
+                } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        assert!(!dumped.is_empty());
+        for msg in dumped {
+            // NLM_F_DUMP_FILTERED: the kernel applied the request's filter
+            assert_ne!(msg.flags & 0x20, 0, "{msg:?}");
+            let Body::Route { route, .. } = &msg.body else {
+                panic!("{msg:?}");
+            };
+            assert_eq!((route.table, route.kind), (254, 1), "{msg:?}");
+        }
+        assert_eq!(d.routes("wan1", Family::V4).len(), 1);
+    });
+}
+
+#[test]
+fn replug_under_the_same_name_shows_a_new_ifindex() {
+    let Some(lab) = open_lab(1, &[]) else {
+        return;
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let old = d.ifindex("wan1");
@@ -335,10 +385,9 @@ fn replug_under_the_same_name_shows_a_new_ifindex() {
 
 #[test]
 fn ipv6_default_route_add_and_delete() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(2, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -352,16 +401,19 @@ fn ipv6_default_route_add_and_delete() {
             ..foreign
         };
         d.min_v4_defaults = usize::MAX;
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&foreign).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&foreign, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("only our IPv6 route", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6) == [ours]
         });
         // IPv6 has no metric 0: the kernel stores 1024.
         let zero = Route { metric: 0, ..ours };
-        let seq = d.nl.add_route(&zero).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&zero, seq).expect("add");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("metric 0 as 1024", 2 * SECOND, |d| {
             d.view
@@ -374,24 +426,26 @@ fn ipv6_default_route_add_and_delete() {
             metric: 1024,
             ..ours
         };
-        let seq = d.nl.del_route(&stored).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&stored, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("no IPv6 route on wan1", 2 * SECOND, |d| {
             d.view.default_routes(wan1, Family::V6).is_empty()
         });
-        let seq = d.nl.del_route(&ours).expect("del");
+        let seq = next_op();
+        d.nl.del_route(&ours, seq).expect("del");
         assert_eq!(d.ack(seq), Err(RouteError::NotFound));
     });
 }
 
 #[test]
 fn link_counters_grow_after_a_ping() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         let wan1 = d.ifindex("wan1");
@@ -414,10 +468,9 @@ fn link_counters_grow_after_a_ping() {
 
 #[test]
 fn runtime_dumps_queue_and_interleave_with_route_acks() {
-    if !lab_available() {
+    let Some(lab) = open_lab(3, &[]) else {
         return;
-    }
-    let lab = Lab::up(3, &[]);
+    };
     in_gw(&lab, || {
         let mut d = Daemon::start();
         d.clear();
@@ -425,7 +478,8 @@ fn runtime_dumps_queue_and_interleave_with_route_acks() {
         // kernel allows one dump per socket at a time; the ACK comes between dump parts.
         d.nl.dump_all().expect("dump");
         let ours = v4_route(d.ifindex("wan3"), "192.0.2.25", 333, RTPROT_WANFAILOVER);
-        let seq = d.nl.add_route(&ours).expect("add");
+        let seq = next_op();
+        d.nl.add_route(&ours, seq).expect("add");
         d.nl.dump_all().expect("dump");
         assert_eq!(d.ack(seq), Ok(()));
         d.until("the dumps", 2 * SECOND, |d| !d.nl.dump_pending());
@@ -450,10 +504,9 @@ fn runtime_dumps_queue_and_interleave_with_route_acks() {
 #[test]
 #[ignore]
 fn capture_kernel_messages() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(1, &["--ipv6"]);
+    };
     in_gw(&lab, || {
         use nix::sys::socket::*;
         let fd = socket(

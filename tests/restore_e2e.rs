@@ -13,9 +13,10 @@ use std::time::Duration;
 use support::*;
 
 /// Two WANs, both families, with the foreign routes a pair of DHCP clients (and, for IPv6,
-/// two point-to-point links) leave: every default at the same metric.
-fn equal_metric_lab() -> Lab {
-    let lab = Lab::up(2, &["--no-routes", "--ipv6"]);
+/// two point-to-point links) leave: every default at the same metric. `None` when namespace
+/// tests cannot run here (the skip is recorded).
+fn equal_metric_lab() -> Option<Lab> {
+    let lab = open_lab(2, &["--no-routes", "--ipv6"])?;
     lab.gw(&[
         "ip",
         "route",
@@ -42,7 +43,7 @@ fn equal_metric_lab() -> Lab {
         ];
         lab.gw(&cmd);
     }
-    lab
+    Some(lab)
 }
 
 /// Every default route of both families, sorted (the kernel lists equal keys in insertion
@@ -104,11 +105,10 @@ fn assert_given_back(lab: &Lab, before: &[String], d: &Daemon, how: &str) {
 
 #[test]
 fn equal_metric_routes_come_back_after_stop_sigterm_and_sigint() {
-    if !lab_available() {
-        return;
-    }
     for how in ["stop", "SIGTERM", "SIGINT"] {
-        let lab = equal_metric_lab();
+        let Some(lab) = equal_metric_lab() else {
+            return;
+        };
         let before = defaults(&lab);
         assert_eq!(before.len(), 4, "lab set-up: {before:#?}");
         let dir = TempDir::new("restore");
@@ -132,10 +132,9 @@ fn equal_metric_routes_come_back_after_stop_sigterm_and_sigint() {
 
 #[test]
 fn equal_metric_routes_come_back_after_a_crash_and_restart() {
-    if !lab_available() {
+    let Some(lab) = equal_metric_lab() else {
         return;
-    }
-    let lab = equal_metric_lab();
+    };
     let before = defaults(&lab);
     let dir = TempDir::new("restore-crash");
     let mut d = start_and_adopt(&lab, &dir);

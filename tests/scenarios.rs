@@ -20,10 +20,7 @@ fn setup(
     extra_top: &str,
     extra_defaults: &str,
 ) -> Option<(Lab, TempDir, Daemon)> {
-    if !lab_available() {
-        return None;
-    }
-    let lab = Lab::up(n, opts);
+    let lab = open_lab(n, opts)?;
     let dir = TempDir::new("scenario");
     let cfg = lab_config(n, &dir.0, extra_top, extra_defaults);
     let daemon = Daemon::start(&lab, &dir.0, &cfg);
@@ -337,10 +334,9 @@ fn kill9_and_restart_converges_and_still_restores() {
 
 #[test]
 fn hooks_run_with_the_transition_environment() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     let dir = TempDir::new("hooks");
     let hooks = dir.0.join("hooks");
     std::fs::create_dir_all(&hooks).unwrap();
@@ -399,10 +395,9 @@ fn reload_good_and_bad() {
 
 #[test]
 fn ipv6_failover() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &["--ipv6"]) else {
         return;
-    }
-    let lab = Lab::up(2, &["--ipv6"]);
+    };
     let dir = TempDir::new("v6");
     let cfg = lab_config(2, &dir.0, "", "")
         .replace(
@@ -484,10 +479,9 @@ fn hostile_clients_never_stall_the_daemon() {
 
 #[test]
 fn startup_errors_are_one_clear_line_and_nonzero() {
-    if !lab_available() {
+    let Some(lab) = open_lab(1, &[]) else {
         return;
-    }
-    let lab = Lab::up(1, &[]);
+    };
     let dir = TempDir::new("startup");
     let (program, prefix) = binary_command();
     let run = |conf: &std::path::Path| {
@@ -539,10 +533,9 @@ fn a_stale_socket_from_a_crash_is_replaced() {
 #[test]
 fn systemd_readiness_and_status() {
     use std::os::unix::net::UnixDatagram;
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     let dir = TempDir::new("notify");
     let notify_path = dir.0.join("notify");
     let notify = UnixDatagram::bind(&notify_path).unwrap();

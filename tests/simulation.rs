@@ -76,6 +76,7 @@ fn foreign(ifindex: u32, gw: IpAddr, metric: u32) -> Route {
         gateway: Some(gw),
         metric,
         protocol: RTPROT_DHCP,
+        prefsrc: None,
     }
 }
 

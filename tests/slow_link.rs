@@ -35,10 +35,9 @@ fn config(dir: &Path) -> String {
 
 #[test]
 fn slow_link_stays_primary_then_fails_over_within_the_bound() {
-    if !lab_available() {
+    let Some(lab) = open_lab(2, &[]) else {
         return;
-    }
-    let lab = Lab::up(2, &[]);
+    };
     lab.script(&["delay", &lab.prefix, "1", "425ms", "50ms"]);
     let dir = TempDir::new("slow-link");
     let d = Daemon::start(&lab, &dir.0, &config(&dir.0));

@@ -54,6 +54,8 @@ pub enum Request {
     Reload,
     /// Tag 7: restore foreign routes and exit (mutating).
     Stop,
+    /// Tag 8: the daemon's work counters.
+    Counters,
 }
 
 impl Request {
@@ -61,7 +63,7 @@ impl Request {
     /// may send those.
     pub fn is_mutating(&self) -> bool {
         match self {
-            Request::Version | Request::Status | Request::History => false,
+            Request::Version | Request::Status | Request::History | Request::Counters => false,
             Request::Prefer(_) | Request::Auto | Request::Order(_) => true,
             Request::Reload | Request::Stop => true,
         }
@@ -78,6 +80,7 @@ impl Request {
             Request::Order(_) => "order",
             Request::Reload => "reload",
             Request::Stop => "stop",
+            Request::Counters => "counters",
         }
     }
 }
@@ -101,6 +104,24 @@ pub enum Response {
         now_us: u64,
         entries: Vec<HistoryEntry>,
     },
+    /// Tag 6: the daemon's work counters.
+    Counters(Counters),
+}
+
+/// How much work the daemon did since it started: what the benchmark reads to show that one
+/// kernel fact costs one decision, and what tells an operator that notifications were lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Decision passes of the engine (timers, ranking, reconciliation, hooks).
+    pub decision_passes: u64,
+    /// Route dumps asked of the kernel.
+    pub route_dumps: u64,
+    /// Times rtnetlink notifications were lost (`ENOBUFS`, or a datagram cut short).
+    pub netlink_overruns: u64,
+    /// Netlink messages that could not be decoded.
+    pub netlink_parse_errors: u64,
+    /// Multipath default routes seen and left alone.
+    pub multipath_skipped: u64,
 }
 
 /// Why bytes are not a valid frame or message.
@@ -341,6 +362,7 @@ mod tests {
             Request::Order(Vec::new()),
             Request::Reload,
             Request::Stop,
+            Request::Counters,
         ]
     }
 
@@ -356,6 +378,13 @@ mod tests {
                 now_us: 9_000_000,
                 entries: vec![history_entry()],
             },
+            Response::Counters(Counters {
+                decision_passes: 300,
+                route_dumps: 2,
+                netlink_overruns: 1,
+                netlink_parse_errors: 0,
+                multipath_skipped: 0,
+            }),
         ]
     }
 
@@ -506,7 +535,7 @@ mod tests {
     #[test]
     fn garbage_bodies_are_malformed() {
         let cases: [&[u8]; 6] = [
-            &[0x08],                               // no such request tag
+            &[0x09],                               // no such request tag
             &[0x03, 0x05, b'a'],                   // string shorter than announced
             &[0x03, 0x01, 0xff],                   // invalid UTF-8
             &[0x01, 0x00],                         // trailing byte
@@ -516,7 +545,7 @@ mod tests {
         for body in cases {
             assert_eq!(decode_request(body), Err(FrameError::Malformed), "{body:?}");
         }
-        assert_eq!(decode_response(&[0x06]), Err(FrameError::Malformed));
+        assert_eq!(decode_response(&[0x07]), Err(FrameError::Malformed));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! stable and carry their units.
 
 use super::json::Json;
+use super::protocol::Counters;
+use crate::engine::report::or_none;
 use crate::engine::{HistoryEntry, WanStatus};
 
 /// The `status` table, one row per WAN, `*` marking the active one.
@@ -86,8 +88,9 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
     table(&header, &right, &cells)
 }
 
-/// `status --json`: `{"wans":[{...}, ...]}`.
-pub fn status_json(rows: &[WanStatus]) -> String {
+/// `status --json`: `{"wans":[{...}, ...],"counters":{...}}` (no `counters` from a daemon
+/// that does not report them).
+pub fn status_json(rows: &[WanStatus], counters: Option<&Counters>) -> String {
     let mut j = Json::new();
     j.begin_object();
     j.key("wans");
@@ -96,6 +99,21 @@ pub fn status_json(rows: &[WanStatus]) -> String {
         status_object(&mut j, row);
     }
     j.end_array();
+    if let Some(c) = counters {
+        j.key("counters");
+        j.begin_object();
+        for (key, value) in [
+            ("decision_passes", c.decision_passes),
+            ("route_dumps", c.route_dumps),
+            ("netlink_overruns", c.netlink_overruns),
+            ("netlink_parse_errors", c.netlink_parse_errors),
+            ("multipath_skipped", c.multipath_skipped),
+        ] {
+            j.key(key);
+            j.uint(value);
+        }
+        j.end_object();
+    }
     j.end_object();
     j.finish()
 }
@@ -170,8 +188,9 @@ pub fn history_json(now_us: u64, entries: &[HistoryEntry]) -> String {
 }
 
 /// Columns separated by two spaces, padded to the widest cell (by characters); no
-/// trailing blanks.
-fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
+/// trailing blanks. An empty first header makes the first column a one-space marker column
+/// (`*` for the active WAN). `right[i]` right-aligns column `i`.
+pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -209,14 +228,6 @@ fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
 
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map(show).unwrap_or_else(|| "-".to_string())
-}
-
-fn or_none(s: &str) -> &str {
-    if s.is_empty() {
-        "none"
-    } else {
-        s
-    }
 }
 
 /// `num / div` rounded half up, in tenths: `tenths(12_345, 1000)` is 123 (12.3).
@@ -331,8 +342,21 @@ mod tests {
             r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900,"late_rounds":2}]}"#,
             "\n"
         );
-        assert_eq!(status_json(&[fiber(), lte()]), expected);
-        assert_eq!(status_json(&[]), "{\"wans\":[]}\n");
+        assert_eq!(status_json(&[fiber(), lte()], None), expected);
+        assert_eq!(status_json(&[], None), "{\"wans\":[]}\n");
+        let counters = Counters {
+            decision_passes: 7,
+            route_dumps: 1,
+            ..Counters::default()
+        };
+        assert_eq!(
+            status_json(&[], Some(&counters)),
+            concat!(
+                r#"{"wans":[],"counters":{"decision_passes":7,"route_dumps":1,"#,
+                r#""netlink_overruns":0,"netlink_parse_errors":0,"multipath_skipped":0}}"#,
+                "\n"
+            )
+        );
     }
 
     fn history() -> Vec<HistoryEntry> {

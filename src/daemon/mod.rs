@@ -1,35 +1,58 @@
 //! The daemon: one thread, one `poll(2)`.
 //!
-//! Every turn reads the clock, carries out what the engine wants done now, waits on every
-//! descriptor (signalfd, the two netlink sockets, the control listener and its clients,
-//! the probe sockets) until the earliest deadline anyone has, then feeds what arrived to
-//! the engine. Sockets are non-blocking and drained in bounded batches, so no peer — the
-//! kernel, a probe target or a control client — can hold the loop.
+//! The shell is made of parts that own descriptors and keep their state to themselves
+//! ([`part::Part`]): the signals, the kernel (rtnetlink sockets and the kernel view), the
+//! control socket and the probe sockets. Every turn of the loop
+//!
+//! 1. reads the clock and lets each part catch up (its timers, the WAN table);
+//! 2. runs one decision pass of the engine for everything recorded since the last turn,
+//!    and carries out its actions: probes to the probe part, route operations to the
+//!    kernel part, hooks to the hook runner;
+//! 3. waits on every part's descriptors until the earliest deadline anyone has;
+//! 4. hands each part the readiness of its descriptors; the part reads a bounded batch
+//!    and records what it learned as engine inputs (nothing is decided yet);
+//! 5. does what the parts asked of the daemon as a whole: stop, reload, reap hooks,
+//!    write the foreign routes to the state file.
+//!
+//! Sockets are non-blocking and drained in bounded batches, so no peer (the kernel, a probe
+//! target or a control client) can hold the loop.
 
-mod core;
+mod actions;
+mod control;
 mod kernel;
 pub mod notify;
+mod part;
 mod persist;
+mod probes;
 pub mod signals;
 pub mod state;
 mod wans;
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{self, Config};
-use crate::control::server::{self, Interest, Server};
-use crate::engine::{Instant, WanId};
-use crate::sys::netlink::{self, Netlink, View};
+use crate::control::protocol::Counters;
+use crate::control::server;
+use crate::engine::{Engine, Input, Instant};
+use crate::hooks::Hooks;
+use crate::sys::netlink;
 use crate::sys::poll::{monotonic_now, Poller};
 
-use self::core::Core;
+use self::control::Control;
+use self::kernel::Kernel;
+use self::notify::Notifier;
+use self::part::{Asks, Ctx, Interests, Part, Readiness};
+use self::persist::SavedRoutes;
+use self::probes::Probes;
 use self::signals::Signals;
+use self::wans::Wans;
 
 /// How long the start-up dump of links, addresses and routes may take.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a stop may take to give routes back before the daemon exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// `wanfailover daemon` options.
 #[derive(Debug, Clone)]
@@ -65,22 +88,49 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Who owns a slot of the poll set.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Signals,
-    Netlink,
-    Control,
-    Probe(WanId),
+/// The parts that own descriptors, in the order they are polled.
+struct Parts {
+    signals: Signals,
+    kernel: Kernel,
+    control: Control,
+    probes: Probes,
+}
+
+impl Parts {
+    /// Every part. A new kind of socket is one more field and one more entry here.
+    fn each(&mut self) -> [&mut dyn Part; 4] {
+        [
+            &mut self.signals,
+            &mut self.kernel,
+            &mut self.control,
+            &mut self.probes,
+        ]
+    }
+}
+
+/// A part's number in [`Parts::each`]: the owner tag of its descriptors.
+fn owner(i: usize) -> u8 {
+    // four parts
+    u8::try_from(i).unwrap_or(u8::MAX)
 }
 
 struct Daemon {
-    core: Core,
-    server: Server,
-    signals: Signals,
+    config_path: PathBuf,
+    config: Config,
+    engine: Engine,
+    wans: Wans,
+    parts: Parts,
+    hooks: Hooks,
+    notifier: Notifier,
+    saved: SavedRoutes,
+    asks: Asks,
+    /// Inputs that carrying out actions produced (a failed send), recorded after the
+    /// actions are drained so that one turn of the loop runs one decision pass.
+    feedback: Vec<Input>,
+    /// Set once a stop was asked for: the time by which the daemon exits regardless.
+    stop_by: Option<Instant>,
+    ready_sent: bool,
     poller: Poller,
-    slots: Vec<Slot>,
-    interests: Vec<Interest>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT or `wanfailover stop`, then gives every route back.
@@ -92,136 +142,193 @@ pub fn run(options: Options) -> Result<(), Error> {
     check_privileges()?;
     // Block the signals before anything else, so none can arrive unhandled.
     let signals = Signals::open().map_err(Error::Signals)?;
-    let server =
-        Server::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
-    let mut nl = Netlink::open().map_err(Error::Netlink)?;
-    let mut view = View::new();
-    nl.sync(&mut view, SYNC_TIMEOUT).map_err(Error::Netlink)?;
-    warn_about_sysctls(&config);
+    let control =
+        Control::bind(&config.socket, config.socket_group.as_deref()).map_err(Error::Control)?;
     let now = monotonic_now();
-    let mut core = Core::new(options.config, config, nl, view, now);
-    core.restore_saved(now);
-    core.feed_all(now);
+    let kernel = Kernel::open(SYNC_TIMEOUT, now).map_err(Error::Netlink)?;
+    warn_about_sysctls(&config);
     log::info!(
         "wanfailover {} managing {} WAN(s); control socket {}",
         env!("CARGO_PKG_VERSION"),
-        core.config.wans.len(),
-        server.path().display()
+        config.wans.len(),
+        control.path().display()
     );
+    let now = monotonic_now();
     let mut daemon = Daemon {
-        core,
-        server,
-        signals,
+        engine: Engine::new(&config, now),
+        wans: Wans::new(&config),
+        parts: Parts {
+            signals,
+            kernel,
+            control,
+            probes: Probes::default(),
+        },
+        hooks: Hooks::new(config.hooks_dir.clone(), config.hook_timeout),
+        notifier: Notifier::from_env(now),
+        saved: SavedRoutes::beside(&config.socket),
+        asks: Asks::default(),
+        feedback: Vec::new(),
+        stop_by: None,
+        ready_sent: false,
         poller: Poller::default(),
-        slots: Vec::new(),
-        interests: Vec::new(),
+        config_path: options.config,
+        config,
     };
+    daemon.start(now);
     daemon.run_loop()?;
-    daemon.core.finish();
+    daemon.finish();
     log::info!("stopped");
     Ok(())
 }
 
+/// The context the parts get: everything but the parts themselves and the poll set.
+macro_rules! ctx {
+    ($d:expr) => {
+        Ctx {
+            engine: &mut $d.engine,
+            wans: &mut $d.wans,
+            asks: &mut $d.asks,
+            counters: Counters::default(),
+            config_path: &$d.config_path,
+            stopping: $d.stop_by.is_some(),
+        }
+    };
+}
+
 impl Daemon {
+    /// The foreign routes a killed run left, then everything the kernel view knows.
+    fn start(&mut self, now: Instant) {
+        let kernel = &self.parts.kernel;
+        self.saved
+            .restore(now, &mut self.engine, |name| kernel.ifindex_of(name));
+        self.parts.kernel.feed_all(now, &mut ctx!(self));
+        self.saved.save(&self.engine, &self.wans);
+    }
+
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let now = monotonic_now();
-            self.core.drain_engine(now);
-            self.core.timers(now);
-            self.server.expire(now);
-            self.core.drain_engine(now);
-            if self.core.stopped(now) {
+            for part in self.parts.each() {
+                part.prepare(now, &mut ctx!(self));
+            }
+            self.decide(now);
+            self.housekeeping(now);
+            if self.stopped(now) {
                 return Ok(());
             }
-            self.fill_poller();
-            let wake_at = [self.core.poll_at(), self.server.poll_at()]
-                .into_iter()
-                .flatten()
-                .min();
-            let timeout = wake_at.map(|at| at.saturating_since(now));
+            self.poller.clear();
+            for (i, part) in self.parts.each().into_iter().enumerate() {
+                part.register(&mut Interests::new(&mut self.poller, owner(i)));
+            }
+            let timeout = self.wake_at().map(|at| at.saturating_since(now));
             self.poller.wait(timeout).map_err(Error::Poll)?;
-            self.dispatch(monotonic_now());
-        }
-    }
-
-    fn fill_poller(&mut self) {
-        self.poller.clear();
-        self.slots.clear();
-        self.poller.add(self.signals.as_raw_fd(), false);
-        self.slots.push(Slot::Signals);
-        for fd in [self.core.nl.event_fd(), self.core.nl.request_fd()] {
-            self.poller.add(fd, false);
-            self.slots.push(Slot::Netlink);
-        }
-        self.interests.clear();
-        self.server.poll_fds(&mut self.interests);
-        for i in &self.interests {
-            self.poller.add(i.fd, i.write);
-            self.slots.push(Slot::Control);
-        }
-        // No allocation here: this runs on every turn of the loop.
-        for (i, b) in self.core.wans.wans.iter().enumerate() {
-            // Config validation caps WANs at MAX_WANS (32), far below u8::MAX.
-            let id = i as WanId;
-            for p in b.probers() {
-                self.poller.add(p.fd(), false);
-                self.slots.push(Slot::Probe(id));
-            }
-        }
-    }
-
-    fn dispatch(&mut self, now: Instant) {
-        let mut netlink_ready = false;
-        for slot in 0..self.poller.len() {
-            let ready = self.poller.ready(slot);
-            if !ready.any() {
-                continue;
-            }
-            match self.slots[slot] {
-                Slot::Signals => self.on_signals(now),
-                Slot::Netlink => netlink_ready = true,
-                Slot::Control => {
-                    let core = &mut self.core;
-                    let mut handler = |req, peer: &_| core.on_request(now, req, peer);
-                    let readable = ready.readable || ready.error;
-                    let writable = ready.writable || ready.error;
-                    self.server.handle_ready(
-                        self.poller.fd(slot),
-                        readable,
-                        writable,
-                        now,
-                        &mut handler,
-                    );
+            let now = monotonic_now();
+            let counters = self.counters();
+            let mut ctx = ctx!(self);
+            ctx.counters = counters;
+            for (i, part) in self.parts.each().into_iter().enumerate() {
+                let ready = Readiness::new(&self.poller, owner(i));
+                if ready.any() {
+                    part.on_ready(now, &ready, &mut ctx);
                 }
-                Slot::Probe(id) => self.core.on_probe(now, id),
             }
-        }
-        if netlink_ready {
-            self.core.on_netlink(now);
+            self.carry_out_asks(now);
         }
     }
 
-    fn on_signals(&mut self, now: Instant) {
-        let mut events = heapless::Vec::<signals::Event, 8>::new();
-        let r = self.signals.drain(&mut |e| {
-            if !events.contains(&e) {
-                let _ = events.push(e);
-            }
-        });
-        if let Err(e) = r {
-            log::warn!("signalfd: {e}");
+    /// The earliest time anyone needs the loop, besides descriptors.
+    fn wake_at(&mut self) -> Option<Instant> {
+        let parts = self.parts.each().into_iter().filter_map(|p| p.poll_at());
+        let own = [
+            self.engine.poll_at(),
+            self.hooks.poll_at(),
+            self.notifier.poll_at(),
+            self.stop_by,
+        ];
+        parts.chain(own.into_iter().flatten()).min()
+    }
+
+    /// What the daemon counts, for `status --json`.
+    fn counters(&self) -> Counters {
+        let mut c = Counters {
+            decision_passes: self.engine.decision_passes(),
+            ..Counters::default()
+        };
+        self.parts.kernel.count_into(&mut c);
+        c
+    }
+
+    /// What the parts asked for in this turn.
+    fn carry_out_asks(&mut self, now: Instant) {
+        if std::mem::take(&mut self.asks.save_routes) {
+            self.saved.save(&self.engine, &self.wans);
         }
-        for e in events {
-            match e {
-                signals::Event::Stop => self.core.begin_stop(now),
-                signals::Event::Reload => {
-                    if let Err(e) = self.core.reload(now) {
-                        log::error!("{e}");
-                    }
-                }
-                signals::Event::ChildExited => self.core.hooks.reap(now),
-            }
+        if let Some(config) = self.asks.reload.take() {
+            self.reload(now, config);
         }
+        if std::mem::take(&mut self.asks.stop) {
+            self.begin_stop(now);
+        }
+        if std::mem::take(&mut self.asks.reap_hooks) {
+            self.hooks.reap(now);
+        }
+    }
+
+    /// Timers of the daemon's own: hooks, the watchdog and systemd readiness.
+    fn housekeeping(&mut self, now: Instant) {
+        self.hooks.reap(now);
+        self.notifier.tick(now);
+        let settled = !self.engine.ops_in_flight() && !self.parts.kernel.dump_pending();
+        if !self.ready_sent && settled {
+            self.ready_sent = true;
+            self.notifier.send("READY=1");
+        }
+    }
+
+    /// Applies a new, valid configuration.
+    fn reload(&mut self, now: Instant, new: Config) {
+        if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
+            log::warn!("reload: socket and socket_group changes take effect at the next start");
+        }
+        self.notifier.send("RELOADING=1");
+        self.engine.handle(now, Input::Reload(new.clone()));
+        self.wans.reconfigure(&new);
+        self.hooks
+            .reconfigure(new.hooks_dir.clone(), new.hook_timeout);
+        let socket = std::mem::replace(&mut self.config, new).socket;
+        self.config.socket = socket;
+        self.parts.kernel.feed_all(now, &mut ctx!(self));
+        self.saved.save(&self.engine, &self.wans);
+        self.notifier.send("READY=1");
+        log::info!("configuration reloaded from {}", self.config_path.display());
+    }
+
+    fn begin_stop(&mut self, now: Instant) {
+        if self.stop_by.is_none() {
+            log::info!("stopping: giving routes back");
+            self.notifier.send("STOPPING=1");
+            self.stop_by = Some(now + STOP_GRACE);
+            self.engine.handle(now, Input::Shutdown);
+        }
+    }
+
+    /// True once a stop has finished giving routes back (or ran out of time).
+    fn stopped(&self, now: Instant) -> bool {
+        match self.stop_by {
+            None => false,
+            Some(by) if now >= by => {
+                log::warn!("stop: routes not all given back within {STOP_GRACE:?}");
+                true
+            }
+            Some(_) => self.engine.is_stopped(),
+        }
+    }
+
+    /// After the loop: hooks are killed, and the state file goes once every foreign route
+    /// is back.
+    fn finish(&mut self) {
+        self.hooks.kill_all();
+        self.saved.finish(&self.engine, &self.wans);
     }
 }
 
@@ -255,7 +362,7 @@ fn effective_caps(status: &str) -> Option<u64> {
 /// Start-up warnings for settings that silently defeat failover.
 fn warn_about_sysctls(config: &Config) {
     for wan in &config.wans {
-        if wan.family != crate::config::FamilySet::Ipv6 {
+        if wan.family != config::FamilySet::Ipv6 {
             if let Some(w) = crate::sys::icmp::rp_filter_warning(&wan.interface) {
                 log::warn!("{}: {w}", wan.name);
             }

@@ -1,65 +1,77 @@
 //! The foreign routes the daemon replaced, kept in a file beside the control socket, so that
 //! a run killed before it gave them back has the next run give them back.
 
-use super::core::Core;
-use super::state;
-use crate::engine::Instant;
+use std::path::PathBuf;
 
-impl Core {
+use super::state;
+use super::wans::Wans;
+use crate::engine::{Engine, Input, Instant, Route};
+
+/// The state file and what it holds now.
+pub struct SavedRoutes {
+    path: PathBuf,
+    saved: Vec<state::Saved>,
+}
+
+impl SavedRoutes {
+    /// The file for a control socket path (`/run/wanfailover.routes` beside
+    /// `/run/wanfailover.sock`).
+    pub fn beside(socket: &std::path::Path) -> SavedRoutes {
+        SavedRoutes {
+            path: socket.with_extension("routes"),
+            saved: Vec::new(),
+        }
+    }
+
     /// Seeds the engine with the foreign routes a previous run replaced and did not give
-    /// back (it was killed): they go back on this run's exit.
-    pub fn restore_saved(&mut self, _now: Instant) {
-        let text = match std::fs::read_to_string(&self.state_path) {
+    /// back (it was killed): they go back on this run's exit. `ifindex_of` looks up an
+    /// interface by name.
+    pub fn restore(
+        &mut self,
+        now: Instant,
+        engine: &mut Engine,
+        ifindex_of: impl Fn(&str) -> Option<u32>,
+    ) {
+        let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
-                log::warn!("{}: {e}", self.state_path.display());
+                log::warn!("{}: {e}", self.path.display());
                 return;
             }
         };
         let (saved, skipped) = state::parse(&text);
         if skipped > 0 {
-            log::warn!(
-                "{}: {skipped} damaged line(s) skipped",
-                self.state_path.display()
-            );
+            log::warn!("{}: {skipped} damaged line(s) skipped", self.path.display());
         }
         for s in saved {
-            self.restore_one(s);
-        }
-    }
-
-    /// One saved route, if its WAN is still configured and its interface exists.
-    fn restore_one(&mut self, s: state::Saved) {
-        let Some(id) = self.engine.wan_id(&s.wan) else {
-            log::warn!(
-                "saved route of WAN '{}' which is no longer configured: {}",
-                s.wan,
-                s.route
+            let Some(id) = engine.wan_id(&s.wan) else {
+                log::warn!(
+                    "saved route of WAN '{}' which is no longer configured: {}",
+                    s.wan,
+                    s.route
+                );
+                continue;
+            };
+            // The interface may have come back with another ifindex.
+            let Some(ifindex) = ifindex_of(&s.interface) else {
+                continue;
+            };
+            let route = Route { ifindex, ..s.route };
+            log::info!(
+                "{}: will give back {route} on exit (saved by a previous run)",
+                s.wan
             );
-            return;
-        };
-        let Some(link) = self.view.link_by_name(&s.interface) else {
-            return;
-        };
-        let route = crate::engine::Route {
-            ifindex: link.ifindex,
-            ..s.route
-        };
-        log::info!(
-            "{}: will give back {route} on exit (saved by a previous run)",
-            s.wan
-        );
-        self.engine.remember_foreign(id, route);
-        self.saved.push(s);
+            engine.handle(now, Input::ForeignRoute { wan: id, route });
+            self.saved.push(s);
+        }
     }
 
     /// Writes the remembered foreign routes when they changed (write to a temporary file,
-    /// then rename, so a crash never leaves half a file).
-    /// Called after every batch of route facts (netlink events, a full feed): the only
-    /// inputs that change which foreign routes the engine remembers.
-    pub fn save_state(&mut self) {
-        let now_saved = self.to_save();
+    /// then rename, so a crash never leaves half a file). Called after route facts (the
+    /// only inputs that change which foreign routes the engine remembers).
+    pub fn save(&mut self, engine: &Engine, wans: &Wans) {
+        let now_saved = to_save(engine, wans);
         let same = now_saved.len() == self.saved.len()
             && now_saved
                 .iter()
@@ -69,59 +81,56 @@ impl Core {
             return;
         }
         self.saved = now_saved;
-        if let Err(e) = self.write_saved() {
-            log::warn!("{}: {e}", self.state_path.display());
+        if let Err(e) = self.write() {
+            log::warn!("{}: {e}", self.path.display());
         }
     }
 
-    /// The engine's foreign routes as the file keeps them.
-    fn to_save(&self) -> Vec<state::Saved> {
-        self.engine
-            .foreign_routes()
-            .into_iter()
-            .filter_map(|(id, route)| {
-                let b = self.wans.wans.get(usize::from(id))?;
-                // The ifindex is not kept: the interface may come back with another one.
-                let route = crate::engine::Route {
-                    ifindex: 0,
-                    ..route
-                };
-                Some(state::Saved {
-                    wan: b.name.clone(),
-                    interface: b.interface.clone(),
-                    route,
-                })
-            })
-            .collect()
+    /// After the loop: once every foreign route is back in the kernel the file that
+    /// remembered them goes too (if the stop ran out of time, it stays for the next run).
+    pub fn finish(&mut self, engine: &Engine, wans: &Wans) {
+        if !engine.is_stopped() {
+            return self.save(engine, wans);
+        }
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("{}: {e}", self.path.display());
+            }
+        }
     }
 
     /// Replaces the file with what `saved` holds, or removes it when that is nothing.
-    fn write_saved(&self) -> std::io::Result<()> {
+    fn write(&self) -> std::io::Result<()> {
         if self.saved.is_empty() {
-            std::fs::remove_file(&self.state_path).or_else(|e| match e.kind() {
+            std::fs::remove_file(&self.path).or_else(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),
             })
         } else {
-            let tmp = self.state_path.with_extension("routes.tmp");
+            let tmp = self.path.with_extension("routes.tmp");
             std::fs::write(&tmp, state::format(&self.saved))
-                .and_then(|()| std::fs::rename(&tmp, &self.state_path))
+                .and_then(|()| std::fs::rename(&tmp, &self.path))
         }
     }
+}
 
-    /// After the loop: hooks are killed; once every foreign route is back in the kernel
-    /// the file that remembered them goes too (if the stop ran out of time, it stays for
-    /// the next run).
-    pub fn finish(&mut self) {
-        self.hooks.kill_all();
-        if self.engine.is_stopped() {
-            if let Err(e) = std::fs::remove_file(&self.state_path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    log::warn!("{}: {e}", self.state_path.display());
-                }
-            }
-        } else {
-            self.save_state();
-        }
-    }
+/// The engine's foreign routes as the file keeps them.
+fn to_save(engine: &Engine, wans: &Wans) -> Vec<state::Saved> {
+    engine
+        .foreign_routes()
+        .into_iter()
+        .filter_map(|(id, route)| {
+            let wan = wans.get(id)?;
+            // The ifindex is not kept: the interface may come back with another one.
+            let route = Route {
+                ifindex: 0,
+                ..route
+            };
+            Some(state::Saved {
+                wan: wan.name.clone(),
+                interface: wan.interface.clone(),
+                route,
+            })
+        })
+        .collect()
 }

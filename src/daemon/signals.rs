@@ -11,6 +11,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use super::control::load;
+use super::part::{Ctx, Interests, Part, Readiness};
+use crate::engine::Instant;
+
 /// What a signal asks of the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -61,6 +65,32 @@ impl Signals {
 impl AsRawFd for Signals {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Signals become what they ask of the daemon.
+impl Part for Signals {
+    fn register(&mut self, interests: &mut Interests<'_>) {
+        interests.add(self.as_raw_fd(), false);
+    }
+
+    fn on_ready(&mut self, _now: Instant, _ready: &Readiness<'_>, ctx: &mut Ctx<'_>) {
+        let asks = &mut *ctx.asks;
+        let mut reload = false;
+        let r = self.drain(&mut |e| match e {
+            Event::Stop => asks.stop = true,
+            Event::Reload => reload = true,
+            Event::ChildExited => asks.reap_hooks = true,
+        });
+        if let Err(e) = r {
+            log::warn!("signalfd: {e}");
+        }
+        if reload {
+            match load(ctx.config_path) {
+                Ok(config) => ctx.asks.reload = Some(config),
+                Err(e) => log::error!("{e}"),
+            }
+        }
     }
 }
 

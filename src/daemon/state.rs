@@ -5,7 +5,8 @@
 //!
 //! One route per line, `key=value` words, unknown keys ignored (forward compatible):
 //! `wan=fiber interface=eth0 family=ipv4 table=254 gateway=192.0.2.1 metric=0 protocol=16`
-//! (`gateway=-` for a device-only route). A line that does not parse is skipped and
+//! (`gateway=-` for a device-only route), and `src=ADDRESS` when the route has a preferred
+//! source address. A line that does not parse is skipped and
 //! counted: a damaged file costs at most the routes on its damaged lines.
 
 use std::net::IpAddr;
@@ -34,9 +35,13 @@ pub fn format(saved: &[Saved]) -> String {
             .gateway
             .map_or_else(|| "-".to_string(), |g| g.to_string());
         s.push_str(&format!(
-            "wan={} interface={} family={} table={} gateway={} metric={} protocol={}\n",
+            "wan={} interface={} family={} table={} gateway={} metric={} protocol={}",
             r.wan, r.interface, r.route.family, r.route.table, gw, r.route.metric, r.route.protocol
         ));
+        if let Some(src) = r.route.prefsrc {
+            s.push_str(&format!(" src={src}"));
+        }
+        s.push('\n');
     }
     s
 }
@@ -62,7 +67,7 @@ fn parse_line(line: &str) -> Option<Saved> {
         return None;
     }
     let (mut wan, mut interface, mut family, mut table) = (None, None, None, None);
-    let (mut gateway, mut metric, mut protocol) = (None, None, None);
+    let (mut gateway, mut metric, mut protocol, mut prefsrc) = (None, None, None, None);
     for word in line.split_ascii_whitespace() {
         let (key, value) = word.split_once('=')?;
         match key {
@@ -74,17 +79,19 @@ fn parse_line(line: &str) -> Option<Saved> {
             "gateway" => gateway = Some(Some(value.parse::<IpAddr>().ok()?)),
             "metric" => metric = value.parse::<u32>().ok(),
             "protocol" => protocol = value.parse::<u8>().ok(),
+            "src" => prefsrc = Some(value.parse::<IpAddr>().ok()?),
             _ => {}
         }
     }
     let family = family?;
     let gateway = gateway?;
-    let family_ok = gateway.map_or(true, |g| {
+    let of_family = |a: IpAddr| {
         matches!(
-            (family, g),
+            (family, a),
             (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
         )
-    });
+    };
+    let family_ok = gateway.map_or(true, of_family) && prefsrc.map_or(true, of_family);
     let route = Route {
         family,
         table: table?,
@@ -92,6 +99,7 @@ fn parse_line(line: &str) -> Option<Saved> {
         gateway,
         metric: metric?,
         protocol: protocol?,
+        prefsrc,
     };
     let (wan, interface) = (wan?, interface?);
     (family_ok && !wan.is_empty() && !interface.is_empty()).then_some(Saved {
@@ -129,6 +137,7 @@ mod tests {
                 gateway,
                 metric,
                 protocol: 16,
+                prefsrc: None,
             },
         }
     }
@@ -141,6 +150,22 @@ mod tests {
             dhcp("v6", Some("2001:db8::1"), 1024),
         ];
         assert_eq!(parse(&format(&routes)), (routes, 0));
+    }
+
+    #[test]
+    fn a_preferred_source_round_trips_and_must_be_of_the_family() {
+        let mut with_src = dhcp("dsl", Some("192.0.2.25"), 1004);
+        with_src.route.prefsrc = Some("192.0.2.26".parse().unwrap());
+        let text = format(&[with_src.clone()]);
+        assert!(text.contains(" src=192.0.2.26\n"), "{text}");
+        assert_eq!(parse(&text), (vec![with_src], 0));
+        // a file from before `src=` existed reads as a route without one
+        let old = "wan=a interface=b family=ipv4 table=254 gateway=- metric=0 protocol=16\n";
+        assert_eq!(parse(old).0[0].route.prefsrc, None);
+        for bad in ["src=2001:db8::1", "src=", "src=192.0.2.300"] {
+            let line = format!("{} {bad}\n", old.trim_end());
+            assert_eq!(parse(&line), (vec![], 1), "{line}");
+        }
     }
 
     #[test]

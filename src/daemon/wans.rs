@@ -1,166 +1,117 @@
-//! What the shell knows about each WAN that the engine must not: the interface's current
-//! ifindex and the probe sockets bound to it.
+//! The WAN table of the shell: what each configured WAN is called, which interface it runs
+//! on, and where that interface is in the kernel right now. The engine must not know
+//! ifindexes of its own accord and the parts of the shell must agree on them, so they live
+//! here, indexed like the engine's table (config order, [`WanId`]).
+//!
+//! The kernel part writes the facts ([`Wan::ifindex`], [`Wan::addresses_epoch`]); the probe
+//! part follows them with its sockets.
+
+use std::time::Duration;
 
 use crate::config::{Config, FamilySet};
-use crate::engine::{Family, WanId};
-use crate::sys::icmp::{self, Prober};
+use crate::engine::WanId;
 
-/// One configured WAN in the shell.
-pub struct Binding {
+/// One configured WAN as the shell knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wan {
     pub name: String,
     pub interface: String,
     pub families: FamilySet,
+    /// Probe timeout, for the prober's purge of stale entries.
+    pub probe_timeout: Duration,
     /// The interface's ifindex while it exists.
     pub ifindex: Option<u32>,
-    /// Probe sockets, `[IPv4, IPv6]`; `None` where the family is not managed, the interface
-    /// is missing, or opening failed (then `open_error` says why).
-    probers: [Option<Prober>; 2],
-    open_error: [Option<String>; 2],
-    /// Probe timeout, for the prober's purge of stale entries.
-    pub timeout: std::time::Duration,
+    /// Counts changes of the interface's addresses: a probe socket keeps the source address
+    /// it was opened with, so it is rebuilt when this moves.
+    pub addresses_epoch: u32,
 }
 
-pub fn families(set: FamilySet) -> &'static [Family] {
-    match set {
-        FamilySet::Ipv4 => &[Family::V4],
-        FamilySet::Ipv6 => &[Family::V6],
-        FamilySet::Both => &[Family::V4, Family::V6],
-    }
-}
-
-impl Binding {
-    pub fn new(wan: &crate::config::Wan) -> Binding {
-        Binding {
+impl Wan {
+    fn new(wan: &crate::config::Wan) -> Wan {
+        Wan {
             name: wan.name.clone(),
             interface: wan.interface.clone(),
             families: wan.family,
+            probe_timeout: wan.probe.timeout,
             ifindex: None,
-            probers: [None, None],
-            open_error: [None, None],
-            timeout: wan.probe.timeout,
+            addresses_epoch: 0,
         }
     }
 
-    pub fn families(&self) -> &'static [Family] {
-        families(self.families)
-    }
-
-    /// (Re)opens the probe sockets for every managed family. A socket bound to a vanished
-    /// interface would report total loss forever, so this runs on every link re-creation
-    /// and address change. Failures are remembered and logged once per cause.
-    pub fn reopen_probers(&mut self) {
-        for &family in families(self.families) {
-            let i = family.index();
-            if self.ifindex.is_none() {
-                self.probers[i] = None;
-                continue;
-            }
-            // An existing prober reopens in place and keeps its identifier and outstanding
-            // probes, so replies already on their way still count. On failure it is dropped:
-            // its socket may be bound to an interface that is gone.
-            let result = match self.probers[i].take() {
-                Some(mut p) => p.reopen().map(|()| p),
-                None => Prober::open(&self.interface, family).map(|p| {
-                    if p.kind() != icmp::SocketKind::Raw {
-                        log::info!(
-                            "{}: raw {family} socket refused, probing with a ping socket",
-                            self.name
-                        );
-                    }
-                    p
-                }),
-            };
-            match result {
-                Ok(p) => {
-                    self.open_error[i] = None;
-                    self.probers[i] = Some(p);
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    if self.open_error[i].as_deref() != Some(msg.as_str()) {
-                        log::warn!(
-                            "{}: cannot open {family} probe socket on {}: {msg}",
-                            self.name,
-                            self.interface
-                        );
-                    }
-                    self.open_error[i] = Some(msg);
-                }
-            }
-        }
-    }
-
-    pub fn close_probers(&mut self) {
-        self.probers = [None, None];
-    }
-
-    pub fn prober(&mut self, family: Family) -> Option<&mut Prober> {
-        self.probers[family.index()].as_mut()
-    }
-
-    pub fn probers(&self) -> impl Iterator<Item = &Prober> {
-        self.probers.iter().flatten()
-    }
-
-    pub fn probers_mut(&mut self) -> impl Iterator<Item = &mut Prober> {
-        self.probers.iter_mut().flatten()
+    /// Whether `other` is the same WAN on the same interface and families (a reload kept it).
+    pub fn same_place(&self, other: &Wan) -> bool {
+        self.name == other.name
+            && self.interface == other.interface
+            && self.families == other.families
     }
 }
 
-/// All WANs, indexed like the engine's table (config order).
-#[derive(Default)]
-pub struct Bindings {
-    pub wans: Vec<Binding>,
+/// All WANs, indexed by [`WanId`].
+#[derive(Debug, Default)]
+pub struct Wans {
+    list: Vec<Wan>,
+    /// Bumped by every reload: ids may mean other WANs afterwards.
+    generation: u32,
 }
 
-impl Bindings {
-    pub fn new(config: &Config) -> Bindings {
-        Bindings {
-            wans: config.wans.iter().map(Binding::new).collect(),
+impl Wans {
+    pub fn new(config: &Config) -> Wans {
+        Wans {
+            list: config.wans.iter().map(Wan::new).collect(),
+            generation: 0,
         }
     }
 
-    /// After a reload: bindings in the new config order, keeping the sockets of WANs that
-    /// stayed on the same interface.
-    pub fn rebind(&mut self, config: &Config) {
-        let mut old: Vec<Binding> = std::mem::take(&mut self.wans);
+    /// After a reload: the new config order, keeping what is known of the interfaces of
+    /// WANs that stayed in place.
+    pub fn reconfigure(&mut self, config: &Config) {
+        let old = std::mem::take(&mut self.list);
         for wan in &config.wans {
-            let kept = old
-                .iter()
-                .position(|b| {
-                    b.name == wan.name && b.interface == wan.interface && b.families == wan.family
-                })
-                .map(|i| old.swap_remove(i));
-            let mut b = kept.unwrap_or_else(|| Binding::new(wan));
-            b.timeout = wan.probe.timeout;
-            self.wans.push(b);
+            let mut new = Wan::new(wan);
+            if let Some(kept) = old.iter().find(|o| o.same_place(&new)) {
+                new.ifindex = kept.ifindex;
+                new.addresses_epoch = kept.addresses_epoch;
+            }
+            self.list.push(new);
         }
+        self.generation = self.generation.wrapping_add(1);
     }
 
-    pub fn get(&mut self, id: WanId) -> Option<&mut Binding> {
-        self.wans.get_mut(usize::from(id))
+    /// Changes whenever ids may have moved (see [`Wans::reconfigure`]).
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
+    pub fn get(&self, id: WanId) -> Option<&Wan> {
+        self.list.get(usize::from(id))
+    }
+
+    pub fn get_mut(&mut self, id: WanId) -> Option<&mut Wan> {
+        self.list.get_mut(usize::from(id))
+    }
+
+    /// Every WAN with its id, in config order.
+    pub fn iter(&self) -> impl Iterator<Item = (WanId, &Wan)> {
+        // Config validation caps WANs at MAX_WANS (32), far below u8::MAX.
+        self.list.iter().enumerate().map(|(i, w)| (i as WanId, w))
+    }
+
+    /// The name of a WAN; empty for an unknown id.
     pub fn name(&self, id: WanId) -> &str {
-        self.wans
-            .get(usize::from(id))
-            .map_or("", |b| b.name.as_str())
+        self.get(id).map_or("", |w| w.name.as_str())
     }
 
     /// The WANs on this interface name (normally one; config forbids duplicates).
-    pub fn by_interface<'a>(&'a self, name: &'a str) -> impl Iterator<Item = WanId> + 'a {
-        self.ids()
-            .filter(move |&id| self.wans[usize::from(id)].interface == name)
+    pub fn on_interface<'a>(&'a self, name: &'a str) -> impl Iterator<Item = WanId> + 'a {
+        self.iter()
+            .filter(move |(_, w)| w.interface == name)
+            .map(|(id, _)| id)
     }
 
     /// The WANs currently bound to this ifindex.
-    pub fn by_ifindex(&self, ifindex: u32) -> impl Iterator<Item = WanId> + '_ {
-        self.ids()
-            .filter(move |&id| self.wans[usize::from(id)].ifindex == Some(ifindex))
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = WanId> {
-        // Config validation caps WANs at MAX_WANS (32), far below u8::MAX.
-        (0..self.wans.len()).map(|i| i as WanId)
+    pub fn on_ifindex(&self, ifindex: u32) -> impl Iterator<Item = WanId> + '_ {
+        self.iter()
+            .filter(move |(_, w)| w.ifindex == Some(ifindex))
+            .map(|(id, _)| id)
     }
 }

@@ -1,18 +1,22 @@
-//! Decisions after every input and timer: the WANs' timers, ranking and the switch of the
-//! active WAN, route reconciliation, and the hooks that report transitions and switches.
+//! The decision pass, run once per poll after inputs or a due timer: the WANs' timers,
+//! ranking and the switch of the active WAN, route reconciliation, and the hooks that
+//! report transitions and switches.
 
 use heapless::Vec as HVec;
 
 use super::history::{self, Event, Record};
 use super::reconcile::Taken;
+use super::report::or_none;
 use super::wan::Transition;
-use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, WanId};
+use super::{policy, wan_id, Action, Engine, Family, HookKind, Instant, SwitchCause, WanId};
 use crate::config::MAX_WANS;
 
 impl Engine {
     /// Timers, policy, reconciliation and hooks, in that order: route operations go out
     /// before hooks, so a re-rank never waits behind a hook.
     pub(super) fn update(&mut self, now: Instant) {
+        self.passes += 1;
+        self.recorded = false;
         if !self.stopping {
             for (i, e) in self.entries.iter_mut().enumerate() {
                 e.wan.tick(now, wan_id(i), &mut self.actions);
@@ -81,7 +85,7 @@ impl Engine {
         let prefer = self.prefer.as_deref().and_then(|n| self.wan_id(n));
         self.metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
         let active = policy::active(&inputs, &self.metrics);
-        let cause = core::mem::replace(&mut self.switch_cause, "state change");
+        let cause = core::mem::replace(&mut self.switch_cause, SwitchCause::StateChange);
         if active == self.active {
             return None;
         }
@@ -94,13 +98,14 @@ impl Engine {
         now: Instant,
         from: Option<WanId>,
         to: Option<WanId>,
-        cause: &'static str,
+        cause: SwitchCause,
     ) -> Option<Action> {
         let (from_name, to_name) = (self.history_name(from), self.history_name(to));
         log::info!(
-            "active WAN: {} => {} ({cause})",
+            "active WAN: {} => {} ({})",
             or_none(&from_name),
-            or_none(&to_name)
+            or_none(&to_name),
+            cause.as_str()
         );
         let wan = to.or(from)?;
         let state = self.entries.get(usize::from(wan))?.wan.state();
@@ -117,7 +122,7 @@ impl Engine {
             at: now,
             wan: record_wan,
             event,
-            cause,
+            cause: cause.as_str(),
         });
         Some(Action::Hook {
             wan,
@@ -136,6 +141,13 @@ impl Engine {
     }
 
     fn reconcile(&mut self, now: Instant) {
+        let managed = self
+            .entries
+            .iter_mut()
+            .flat_map(|e| e.reconcilers.iter_mut().flatten());
+        for slot in managed.chain(self.retiring.iter_mut()) {
+            slot.expire(now);
+        }
         let mut taken = core::mem::take(&mut self.taken);
         for family in [Family::V4, Family::V6] {
             self.fill_taken(family, &mut taken);
@@ -145,7 +157,7 @@ impl Engine {
                     continue;
                 };
                 let want = e.want(metric);
-                let Some(slot) = e.slots[fi].as_mut() else {
+                let Some(slot) = e.reconcilers[fi].as_mut() else {
                     continue;
                 };
                 self.actions
@@ -161,24 +173,16 @@ impl Engine {
 
     pub(super) fn fill_taken(&self, family: Family, taken: &mut Taken) {
         taken.clear();
-        for slot in self.slots().filter(|s| s.family == family) {
+        for slot in self.reconcilers().filter(|s| s.family == family) {
             for m in slot.held_metrics() {
-                let _ = taken.held.push(m); // full: capacity covers every slot's view
+                let _ = taken.held.push(m); // full: capacity covers every reconciler.s view
             }
             if let Some(m) = slot.adding_metric() {
-                let _ = taken.adding.push(m); // capacity: one op per slot
+                let _ = taken.adding.push(m); // capacity: one op per reconciler
             }
         }
         for &m in &self.metrics {
             let _ = taken.desired.push(m);
         }
-    }
-}
-
-fn or_none(name: &str) -> &str {
-    if name.is_empty() {
-        "none"
-    } else {
-        name
     }
 }

@@ -1,10 +1,11 @@
 //! Inputs: what the kernel, the probes, the control socket and the configuration tell the
-//! engine, applied to the WAN state machines and the reconciler slots.
+//! engine, applied to the WAN state machines and the reconcilers.
 
 use super::entry::Entry;
-use super::reconcile::Slot;
+use super::reconcile::Reconciler;
 use super::{
-    penalties, Engine, Family, Input, Instant, OpId, ProbeError, Route, RouteError, WanId,
+    penalties, Command, Engine, Family, Input, Instant, OpId, ProbeError, Route, RouteError,
+    SwitchCause, WanId,
 };
 use crate::config::{self, Config, MAX_WANS};
 
@@ -47,11 +48,8 @@ impl Engine {
                 rx_bytes,
                 tx_bytes,
             } => self.on_counters(now, wan, rx_bytes, tx_bytes),
-            Input::Command(c) => {
-                if let Err(e) = self.command(now, c) {
-                    log::warn!("command refused: {e}");
-                }
-            }
+            Input::Command(c) => self.on_command(c),
+            Input::ForeignRoute { wan, route } => self.on_foreign_route(wan, route),
             Input::Reload(config) => self.reload(now, &config),
             Input::Shutdown => self.shutdown(),
         }
@@ -104,33 +102,39 @@ impl Engine {
         let Some(e) = self.entry(wan) else { return };
         if e.wan.set_link(now, ifindex, admin_up, carrier) {
             // replug: the old interface's routes are gone; the foreign one moves along
-            e.slots.iter_mut().flatten().for_each(|s| s.rebind(ifindex));
+            e.reconcilers
+                .iter_mut()
+                .flatten()
+                .for_each(|s| s.rebind(ifindex));
         }
     }
 
     fn on_link_gone(&mut self, now: Instant, wan: WanId) {
         let Some(e) = self.entry(wan) else { return };
         e.wan.link_gone(now);
-        e.slots.iter_mut().flatten().for_each(Slot::clear_kernel);
+        e.reconcilers
+            .iter_mut()
+            .flatten()
+            .for_each(Reconciler::clear_kernel);
     }
 
     fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {
         let stopping = self.stopping;
         let Some(e) = self.entry(wan) else { return };
-        let Some(slot) = e.slots[(family).index()].as_mut() else {
+        let Some(slot) = e.reconcilers[(family).index()].as_mut() else {
             log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
             return;
         };
         slot.set_kernel(now, routes);
         // noroute only when no managed family has a route or gateway
-        let routable = e.slots.iter().flatten().any(Slot::routable);
+        let routable = e.reconcilers.iter().flatten().any(Reconciler::routable);
         if !stopping {
             e.wan.set_routable(now, routable);
         }
     }
 
     fn on_route_done(&mut self, now: Instant, op: OpId, result: Result<(), RouteError>) {
-        let Some(family) = self.slots().find(|s| s.has_op(op)).map(|s| s.family) else {
+        let Some(family) = self.reconcilers().find(|s| s.has_op(op)).map(|s| s.family) else {
             log::warn!("answer for unknown route op {op} ignored");
             return;
         };
@@ -139,13 +143,46 @@ impl Engine {
         let managed = self
             .entries
             .iter_mut()
-            .flat_map(|e| e.slots.iter_mut().flatten());
+            .flat_map(|e| e.reconcilers.iter_mut().flatten());
         for slot in managed.chain(self.retiring.iter_mut()) {
             if slot.on_done(now, op, result, &taken) {
                 break;
             }
         }
         self.taken = taken;
+    }
+
+    /// Steering; checked by the caller, and again here (a reload in between may have
+    /// renamed the WANs).
+    fn on_command(&mut self, command: Command) {
+        if let Err(e) = self.check_command(&command) {
+            log::warn!("command refused: {e}");
+            return;
+        }
+        match command {
+            // rank NAME first while it is usable
+            Command::Prefer(name) => {
+                self.prefer = Some(name);
+                self.switch_cause = SwitchCause::Prefer;
+            }
+            // back to automatic ranking (a runtime order stays)
+            Command::Auto => {
+                self.prefer = None;
+                self.switch_cause = SwitchCause::Auto;
+            }
+            // ranks by position
+            Command::Order(names) => {
+                self.order = Some(names);
+                self.switch_cause = SwitchCause::Order;
+            }
+        }
+    }
+
+    fn on_foreign_route(&mut self, wan: WanId, route: Route) {
+        let Some(e) = self.entry(wan) else { return };
+        if let Some(slot) = e.reconcilers[route.family.index()].as_mut() {
+            slot.remember_foreign(route);
+        }
     }
 
     fn reload(&mut self, now: Instant, config: &Config) {
@@ -161,7 +198,7 @@ impl Engine {
         }
         self.penalties = penalties(config);
         self.active = prev_active.and_then(|n| self.wan_id(&n));
-        self.switch_cause = "reload";
+        self.switch_cause = SwitchCause::Reload;
     }
 
     /// The entry for `w` after a reload, taken out of `old` if the WAN is still there.
@@ -174,7 +211,7 @@ impl Engine {
             Some(pos) => {
                 let mut e = old.remove(pos);
                 e.wan.reconfigure(now, w);
-                e.configure_slots(w, &mut self.retiring);
+                e.configure_reconcilers(w, &mut self.retiring);
                 e
             }
             // new WAN: starts in init
@@ -182,10 +219,10 @@ impl Engine {
         }
     }
 
-    /// A WAN the reload removed: its slots give their routes back.
+    /// A WAN the reload removed: its reconcilers give their routes back.
     fn retire(&mut self, e: Entry) {
         log::info!("{}: removed by reload; giving its routes back", e.wan.name);
-        for mut slot in e.slots.into_iter().flatten() {
+        for mut slot in e.reconcilers.into_iter().flatten() {
             slot.begin_restore();
             self.retiring.push(slot);
         }
@@ -196,7 +233,10 @@ impl Engine {
         self.stopping = true;
         for e in &mut self.entries {
             e.wan.stop();
-            e.slots.iter_mut().flatten().for_each(Slot::begin_restore);
+            e.reconcilers
+                .iter_mut()
+                .flatten()
+                .for_each(Reconciler::begin_restore);
         }
     }
 }

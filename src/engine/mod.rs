@@ -4,14 +4,22 @@
 //! through [`Engine::handle`], decisions come out of [`Engine::poll_action`], and
 //! [`Engine::poll_at`] says when the engine must next be polled even if nothing happens.
 //!
+//! `handle` only records: it applies the fact to the WAN state machines and reconcilers
+//! (a probe reply to the statistics, a route dump to the kernel view) and decides nothing.
+//! The decision pass (timers, ranking, route reconciliation, hooks) runs once, in
+//! `poll_action`, when inputs were recorded since the last pass or a timer is due, however
+//! many inputs came in between. That is str0m's and quinn's "record in handle, decide in
+//! poll": a burst of kernel facts costs one decision, and the order in which the shell
+//! feeds the facts of one turn cannot change what is decided.
+//!
 //! The shell's loop is:
 //!
 //! ```text
 //! loop {
 //!     now = clock();
-//!     for each ready fd: engine.handle(now, input);
-//!     while let Some(action) = engine.poll_action(now) { carry it out }
+//!     while let Some(action) = engine.poll_action(now) { carry it out }   // one pass
 //!     poll(fds, timeout = engine.poll_at() - now);
+//!     for each ready fd: engine.handle(now, input);                      // record
 //! }
 //! ```
 
@@ -38,7 +46,7 @@ use crate::config::{Config, MAX_WANS};
 use entry::Entry;
 use history::History;
 use policy::{Metrics, Penalties};
-use reconcile::{Slot, Taken};
+use reconcile::{Reconciler, Taken};
 
 pub use report::{HistoryEntry, WanStatus};
 pub use route::{Family, Route};
@@ -48,8 +56,14 @@ pub use time::Instant;
 /// the shell must re-learn ids after `Input::Reload` (see [`Engine::wan_id`]).
 pub type WanId = u8;
 
-/// Identifies a route operation so its kernel ACK can be matched.
+/// Identifies a route operation so its kernel ACK can be matched: the shell sends the
+/// operation with this number as its netlink sequence number, so the kernel's answer names
+/// it. Never 0 (what notifications carry) and always below [`OP_ID_LIMIT`]: the numbers
+/// above are the shell's, for its own requests (dumps, link counters).
 pub type OpId = u32;
+
+/// Operation ids stay below this (2^31).
+pub const OP_ID_LIMIT: OpId = 1 << 31;
 
 /// Why a route operation failed, as far as the engine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +76,9 @@ pub enum RouteError {
     Unreachable,
     /// Any other errno.
     Other(i32),
+    /// No answer came within [`reconcile::OP_TIMEOUT`]: the ACK may have been lost (the
+    /// request socket overflowed), or the kernel is stuck. Retried like an error.
+    Timeout,
 }
 
 /// Why a probe failed before a reply could arrive.
@@ -145,8 +162,13 @@ pub enum Input {
         rx_bytes: u64,
         tx_bytes: u64,
     },
-    /// Steering from the control socket.
+    /// Steering from the control socket, already checked with [`Engine::check_command`]
+    /// (a command that is no longer valid when it is recorded is logged and dropped).
     Command(Command),
+    /// A foreign route a previous run replaced and never gave back (it was killed), read
+    /// back from the shell's state file: it goes back on exit. Ignored when a foreign route
+    /// is already known for that WAN and family, or the family is not managed.
+    ForeignRoute { wan: WanId, route: Route },
     /// A new, already validated configuration.
     Reload(Config),
     /// Stop: give back foreign routes, remove ours. Afterwards `poll_action` drains the
@@ -161,6 +183,16 @@ pub enum HookKind {
     Transition,
     /// The active WAN (lowest metric) changed.
     Switch,
+}
+
+impl HookKind {
+    /// The `EVENT` word hooks get: `transition` or `switch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookKind::Transition => "transition",
+            HookKind::Switch => "switch",
+        }
+    }
 }
 
 /// Everything the engine asks the shell to do.
@@ -202,18 +234,22 @@ pub enum Action {
 pub struct Engine {
     entries: Vec<Entry>,
     /// Slots of WANs (or families) removed by a reload, giving their routes back.
-    retiring: Vec<Slot>,
+    retiring: Vec<Reconciler>,
     penalties: Penalties,
     prefer: Option<String>,
     order: Option<Vec<String>>,
     metrics: Metrics,
     active: Option<WanId>,
-    switch_cause: &'static str,
+    switch_cause: SwitchCause,
     actions: VecDeque<Action>,
     history: History,
     next_op: OpId,
     stopping: bool,
     taken: Taken,
+    /// Decision passes run so far (see [`Engine::decision_passes`]).
+    passes: u64,
+    /// Inputs were recorded since the last decision pass.
+    recorded: bool,
 }
 
 impl Engine {
@@ -237,74 +273,84 @@ impl Engine {
             order: None,
             metrics: Metrics::new(),
             active: None,
-            switch_cause: "state change",
+            switch_cause: SwitchCause::StateChange,
             actions: VecDeque::with_capacity(64),
             history: History::default(),
             next_op: 1,
             stopping: false,
             taken: Taken::default(),
+            passes: 0,
+            recorded: false,
         }
     }
 
-    /// Feed one input. Unknown WAN ids are logged and ignored.
+    /// Records one input; the decision it calls for comes from the next
+    /// [`Engine::poll_action`]. Unknown WAN ids are logged and ignored.
     pub fn handle(&mut self, now: Instant, input: Input) {
         if self.stopping && !matches!(input, Input::Routes { .. } | Input::RouteDone { .. }) {
             log::debug!("stopping: ignored {input:?}");
             return;
         }
         self.dispatch(now, input);
-        self.update(now);
+        self.recorded = true;
     }
 
-    /// Apply a steering command at once; refused commands change nothing.
-    pub fn command(&mut self, now: Instant, command: Command) -> Result<(), CommandError> {
-        match command {
-            // rank NAME first while it is usable
-            Command::Prefer(name) => {
-                self.wan_id(&name)
-                    .ok_or_else(|| CommandError::UnknownWan(name.clone()))?;
-                self.prefer = Some(name);
-                self.switch_cause = "prefer";
+    /// Whether a steering command can be applied: every name known, none twice. Pure, so
+    /// the control socket can answer at once; the command itself then goes in as
+    /// [`Input::Command`].
+    pub fn check_command(&self, command: &Command) -> Result<(), CommandError> {
+        let names: &[String] = match command {
+            Command::Prefer(name) => core::slice::from_ref(name),
+            Command::Auto => &[],
+            Command::Order(names) => names,
+        };
+        for (i, n) in names.iter().enumerate() {
+            if self.wan_id(n).is_none() {
+                return Err(CommandError::UnknownWan(n.clone()));
             }
-            // back to automatic ranking (a runtime order stays)
-            Command::Auto => {
-                self.prefer = None;
-                self.switch_cause = "auto";
-            }
-            // ranks by position; every name must be known and appear once
-            Command::Order(names) => {
-                for (i, n) in names.iter().enumerate() {
-                    self.wan_id(n)
-                        .ok_or_else(|| CommandError::UnknownWan(n.clone()))?;
-                    if names[..i].contains(n) {
-                        return Err(CommandError::DuplicateWan(n.clone()));
-                    }
-                }
-                self.order = Some(names);
-                self.switch_cause = "order";
+            if names[..i].contains(n) {
+                return Err(CommandError::DuplicateWan(n.clone()));
             }
         }
-        self.update(now);
         Ok(())
     }
 
-    /// The next thing to do, or `None` until [`Engine::poll_at`] or the next input.
+    /// Checks a steering command and records it ([`Engine::check_command`], then
+    /// [`Input::Command`]); refused commands change nothing.
+    pub fn command(&mut self, now: Instant, command: Command) -> Result<(), CommandError> {
+        self.check_command(&command)?;
+        self.handle(now, Input::Command(command));
+        Ok(())
+    }
+
+    /// The next thing to do, or `None` until [`Engine::poll_at`] or the next input. Runs
+    /// the decision pass first when inputs were recorded or a timer is due, at most once a
+    /// call.
     pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
-        if self.actions.is_empty() {
+        if self.actions.is_empty() && (self.recorded || self.timer_at().is_some_and(|t| t <= now)) {
             self.update(now);
         }
         self.actions.pop_front()
     }
 
-    /// When the engine must be polled next even without input.
+    /// When the engine must be polled next even without input: [`Instant::ZERO`] (at once)
+    /// while recorded inputs wait for their decision.
     pub fn poll_at(&self) -> Option<Instant> {
+        if self.recorded {
+            return Some(Instant::ZERO);
+        }
+        self.timer_at()
+    }
+
+    /// The earliest timer of any WAN or reconciler.
+    fn timer_at(&self) -> Option<Instant> {
         let wans = self
             .entries
             .iter()
             .filter(|_| !self.stopping)
             .filter_map(|e| e.wan.poll_at());
-        let slots = self.slots().filter_map(Slot::poll_at);
-        wans.chain(slots).min()
+        let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
+        wans.chain(reconcilers).min()
     }
 
     /// The id of the WAN with this config name. Ids are config positions: after
@@ -321,35 +367,37 @@ impl Engine {
         for (i, e) in self.entries.iter().enumerate() {
             let Ok(id) = WanId::try_from(i) else { break };
             out.extend(
-                e.slots
+                e.reconcilers
                     .iter()
                     .flatten()
-                    .filter_map(Slot::foreign)
+                    .filter_map(Reconciler::foreign)
                     .map(|r| (id, r)),
             );
         }
         out
     }
 
-    /// Seeds the memory of a foreign route replaced by an earlier run (see
-    /// [`Engine::foreign_routes`]). Ignored when a foreign route is already known for that
-    /// WAN and family, or the family is not managed.
-    pub fn remember_foreign(&mut self, wan: WanId, route: Route) {
-        let Some(e) = self.entries.get_mut(usize::from(wan)) else {
-            return;
-        };
-        if let Some(slot) = e.slots[(route.family).index()].as_mut() {
-            slot.remember_foreign(route);
-        }
+    /// Whether a route operation is waiting for the kernel's answer.
+    pub fn ops_in_flight(&self) -> bool {
+        self.reconcilers().any(Reconciler::in_flight)
+    }
+
+    /// How many decision passes (timers, ranking, reconciliation, hooks) ran so far: the
+    /// benchmark's measure of how much deciding one kernel fact costs.
+    pub fn decision_passes(&self) -> u64 {
+        self.passes
     }
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.
     pub fn is_stopped(&self) -> bool {
-        self.stopping && self.slots().all(Slot::is_done)
+        self.stopping && self.reconcilers().all(Reconciler::is_done)
     }
 
-    fn slots(&self) -> impl Iterator<Item = &Slot> {
-        let managed = self.entries.iter().flat_map(|e| e.slots.iter().flatten());
+    fn reconcilers(&self) -> impl Iterator<Item = &Reconciler> {
+        let managed = self
+            .entries
+            .iter()
+            .flat_map(|e| e.reconcilers.iter().flatten());
         managed.chain(self.retiring.iter())
     }
 }
@@ -364,6 +412,28 @@ impl core::fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+/// Why the active WAN changed, as the history and the log say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchCause {
+    StateChange,
+    Prefer,
+    Auto,
+    Order,
+    Reload,
+}
+
+impl SwitchCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwitchCause::StateChange => "state change",
+            SwitchCause::Prefer => "prefer",
+            SwitchCause::Auto => "auto",
+            SwitchCause::Order => "order",
+            SwitchCause::Reload => "reload",
+        }
+    }
+}
 
 fn penalties(config: &Config) -> Penalties {
     Penalties {

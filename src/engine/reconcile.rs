@@ -1,6 +1,6 @@
 //! Desired default route vs the kernel's → one route operation at a time, make-before-break.
 //!
-//! One [`Slot`] per WAN and family. It holds the kernel's complete set of default routes on
+//! One [`Reconciler`] per WAN and family. It holds the kernel's complete set of default routes on
 //! the WAN's interface (replaced by every `Input::Routes`, updated optimistically by our own
 //! ACKs), the most recent foreign route (to give back on exit) and the learned gateway.
 //!
@@ -19,6 +19,9 @@
 //!   foreign holder elsewhere never makes us spin.
 //! - `ESRCH` on delete means done. Any other error: retry with backoff (100 ms doubling to
 //!   10 s) through `poll_at`, never a spin.
+//! - An operation the kernel has not answered within [`OP_TIMEOUT`] failed with
+//!   [`RouteError::Timeout`] (an ACK can be lost when the request socket overflows) and is
+//!   retried like any other error; a late answer is then ignored.
 //! - **Restore** (shutdown, or the WAN removed by a reload): add the remembered foreign route
 //!   back exactly first, then delete ours. It is added with `NLM_F_APPEND`, not `NLM_F_EXCL`:
 //!   two WANs' foreign routes may share a key (busybox udhcpc and ISC dhclient both install
@@ -35,7 +38,7 @@ use heapless::Vec as HVec;
 
 use super::route::{Family, Route, RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use super::time::Instant;
-use super::{Action, OpId, RouteError};
+use super::{Action, OpId, RouteError, OP_ID_LIMIT};
 use crate::config::MAX_WANS;
 
 /// Default routes per interface and family the engine tracks; more are ignored (logged).
@@ -54,6 +57,8 @@ const RESTORE_RETRY: Duration = Duration::from_millis(10);
 /// …this many times (a second in all) before ours is kept instead.
 const RESTORE_ATTEMPTS: u8 = 100;
 const EXISTS_MAX: Duration = Duration::from_secs(30);
+/// How long the kernel may take to answer a route operation.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Metrics in use for one family, across every WAN (built by the engine before reconciling).
 #[derive(Debug, Default)]
@@ -62,7 +67,7 @@ pub struct Taken {
     pub held: HVec<u32, { MAX_WANS * MAX_ROUTES * 2 }>,
     /// Desired metrics of all WANs.
     pub desired: HVec<u32, MAX_WANS>,
-    /// Metrics of adds in flight (one operation per slot at most).
+    /// Metrics of adds in flight (one operation per reconciler at most).
     pub adding: HVec<u32, { MAX_WANS * 2 }>,
 }
 
@@ -85,7 +90,7 @@ impl Taken {
     }
 }
 
-/// What the engine wants for this slot now.
+/// What the engine wants for this reconciler now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Want {
     pub metric: u32,
@@ -106,6 +111,8 @@ struct InFlight {
     id: OpId,
     kind: OpKind,
     route: Route,
+    /// Taken as lost when no answer came by then.
+    deadline_at: Instant,
 }
 
 /// Parked after `EEXIST` at `metric`.
@@ -137,7 +144,7 @@ enum Mode {
 
 /// One WAN and family.
 #[derive(Debug, Clone)]
-pub struct Slot {
+pub struct Reconciler {
     pub family: Family,
     config_gateway: Option<IpAddr>,
     kernel: HVec<Route, MAX_ROUTES>,
@@ -158,10 +165,10 @@ pub struct Slot {
     mode: Mode,
 }
 
-impl Slot {
+impl Reconciler {
     /// `config_gateway`: the configured gateway if it is of this family.
-    pub fn new(family: Family, config_gateway: Option<IpAddr>) -> Slot {
-        Slot {
+    pub fn new(family: Family, config_gateway: Option<IpAddr>) -> Reconciler {
+        Reconciler {
             family,
             config_gateway,
             kernel: HVec::new(),
@@ -257,21 +264,40 @@ impl Slot {
         !self.seen || self.config_gateway.is_some() || self.learned.is_some()
     }
 
-    /// Metrics of the routes in this slot's kernel view.
+    /// Metrics of the routes in this reconciler.s kernel view.
     pub fn held_metrics(&self) -> impl Iterator<Item = u32> + '_ {
         self.kernel.iter().map(|r| r.metric)
     }
 
-    /// The metric of the route this slot is adding, if an add is in flight.
+    /// The metric of the route this reconciler is adding, if an add is in flight.
     pub fn adding_metric(&self) -> Option<u32> {
         self.op
             .filter(|o| o.kind == OpKind::Add)
             .map(|o| o.route.metric)
     }
 
-    /// Whether this slot waits for the answer to `id`.
+    /// Whether this reconciler waits for the answer to `id`.
     pub fn has_op(&self, id: OpId) -> bool {
         self.op.is_some_and(|o| o.id == id)
+    }
+
+    /// Whether an operation waits for the kernel's answer.
+    pub fn in_flight(&self) -> bool {
+        self.op.is_some()
+    }
+
+    /// An operation unanswered past its deadline failed with [`RouteError::Timeout`].
+    pub fn expire(&mut self, now: Instant) {
+        let Some(op) = self.op.filter(|o| now >= o.deadline_at) else {
+            return;
+        };
+        log::warn!(
+            "no answer from the kernel to {:?} {}; retrying",
+            op.kind,
+            op.route
+        );
+        self.op = None;
+        self.on_error(now, op.kind, op.route, RouteError::Timeout);
     }
 
     /// Give the routes back (shutdown, or the WAN left the config).
@@ -286,10 +312,10 @@ impl Slot {
         matches!(self.mode, Mode::Restore(_)) && self.op.is_none() && self.next_restore().is_none()
     }
 
-    /// Pending retry timer (only while managing and idle).
+    /// The deadline of the operation in flight, else a pending retry timer.
     pub fn poll_at(&self) -> Option<Instant> {
-        if self.op.is_some() {
-            return None;
+        if let Some(op) = self.op {
+            return Some(op.deadline_at);
         }
         if let Mode::Restore(_) = self.mode {
             return self.retry_at; // a foreign route waiting for its metric to be freed
@@ -301,7 +327,7 @@ impl Slot {
     }
 
     /// The next route operation, if one is due. `want` is `None` when the engine wants no
-    /// route management for the slot right now.
+    /// route management for the WAN and family right now.
     pub fn next(
         &mut self,
         now: Instant,
@@ -310,7 +336,7 @@ impl Slot {
         ids: &mut OpId,
     ) -> Option<Action> {
         if self.op.is_some() {
-            return None; // one operation in flight per slot
+            return None; // one operation in flight per reconciler
         }
         let (kind, route) = match self.mode {
             Mode::Manage => self.next_manage(now, want, taken)?,
@@ -323,8 +349,14 @@ impl Slot {
             }
         };
         let id = *ids;
-        *ids = ids.wrapping_add(1);
-        self.op = Some(InFlight { id, kind, route });
+        // 1 ..= OP_ID_LIMIT - 1, round and round (see `OpId`)
+        *ids = if id + 1 >= OP_ID_LIMIT { 1 } else { id + 1 };
+        self.op = Some(InFlight {
+            id,
+            kind,
+            route,
+            deadline_at: now + OP_TIMEOUT,
+        });
         Some(match kind {
             OpKind::Add => Action::AddRoute {
                 op: id,
@@ -347,7 +379,10 @@ impl Slot {
             _ => self.retry_at = None,
         }
         let Some(wanted) = self.wanted(now, want, taken) else {
-            self.blocked = None; // nothing to park for; a stale timer must not spin the loop
+            // nothing to park for; a stale timer must not spin the loop (a holdoff still
+            // running goes on: the route may be wanted again before it ends)
+            self.blocked = None;
+            self.readd_at = self.readd_at.filter(|&t| now < t);
             return None;
         };
         if !self.kernel.contains(&wanted) {
@@ -387,6 +422,7 @@ impl Slot {
             gateway,
             metric,
             protocol: RTPROT_WANFAILOVER,
+            prefsrc: None,
         })
     }
 
@@ -439,7 +475,7 @@ impl Slot {
             .map(|r| (OpKind::Del, *r))
     }
 
-    /// `Input::RouteDone`; false if the op is not this slot's.
+    /// `Input::RouteDone`; false if the op is not this reconciler's.
     pub fn on_done(
         &mut self,
         now: Instant,

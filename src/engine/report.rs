@@ -30,6 +30,15 @@ pub struct WanStatus {
     pub late_rounds: u64,
 }
 
+/// A WAN name as people read it: `none` for the empty name (no WAN).
+pub fn or_none(name: &str) -> &str {
+    if name.is_empty() {
+        "none"
+    } else {
+        name
+    }
+}
+
 /// One line of `wanfailover history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use crate::config::FamilySet;
+
 /// `RT_TABLE_MAIN`.
 pub const RT_TABLE_MAIN: u32 = 254;
 /// The `rtm_protocol` tag on every route this daemon installs (unassigned in iproute2's
@@ -21,6 +23,15 @@ impl Family {
         match addr {
             IpAddr::V4(_) => Family::V4,
             IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The families a WAN's `family` setting manages, IPv4 first.
+    pub fn managed_by(set: FamilySet) -> &'static [Family] {
+        match set {
+            FamilySet::Ipv4 => &[Family::V4],
+            FamilySet::Ipv6 => &[Family::V6],
+            FamilySet::Both => &[Family::V4, Family::V6],
         }
     }
 
@@ -55,6 +66,9 @@ pub struct Route {
     pub metric: u32,
     /// `rtm_protocol` (`RTPROT_BOOT` 3, `RTPROT_STATIC` 4, `RTPROT_DHCP` 16, `RTPROT_RA` 9, …).
     pub protocol: u8,
+    /// `RTA_PREFSRC`, the preferred source address (dhcpcd sets it); not part of the key, but
+    /// a foreign route goes back with it.
+    pub prefsrc: Option<IpAddr>,
 }
 
 impl Route {
@@ -72,6 +86,9 @@ impl core::fmt::Display for Route {
         write!(f, "{dst}")?;
         if let Some(gw) = self.gateway {
             write!(f, " via {gw}")?;
+        }
+        if let Some(src) = self.prefsrc {
+            write!(f, " src {src}")?;
         }
         write!(
             f,

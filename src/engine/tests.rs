@@ -61,6 +61,7 @@ fn dhcp(ifindex: u32, gw: u8, metric: u32) -> Route {
         gateway: Some(ip(gw)),
         metric,
         protocol: RTPROT_DHCP,
+        prefsrc: None,
     }
 }
 
@@ -737,6 +738,7 @@ fn prefer_auto_order_commands() {
     assert_eq!(h.active().as_deref(), Some("b"));
     assert!(hooks(&acts).contains(&(HookKind::Switch, 1, State::Up)));
     h.e.command(h.now, Command::Auto).expect("auto");
+    h.drain();
     assert_eq!(h.metrics(), [1, 2]);
     let dup = Command::Order(vec!["b".into(), "b".into()]);
     assert_eq!(
@@ -745,6 +747,7 @@ fn prefer_auto_order_commands() {
     );
     h.e.command(h.now, Command::Order(vec!["b".into()]))
         .expect("order");
+    h.drain();
     assert_eq!(h.metrics(), [2, 1]);
     assert_eq!(
         h.e.history().last().map(|e| e.cause.clone()),
@@ -1544,4 +1547,129 @@ fn reload_to_a_slower_interval_counts_from_the_newest_round() {
     // rounds at 0, 200, 400 on the old pace; then 1 s after the newest
     assert_eq!(net.starts_of(0), [0, 200, 400, 1400, 2400]);
     assert_eq!(h.states(), [State::Up]);
+}
+
+// ----- recording and deciding ------------------------------------------------------------
+
+#[test]
+fn inputs_are_recorded_and_decided_once_per_poll() {
+    let mut h = H::two_up();
+    let before = h.e.decision_passes();
+    // two facts of one loop turn: a's carrier is gone, b's routes were dumped
+    let lost = Input::Link {
+        wan: 0,
+        ifindex: 1,
+        admin_up: true,
+        carrier: false,
+    };
+    h.e.handle(h.now, lost);
+    h.e.handle(h.now, routes(1, vec![ours(2, 2, 2)]));
+    assert_eq!(h.e.decision_passes(), before, "handle decides nothing");
+    assert_eq!(h.metrics(), [1, 2]);
+    assert_eq!(
+        h.e.poll_at(),
+        Some(Instant::ZERO),
+        "recorded inputs: poll at once"
+    );
+    let acts = h.drain();
+    assert_eq!(h.e.decision_passes(), before + 1, "one pass for both");
+    assert_eq!(route_ops(&acts), [("add", ours(1, 1, 20_001))]);
+    assert_eq!(h.metrics(), [20_001, 2]);
+    assert!(h.e.poll_at().is_some_and(|t| t > h.now), "then only timers");
+}
+
+#[test]
+fn a_checked_command_changes_nothing_until_recorded() {
+    let mut h = H::two_up();
+    let prefer = Command::Prefer("b".into());
+    assert_eq!(h.e.check_command(&prefer), Ok(()));
+    assert!(h.drain().is_empty());
+    assert_eq!(h.active().as_deref(), Some("a"));
+    h.e.handle(h.now, Input::Command(prefer));
+    h.drain();
+    assert_eq!(h.active().as_deref(), Some("b"));
+    // a command gone stale by the time it is recorded is dropped
+    h.e.handle(h.now, Input::Command(Command::Prefer("zz".into())));
+    h.drain();
+    assert_eq!(h.active().as_deref(), Some("b"));
+}
+
+/// One WAN that is never probed (disabled), so nothing but the routes happens.
+fn quiet_h() -> H {
+    let mut c = wan_cfg("a", 1);
+    c.enabled = false;
+    let mut h = H::new(config(vec![c]));
+    let up = Input::Link {
+        wan: 0,
+        ifindex: 1,
+        admin_up: true,
+        carrier: true,
+    };
+    h.feed(0, up);
+    h
+}
+
+#[test]
+fn an_unanswered_route_operation_times_out_and_is_retried() {
+    let mut h = quiet_h();
+    let acts = h.feed(0, routes(0, vec![dhcp(1, 1, 0)]));
+    let want = ours(1, 1, 20_001);
+    assert_eq!(route_ops(&acts), [("add", want)]);
+    let lost = first_op(&acts);
+    assert!(h.e.ops_in_flight());
+    assert_eq!(
+        h.e.poll_at(),
+        Some(Instant::ZERO + reconcile::OP_TIMEOUT),
+        "the answer's deadline is a timer"
+    );
+    assert!(route_ops(&h.run(2_999)).is_empty());
+    // no answer in time: failed, and tried again after the first backoff (100 ms)
+    assert!(route_ops(&h.run(3_099)).is_empty());
+    assert!(!h.e.ops_in_flight());
+    let acts = h.run(3_100);
+    assert_eq!(route_ops(&acts), [("add", want)]);
+    assert_ne!(first_op(&acts), lost);
+    // the late answer to the lost request changes nothing
+    let late = Input::RouteDone {
+        op: lost,
+        result: Ok(()),
+    };
+    assert!(route_ops(&h.feed(3_200, late)).is_empty());
+    assert!(h.e.ops_in_flight());
+}
+
+#[test]
+fn a_remembered_foreign_route_goes_back_on_exit() {
+    let mut h = quiet_h();
+    let saved = dhcp(1, 1, 0);
+    // read back at start-up, with the kernel's routes, in one turn: the run that replaced
+    // it was killed, and only its route is left
+    h.e.handle(
+        h.now,
+        Input::ForeignRoute {
+            wan: 0,
+            route: saved,
+        },
+    );
+    let acts = h.feed(0, routes(0, vec![ours(1, 1, 20_001)]));
+    assert!(route_ops(&acts).is_empty());
+    assert_eq!(h.e.foreign_routes(), [(0, saved)]);
+    h.e.handle(h.now, Input::Shutdown);
+    assert_eq!(route_ops(&h.drain()), [("add", saved)]);
+}
+
+#[test]
+fn operation_ids_stay_below_the_shells_numbers() {
+    let mut h = quiet_h();
+    h.e.next_op = OP_ID_LIMIT - 1;
+    let acts = h.feed(0, routes(0, vec![dhcp(1, 1, 0)]));
+    assert_eq!(first_op(&acts), OP_ID_LIMIT - 1);
+    let acts = h.feed(
+        1,
+        Input::RouteDone {
+            op: OP_ID_LIMIT - 1,
+            result: Ok(()),
+        },
+    );
+    assert_eq!(first_op(&acts), 1, "wrapped, skipping 0");
 }

@@ -311,14 +311,7 @@ impl Wan {
     }
 
     fn managed_families(&self) -> impl Iterator<Item = Family> {
-        let (v4, v6) = match self.family {
-            FamilySet::Ipv4 => (true, false),
-            FamilySet::Ipv6 => (false, true),
-            FamilySet::Both => (true, true),
-        };
-        [(v4, Family::V4), (v6, Family::V6)]
-            .into_iter()
-            .filter_map(|(on, f)| on.then_some(f))
+        Family::managed_by(self.family).iter().copied()
     }
 
     fn has_address(&self, family: Family) -> bool {

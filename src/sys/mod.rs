@@ -1,4 +1,5 @@
-//! The shell's kernel adapters. The only place with `unsafe`, each block with a `// SAFETY:`.
+//! The shell's kernel adapters. The only place with `unsafe` (the crate denies it; each
+//! function that needs it allows it for itself, and each block has a `// SAFETY:` line).
 
 #[cfg(feature = "checks")]
 pub mod check;

@@ -8,10 +8,12 @@ use std::time::Duration;
 use crate::engine::Instant;
 
 /// A reusable `pollfd` set: cleared and refilled every turn of the loop without allocating
-/// once it has grown to the number of descriptors.
+/// once it has grown to the number of descriptors. Each descriptor carries the number of
+/// its owner, so readiness goes back to whoever registered it.
 #[derive(Debug, Default)]
 pub struct Poller {
     fds: Vec<libc::pollfd>,
+    owners: Vec<u8>,
 }
 
 /// What one descriptor is ready for.
@@ -32,17 +34,42 @@ impl Ready {
 impl Poller {
     pub fn clear(&mut self) {
         self.fds.clear();
+        self.owners.clear();
     }
 
-    /// Adds a descriptor (always for reading, optionally for writing); returns its slot.
+    /// Adds a descriptor (always for reading, optionally for writing) for owner 0; returns
+    /// its slot.
     pub fn add(&mut self, fd: RawFd, want_write: bool) -> usize {
-        let events = libc::POLLIN | if want_write { libc::POLLOUT } else { 0 };
+        self.add_for(0, fd, want_write)
+    }
+
+    /// Adds a descriptor on behalf of `owner` (always for reading, optionally for writing);
+    /// returns its slot.
+    pub fn add_for(&mut self, owner: u8, fd: RawFd, want_write: bool) -> usize {
+        self.add_events(owner, fd, true, want_write)
+    }
+
+    /// Adds a descriptor on behalf of `owner` for reading and/or writing (errors and hang-ups
+    /// are reported either way); returns its slot. A descriptor whose owner does not want to
+    /// read now (a control client with an answer still to take) must not be polled for
+    /// reading, or the loop would wake for it again and again.
+    pub fn add_events(&mut self, owner: u8, fd: RawFd, read: bool, write: bool) -> usize {
+        let events = if read { libc::POLLIN } else { 0 } | if write { libc::POLLOUT } else { 0 };
         self.fds.push(libc::pollfd {
             fd,
             events,
             revents: 0,
         });
+        self.owners.push(owner);
         self.fds.len() - 1
+    }
+
+    /// The descriptors of `owner` in the order it added them, with their readiness after
+    /// [`Poller::wait`].
+    pub fn of_owner(&self, owner: u8) -> impl Iterator<Item = (RawFd, Ready)> + '_ {
+        (0..self.fds.len())
+            .filter(move |&slot| self.owners[slot] == owner)
+            .map(|slot| (self.fd(slot), self.ready(slot)))
     }
 
     pub fn len(&self) -> usize {
@@ -69,6 +96,9 @@ impl Poller {
 
     /// Waits until a descriptor is ready or `timeout` passes (`None`: forever). `EINTR` is
     /// reported as zero ready descriptors, so the caller simply goes round its loop again.
+    // The set holds raw descriptors (it is refilled every turn from parts that own them), so
+    // `poll(2)` is called directly rather than through nix's `PollFd<'fd>` borrows.
+    #[allow(unsafe_code)]
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         for p in &mut self.fds {
             p.revents = 0;
@@ -105,15 +135,12 @@ impl Poller {
 
 /// `CLOCK_MONOTONIC` as an engine [`Instant`].
 pub fn monotonic_now() -> Instant {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    // CLOCK_MONOTONIC is always there on Linux: the call cannot fail.
+    let Ok(ts) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) else {
+        return Instant::ZERO;
     };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always available on
-    // Linux, so the call cannot fail with these arguments.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec()).unwrap_or(0);
     Instant::from_micros(secs.saturating_mul(1_000_000).saturating_add(nanos / 1000))
 }
 

@@ -1,6 +1,10 @@
 //! Test support shared by the end-to-end tests: the namespace lab (`scripts/lab.sh`) as an
-//! RAII value that tears itself down, also when a test fails.
+//! RAII value that tears itself down, also when a test fails; [`open_lab`], the one opening
+//! of every namespace test, and [`skipped`], which makes a test that did not run say so; the
+//! daemon under test; real DHCP clients ([`dhcp`]).
 #![allow(dead_code)]
+
+pub mod dhcp;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -13,24 +17,70 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether namespace tests can run here. Without root they are skipped, except under
-/// `CI=true`, where not being able to run them is a failure, never a silent skip.
-pub fn lab_available() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    if root && ip {
+/// Records that the calling test did not run, or not all of it, and why. The harness has no
+/// "skipped" result, so the test still shows `ok`; instead the skip is said where a reader
+/// sees it: a `SKIPPED` line written straight to stderr (not captured like `eprintln!`) and,
+/// when `WF_SKIPPED_FILE` names a file (scripts/test.sh sets it), a line appended there, so
+/// the run ends with a count. Under `CI=true` a test that cannot run fails instead.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} cannot run under CI=true: {why}");
+    }
+    let line = format!("{test}: {why}\n");
+    let _ = write!(std::io::stderr().lock(), "SKIPPED {line}");
+    if let Some(path) = std::env::var_os("WF_SKIPPED_FILE") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        // one write per line: appends from parallel tests do not interleave
+        if let Ok(mut f) = file {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Whether every program is installed (on the PATH or in /usr/sbin, /sbin); if not, records
+/// the skip (see [`skipped`]: under `CI=true` the test fails, scripts/setup.sh installs them).
+pub fn have(programs: &[&str]) -> bool {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = path
+        .split(':')
+        .map(PathBuf::from)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .collect();
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| !dirs.iter().any(|d| d.join(p).is_file()))
+        .collect();
+    if missing.is_empty() {
         return true;
     }
-    let why = if root {
-        "the ip command is missing"
-    } else {
-        "not root"
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("namespace tests cannot run under CI=true: {why}");
-    }
-    eprintln!("skipping namespace test: {why}");
+    skipped(&format!("not installed: {}", missing.join(", ")));
     false
+}
+
+/// The one opening of every namespace test: a lab of `n` WANs (see [`Lab::up`]), or `None`
+/// after recording the skip (see [`skipped`]) when namespace tests cannot run here (not
+/// root, or no `ip`). `let Some(lab) = open_lab(2, &[]) else { return };`
+pub fn open_lab(n: u32, opts: &[&str]) -> Option<Lab> {
+    let root = nix::unistd::geteuid().is_root();
+    let ip = Command::new("ip").arg("-V").output().is_ok();
+    match (root, ip) {
+        (true, true) => Some(Lab::up(n, opts)),
+        (false, _) => {
+            skipped("needs root for network namespaces");
+            None
+        }
+        (true, false) => {
+            skipped("needs the ip command (iproute2)");
+            None
+        }
+    }
 }
 
 /// A lab of `n` WANs (see `scripts/lab.sh` for the topology and addresses).
@@ -41,7 +91,7 @@ pub struct Lab {
 
 impl Lab {
     /// Builds a lab with a prefix unique to this process and call. `opts` are passed to
-    /// `lab.sh up` (`--no-routes`, `--ipv6`).
+    /// `lab.sh up` (`--no-routes`, `--ipv6`, `--dhcp`). Tests open it through [`open_lab`].
     pub fn up(n: u32, opts: &[&str]) -> Lab {
         let k = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("wf{}x{k}", std::process::id());
@@ -283,6 +333,24 @@ impl Daemon {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// Waits up to `timeout` for the daemon to exit by itself (after `stop`).
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.as_mut()?.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The daemon's pid, while it runs (`ip netns exec` execs it: the child is the daemon).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// SIGKILL, as a crash would.

@@ -215,6 +215,7 @@ impl AsRawFd for Check {
 /// A random 16-bit value from the kernel (`getrandom(2)`, which never blocks once the
 /// system has booted), for DNS query ids. Should the call fail, the monotonic clock's
 /// microseconds, mixed, stand in: weaker, but an off-path forger would still have to guess.
+#[allow(unsafe_code)]
 pub fn random_u16() -> u16 {
     let mut b = [0u8; 2];
     // SAFETY: `b` is a valid, writable buffer of `b.len()` bytes for the whole call; the

@@ -224,25 +224,17 @@ impl Tracker {
         if err.ident != self.ident {
             return Verdict::Foreign;
         }
-        let (i, stamp) = match self.find_quoted(err) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Verdict::Stale,
+        let (found, stamp) = match self.find_quoted(err) {
+            Ok(Some((i, stamp))) => (Some(i), stamp),
+            Ok(None) => (None, None),
             Err(verdict) => return verdict,
         };
-        let entry = &mut self.table[i];
-        if entry.addr != err.dst || stamp.is_some_and(|s| s != entry.sent_us) {
-            return Verdict::Forged;
-        }
-        if entry.answered {
-            return Verdict::Duplicate;
-        }
-        if now > entry.sent_at + timeout {
-            return Verdict::Stale;
-        }
-        entry.answered = true;
-        Verdict::Failed {
-            target_idx: entry.target_idx,
-            seq: entry.seq,
+        match self.answer(now, timeout, found, err.dst, stamp) {
+            Ok(e) => Verdict::Failed {
+                target_idx: e.target_idx,
+                seq: e.seq,
+            },
+            Err(verdict) => verdict,
         }
     }
 
@@ -279,26 +271,45 @@ impl Tracker {
             // Our identifier without our cookie: an imitation (or an identifier clash).
             _ => return Verdict::Forged,
         };
-        let Some(i) = self.position(payload.target_idx, echo.seq) else {
-            // Our cookie, but the entry expired out of the table (or never existed).
-            return Verdict::Stale;
-        };
-        let entry = &mut self.table[i];
-        if entry.addr != src || entry.sent_us != payload.sent_us {
-            return Verdict::Forged;
+        let found = self.position(payload.target_idx, echo.seq);
+        match self.answer(now, timeout, found, src, Some(payload.sent_us)) {
+            Ok(e) => Verdict::Accepted {
+                target_idx: e.target_idx,
+                seq: e.seq,
+                sent_us: e.sent_us,
+            },
+            Err(verdict) => verdict,
+        }
+    }
+
+    /// The checks every answer to a probe passes, a reply or an ICMP error quoting the
+    /// request alike: the probe is outstanding (else the answer is stale: the entry expired
+    /// out of the table, or never existed); the answer is about the address the probe went
+    /// to and carries the send stamp recorded for it, when it carries one (else someone
+    /// imitates our probes); it is the first (else a duplicate); it came before the timeout
+    /// (else stale). An answer that passes consumes the probe.
+    fn answer(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        found: Option<usize>,
+        addr: IpAddr,
+        stamp: Option<u64>,
+    ) -> Result<Outstanding, Verdict> {
+        let entry = found
+            .and_then(|i| self.table.get_mut(i))
+            .ok_or(Verdict::Stale)?;
+        if entry.addr != addr || stamp.is_some_and(|s| s != entry.sent_us) {
+            return Err(Verdict::Forged);
         }
         if entry.answered {
-            return Verdict::Duplicate;
+            return Err(Verdict::Duplicate);
         }
         if now > entry.sent_at + timeout {
-            return Verdict::Stale;
+            return Err(Verdict::Stale);
         }
         entry.answered = true;
-        Verdict::Accepted {
-            target_idx: entry.target_idx,
-            seq: entry.seq,
-            sent_us: entry.sent_us,
-        }
+        Ok(*entry)
     }
 
     /// Drops entries older than `keep` (callers pass twice the timeout, so late replies and

@@ -144,6 +144,8 @@ pub fn set_type_filter(socket: &impl AsRawFd, family: Family, pass: &[u8]) -> io
     }
 }
 
+// The ICMP filters have no typed setter in nix.
+#[allow(unsafe_code)]
 fn setsockopt<T: Copy>(
     socket: &impl AsRawFd,
     level: libc::c_int,

@@ -2,13 +2,17 @@
 //!
 //! Three parts:
 //! - [`message`]: the wire format, pure ([`parse_messages`] for everything the kernel
-//!   sends, `emit_*` for our requests), fuzzed and tested against captured bytes;
+//!   sends, `emit_*` for our requests) over checked views of the fixed headers
+//!   ([`message::wire`]), fuzzed and tested against captured bytes; its documentation says
+//!   why it is hand-written next to `neli`;
 //! - [`Netlink`]: two non-blocking `NETLINK_ROUTE` sockets (opened with `neli`): one
 //!   subscribed to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV6_IFADDR`,
 //!   `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, one for dumps and route requests, whose
 //!   replies are matched by sequence number;
 //! - [`View`]: the kernel view (links, addresses, main-table default routes), pure, fed with
-//!   [`Event`]s, reporting each [`Change`].
+//!   [`Event`]s, reporting each [`Change`]: what changed (a link appeared, its admin state
+//!   or carrier, its addresses or default routes of one family, its counters), so that the
+//!   daemon feeds the engine one input per change.
 //!
 //! # Driving it from a poll loop
 //!
@@ -27,13 +31,15 @@
 //!         }
 //!         view.apply(&ev, &mut changes);
 //!     }
-//!     for change in changes.drain(..) {      // re-feed the WAN of change.ifindex
-//!         LinkChanged/LinkGone => nl.dump_routes()?, then Input::Link / Input::LinkGone
-//!         AddrChanged          => Input::Addresses(view.has_address(..))
-//!         RoutesChanged        => Input::Routes(view.default_routes(..))
-//!         Counters             => Input::Counters(view.link(..).stats)
+//!     for change in changes.drain(..) {      // one change, one engine input
+//!         Link      => Input::Link (view.link(..)); a dump of the routes if it
+//!                      `appeared` (new ifindex) or went admin down
+//!         LinkGone  => Input::LinkGone
+//!         AddrChanged   => Input::Addresses(view.has_address(..))
+//!         RoutesChanged => Input::Routes(view.default_routes(..))
+//!         Counters      => Input::Counters(view.link(..).stats)
 //!     }
-//!     engine actions: AddRoute => op ↔ nl.add_route(&r)?, DelRoute => nl.del_route(&r)?
+//!     engine actions: AddRoute { op } => nl.add_route(&r, op)?, DelRoute => nl.del_route(..)?
 //! }
 //! ```
 //!
@@ -54,11 +60,16 @@
 //!
 //! - **Admin down deletes IPv4 routes silently.** `ip link set X down` flushes the IPv4
 //!   routes through X without any `RTM_DELROUTE`; IPv6 routes of the link are deleted with
-//!   notifications. The daemon must call [`Netlink::dump_routes`] after every
-//!   [`Change::LinkChanged`] / [`Change::LinkGone`]; the completed dump then replaces the
-//!   routes of both families in the view.
+//!   notifications. The daemon must call [`Netlink::dump_routes`] after a [`Change::Link`]
+//!   that reports an admin down; the completed dump then replaces the routes of both
+//!   families in the view. The same for a link that `appeared` with a new ifindex. Any
+//!   other link change (carrier, operstate, flags) leaves the routes as they are.
 //!   Bringing the link up again restores the connected routes but no default route, in
 //!   either family: that is the DHCP client's (or the daemon's) job.
+//! - **Dumps are filtered in the kernel** where it can: the request socket has
+//!   `NETLINK_GET_STRICT_CHK` (Linux 4.20+), and a route dump asks for the main table and
+//!   unicast routes only (the answers carry `NLM_F_DUMP_FILTERED`). The kernel cannot
+//!   filter on the destination: a dump request with `rtm_dst_len` or `RTA_DST` is `EINVAL`.
 //! - **Carrier loss is not a route event.** Routes through a link without carrier only get
 //!   the `linkdown` flag, with no notification; the `RTM_NEWLINK` (IFF_LOWER_UP cleared)
 //!   arrives asynchronously after linkwatch runs, within a few milliseconds in the lab.
@@ -89,8 +100,9 @@
 //! - **`ENOBUFS`** on the event socket means notifications were lost: [`Event::Overrun`],
 //!   and the daemon calls [`Netlink::dump_all`]. The request socket only carries answers
 //!   the daemon asked for (dumps are flow-controlled by the kernel); should it overflow
-//!   anyway, the same event is reported and ACKs may be lost, so the daemon should also
-//!   time out route operations it sent. A datagram larger than the receive buffer
+//!   anyway, the same event is reported and ACKs may be lost, which is why the engine's
+//!   reconciler gives up on an unanswered operation after a while (`RouteError::Timeout`)
+//!   and retries it. A datagram larger than the receive buffer
 //!   (`MSG_TRUNC`) has lost data too: on the event socket, or outside a dump, it is an
 //!   [`Event::Overrun`]; inside a dump, the dump is marked incomplete and repeated.
 //! - **Errors**: `EEXIST` → `Exists`; `ESRCH`/`ENOENT` → `NotFound` (a delete of a route
@@ -115,7 +127,7 @@ pub use message::{
     RouteMsg,
 };
 pub use socket::{Netlink, Stats};
-pub use view::{Change, View, ViewStats};
+pub use view::{Change, LinkChanges, View, ViewStats};
 
 use crate::engine::RouteError;
 
@@ -147,7 +159,8 @@ pub enum Event {
         seq: Seq,
         complete: bool,
     },
-    /// The kernel answered the request with this sequence number.
+    /// The kernel answered the route request with this sequence number (the engine's
+    /// operation id).
     Ack {
         seq: Seq,
         result: Result<(), RouteError>,

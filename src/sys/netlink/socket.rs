@@ -13,7 +13,6 @@ use neli::socket::synchronous::NlSocketHandle;
 use neli::utils::Groups;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{setsockopt, sockopt, MsgFlags};
 
 use super::message::{
@@ -22,7 +21,8 @@ use super::message::{
 };
 use super::view::{Change, View};
 use super::{route_error, Error, Event, Op, Seq, Source};
-use crate::engine::Route;
+use crate::engine::{Route, OP_ID_LIMIT};
+use crate::sys::poll::Poller;
 
 /// Receive buffer for one datagram: the kernel sizes dump chunks after the largest read
 /// (up to 32 KiB), and a single link message with many attributes stays far below this.
@@ -38,18 +38,12 @@ const MAX_DUMP_RETRIES: u8 = 3;
 /// What was counted on the receive path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub datagrams: u64,
-    pub messages: u64,
     /// Messages skipped because they could not be decoded.
     pub parse_errors: u64,
-    /// Messages of types the daemon does not use (or of other address families).
-    pub unknown: u64,
-    /// Datagrams larger than the receive buffer (dropped).
-    pub truncated: u64,
-    /// `ENOBUFS`: notifications were lost.
+    /// Data was lost: `ENOBUFS`, or a datagram larger than the receive buffer.
     pub overruns: u64,
-    /// Replies on the request socket not addressed to it.
-    pub foreign: u64,
+    /// Route dumps sent (repeats of an interrupted dump included).
+    pub route_dumps: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +81,11 @@ impl Netlink {
         let events = connect(groups)?;
         let requests = connect(Groups::empty())?;
         grow_rcvbuf(&events)?;
+        // Dumps filtered in the kernel (see `emit_dump`); before Linux 4.20 the option is
+        // unknown and dumps come whole, which the view filters as well.
+        if let Err(e) = requests.enable_strict_checking(true) {
+            log::debug!("netlink: no strict checking, dumps come unfiltered: {e}");
+        }
         Ok(Netlink {
             pid: requests.pid(),
             events,
@@ -94,7 +93,7 @@ impl Netlink {
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(256),
             queue: VecDeque::new(),
-            next_seq: 1,
+            next_seq: 0,
             dumps: VecDeque::new(),
             active: None,
             retries: 0,
@@ -110,17 +109,6 @@ impl Netlink {
     /// The request socket (replies, dump parts, ACKs), for `poll(2)` (`POLLIN`).
     pub fn request_fd(&self) -> RawFd {
         self.requests.as_raw_fd()
-    }
-
-    /// Both descriptors (events, requests), for `poll(2)` with `POLLIN`.
-    pub fn fds(&self) -> [BorrowedFd<'_>; 2] {
-        // SAFETY: both descriptors are owned by `self`; the borrows cannot outlive it.
-        unsafe {
-            [
-                BorrowedFd::borrow_raw(self.event_fd()),
-                BorrowedFd::borrow_raw(self.request_fd()),
-            ]
-        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -144,8 +132,9 @@ impl Netlink {
         self.dump(DumpKind::Routes)
     }
 
-    /// Re-dumps the routes of both families. Call after every link change: the kernel
-    /// deletes the IPv4 routes of an admin-downed link without any `RTM_DELROUTE`.
+    /// Re-dumps the main-table routes of both families. Call after an admin down (the
+    /// kernel deletes the IPv4 routes of an admin-downed link without any `RTM_DELROUTE`)
+    /// and for a link with a new ifindex.
     pub fn dump_routes(&mut self) -> Result<(), Error> {
         self.dump(DumpKind::Routes)
     }
@@ -156,38 +145,47 @@ impl Netlink {
     }
 
     /// Asks for one link (fresh `IFLA_STATS64` counters); the answer arrives as an
-    /// [`Event::Message`] from [`Source::Reply`], or as an [`Event::Ack`] error.
-    pub fn get_link(&mut self, ifindex: u32) -> Result<Seq, Error> {
+    /// [`Event::Message`] from [`Source::Reply`]. An error answer (the link is gone) is
+    /// only logged: the link's own notification tells the rest.
+    pub fn get_link(&mut self, ifindex: u32) -> Result<(), Error> {
         let seq = self.seq();
         self.tx.clear();
         emit_get_link(&mut self.tx, ifindex, seq);
-        self.send(Op::GetLink)?;
-        Ok(seq)
+        self.send(Op::GetLink)
     }
 
-    /// Adds the route (`NLM_F_CREATE | NLM_F_EXCL`); the kernel's answer arrives as
-    /// [`Event::Ack`] with the returned sequence number.
-    pub fn add_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Add, route, Op::AddRoute)
+    /// Adds the route (`NLM_F_CREATE | NLM_F_EXCL`) as request `seq` (the engine's
+    /// operation id, below [`OP_ID_LIMIT`]); the kernel's answer arrives as [`Event::Ack`]
+    /// with that sequence number.
+    pub fn add_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Add, route, seq, Op::AddRoute)
     }
 
     /// Adds the route beside any that share its key (`NLM_F_CREATE | NLM_F_APPEND`, see
     /// [`RouteOp::Append`]); answered like [`Netlink::add_route`].
-    pub fn append_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Append, route, Op::AddRoute)
+    pub fn append_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Append, route, seq, Op::AddRoute)
     }
 
     /// Deletes exactly this route; answered by [`Event::Ack`] (`NotFound` means already gone).
-    pub fn del_route(&mut self, route: &Route) -> Result<Seq, Error> {
-        self.route_request(RouteOp::Del, route, Op::DelRoute)
+    pub fn del_route(&mut self, route: &Route, seq: Seq) -> Result<(), Error> {
+        self.route_request(RouteOp::Del, route, seq, Op::DelRoute)
     }
 
-    fn route_request(&mut self, op: RouteOp, route: &Route, what: Op) -> Result<Seq, Error> {
-        let seq = self.seq();
+    fn route_request(
+        &mut self,
+        op: RouteOp,
+        route: &Route,
+        seq: Seq,
+        what: Op,
+    ) -> Result<(), Error> {
+        debug_assert!(
+            seq != 0 && seq < OP_ID_LIMIT,
+            "route requests use engine op ids"
+        );
         self.tx.clear();
         emit_route(&mut self.tx, op, route, seq);
-        self.send(what)?;
-        Ok(seq)
+        self.send(what)
     }
 
     /// The next parsed event, if any. Call [`Netlink::receive`] when a socket is readable.
@@ -228,22 +226,20 @@ impl Netlink {
 
     /// Blocks until either socket is readable or `timeout` passes.
     pub fn wait(&self, timeout: Duration) -> Result<(), Error> {
-        let [e, r] = self.fds();
-        let mut fds = [
-            PollFd::new(e, PollFlags::POLLIN),
-            PollFd::new(r, PollFlags::POLLIN),
-        ];
-        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(Error::new(Op::Poll, e.into())),
-        }
+        let mut poller = Poller::default();
+        poller.add(self.event_fd(), false);
+        poller.add(self.request_fd(), false);
+        poller
+            .wait(Some(timeout))
+            .map(drop)
+            .map_err(|e| Error::new(Op::Poll, e))
     }
 
+    /// A sequence number for a request of our own (dump, link read): the top bit set, so
+    /// it never meets a route request's (the engine's operation ids stay below it).
     fn seq(&mut self) -> Seq {
-        let seq = self.next_seq;
-        // 0 is what notifications not caused by a request carry: never use it.
-        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let seq = OP_ID_LIMIT | self.next_seq;
+        self.next_seq = (self.next_seq + 1) % OP_ID_LIMIT;
         seq
     }
 
@@ -272,6 +268,9 @@ impl Netlink {
             // Keep it queued: the next dump request or receive retries.
             self.dumps.push_front(kind);
             return Err(e);
+        }
+        if kind == DumpKind::Routes {
+            self.stats.route_dumps += 1;
         }
         self.active = Some(ActiveDump {
             kind,
@@ -307,7 +306,7 @@ impl Netlink {
     /// `ENOBUFS`. A lost notification or reply asks for a re-dump; a cut dump part makes the
     /// running dump incomplete, so it is repeated.
     fn truncated(&mut self, source: Source) {
-        self.stats.truncated += 1;
+        self.stats.overruns += 1;
         match (source, self.active.as_mut()) {
             (Source::Notify, _) | (_, None) => self.queue.push_back(Event::Overrun),
             (_, Some(dump)) => dump.interrupted = true,
@@ -315,12 +314,10 @@ impl Netlink {
     }
 
     fn handle_datagram(&mut self, source: Source, len: usize) -> Result<(), Error> {
-        self.stats.datagrams += 1;
         // Parse from a moved-out buffer so `self` stays borrowable while handling.
         let rx = std::mem::take(&mut self.rx);
         let mut result = Ok(());
         for parsed in parse_messages(&rx[..len]) {
-            self.stats.messages += 1;
             match parsed {
                 Ok(msg) if source == Source::Notify => self.notification(msg),
                 Ok(msg) => {
@@ -344,19 +341,23 @@ impl Netlink {
                 let source = Source::Notify;
                 self.queue.push_back(Event::Message { source, msg });
             }
-            _ => self.stats.unknown += 1,
+            _ => {}
         }
     }
 
     fn reply(&mut self, msg: Message) -> Result<(), Error> {
         if msg.pid != self.pid {
-            self.stats.foreign += 1;
             return Ok(());
         }
         let dump = self.active.filter(|a| a.seq == msg.seq);
         match (&msg.body, dump) {
             (Body::Done { errno }, Some(d)) => self.dump_done(d, *errno),
             (Body::Error { errno, .. }, Some(d)) => self.dump_done(d, (*errno).max(1)),
+            // a link read that failed (the link went away): its counters simply stay
+            (Body::Error { errno, .. }, None) if msg.seq & OP_ID_LIMIT != 0 => {
+                log::debug!("netlink: request {} failed: errno {errno}", msg.seq);
+                Ok(())
+            }
             (Body::Error { errno, .. }, None) => {
                 let result = if *errno == 0 {
                     Ok(())
@@ -378,10 +379,7 @@ impl Netlink {
                 self.queue.push_back(Event::Message { source, msg });
                 Ok(())
             }
-            _ => {
-                self.stats.unknown += 1;
-                Ok(())
-            }
+            _ => Ok(()),
         }
     }
 
@@ -427,6 +425,8 @@ fn connect(groups: Groups) -> Result<NlSocketHandle, Error> {
 
 /// A larger receive buffer on the event socket, beyond `rmem_max` when we have
 /// `CAP_NET_ADMIN`: losing notifications costs a full re-dump.
+// neli's handle has no `AsFd`, which nix's `setsockopt` wants.
+#[allow(unsafe_code)]
 fn grow_rcvbuf(events: &NlSocketHandle) -> Result<(), Error> {
     // SAFETY: the descriptor is owned by `events`, which outlives this call.
     let fd = unsafe { BorrowedFd::borrow_raw(events.as_raw_fd()) };

@@ -8,20 +8,52 @@ use super::{Event, Source};
 use crate::engine::route::RT_TABLE_MAIN;
 use crate::engine::{Family, Route};
 
-/// What an event changed, for the daemon to re-feed the engine.
+/// What an event changed: each change is one fact for the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A link appeared or its name, admin state, carrier or operstate changed.
-    LinkChanged { ifindex: u32, name: IfName },
+    /// A link appeared under its name, or its admin state or carrier changed. The changes
+    /// of several messages about one link in one batch are merged into one.
+    Link {
+        ifindex: u32,
+        name: IfName,
+        changed: LinkChanges,
+    },
     /// Only the link's byte counters changed.
     Counters { ifindex: u32 },
-    /// The link is gone (with its addresses and routes). A link re-created under the same
-    /// name shows up as `LinkGone` of the old ifindex and `LinkChanged` of the new one.
+    /// The link is gone (with its addresses and routes), or no longer has this name. A link
+    /// re-created under the same name shows up as `LinkGone` of the old ifindex and
+    /// `Link` (`appeared`) of the new one.
     LinkGone { ifindex: u32, name: IfName },
     /// The addresses of this family on the link changed.
     AddrChanged { ifindex: u32, family: Family },
     /// The default routes of this family on the link changed.
     RoutesChanged { ifindex: u32, family: Family },
+}
+
+/// What about a link changed, as far as the daemon cares. Other flags and the operational
+/// state are kept in the view and reported as nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChanges {
+    /// The link has its name under this ifindex for the first time: it is new,
+    /// re-created, or renamed to it. What the view already knows of its addresses and
+    /// routes follows as `AddrChanged` / `RoutesChanged`.
+    pub appeared: bool,
+    /// `IFF_UP` changed.
+    pub admin: bool,
+    /// The carrier changed.
+    pub carrier: bool,
+}
+
+impl LinkChanges {
+    fn any(self) -> bool {
+        self.appeared || self.admin || self.carrier
+    }
+
+    fn merge(&mut self, other: LinkChanges) {
+        self.appeared |= other.appeared;
+        self.admin |= other.admin;
+        self.carrier |= other.carrier;
+    }
 }
 
 /// An entry and the dump generation that last confirmed it.
@@ -52,7 +84,8 @@ pub struct View {
     stats: ViewStats,
 }
 
-fn slot(kind: DumpKind) -> usize {
+/// The index of a dump kind in per-kind arrays.
+fn kind_index(kind: DumpKind) -> usize {
     match kind {
         DumpKind::Links => 0,
         DumpKind::Addrs => 1,
@@ -102,7 +135,7 @@ impl View {
 
     /// Whether a dump of this kind has started and not completed.
     pub fn dumping(&self, kind: DumpKind) -> bool {
-        self.dumping[slot(kind)].is_some()
+        self.dumping[kind_index(kind)].is_some()
     }
 
     pub fn stats(&self) -> ViewStats {
@@ -115,7 +148,7 @@ impl View {
         match event {
             Event::DumpStarted { kind, .. } => {
                 self.next_gen += 1;
-                self.dumping[slot(*kind)] = Some(self.next_gen);
+                self.dumping[kind_index(*kind)] = Some(self.next_gen);
             }
             Event::DumpDone { kind, complete, .. } => self.dump_done(*kind, *complete, out),
             Event::Message { source, msg } => self.apply_message(*source, msg, out),
@@ -126,7 +159,7 @@ impl View {
     /// The generation to stamp an entry with. Entries from a dump and from notifications
     /// that arrive while it runs are confirmed; anything older is removed at its end.
     fn gen(&self, kind: DumpKind) -> u64 {
-        self.dumping[slot(kind)].unwrap_or(0)
+        self.dumping[kind_index(kind)].unwrap_or(0)
     }
 
     fn apply_message(&mut self, _source: Source, msg: &Message, out: &mut Vec<Change>) {
@@ -170,29 +203,48 @@ impl View {
             item.stats = self.link(link.ifindex).and_then(|l| l.stats);
         }
         let before = self.links.insert(link.ifindex, Seen { item, gen });
-        match before {
-            Some(b) if same_state(&b.item, link) => {
-                if link.stats.is_some() && b.item.stats != link.stats {
-                    push(
-                        out,
-                        Change::Counters {
-                            ifindex: link.ifindex,
-                        },
-                    );
-                }
-            }
-            before => {
-                if let Some(b) = before.filter(|b| b.item.name != link.name) {
-                    self.by_name.remove(&b.item.name);
-                }
-                self.by_name.insert(link.name.clone(), link.ifindex);
+        let before = before.map(|b| b.item);
+        let renamed = before.as_ref().filter(|b| b.name != link.name);
+        if let Some(b) = renamed {
+            // for whoever knew it by its old name, it is gone
+            self.by_name.remove(&b.name);
+            let (ifindex, name) = (link.ifindex, b.name.clone());
+            push(out, Change::LinkGone { ifindex, name });
+        }
+        let changed = LinkChanges {
+            appeared: before.is_none() || renamed.is_some(),
+            admin: before.as_ref().is_some_and(|b| b.admin_up != link.admin_up),
+            carrier: before.as_ref().is_some_and(|b| b.carrier != link.carrier),
+        };
+        if !changed.any() {
+            // the counters of a link message count only when nothing else changed (the
+            // periodic link read); operstate and other flags are kept, and change nothing
+            if link.stats.is_some() && before.and_then(|b| b.stats) != link.stats {
                 push(
                     out,
-                    Change::LinkChanged {
+                    Change::Counters {
                         ifindex: link.ifindex,
-                        name: link.name.clone(),
                     },
                 );
+            }
+            return;
+        }
+        self.by_name.insert(link.name.clone(), link.ifindex);
+        push_link(out, link.ifindex, &link.name, changed);
+        if changed.appeared {
+            self.known_facts(link.ifindex, out);
+        }
+    }
+
+    /// What the view already knows of a link that just got its name (renamed to it):
+    /// whoever follows the name learns it only now.
+    fn known_facts(&self, ifindex: u32, out: &mut Vec<Change>) {
+        for family in [Family::V4, Family::V6] {
+            if self.addresses(ifindex).any(|a| a.family == family) {
+                push(out, Change::AddrChanged { ifindex, family });
+            }
+            if !self.default_routes(ifindex, family).is_empty() {
+                push(out, Change::RoutesChanged { ifindex, family });
             }
         }
     }
@@ -313,7 +365,7 @@ impl View {
     }
 
     fn dump_done(&mut self, kind: DumpKind, complete: bool, out: &mut Vec<Change>) {
-        let Some(gen) = self.dumping[slot(kind)].take() else {
+        let Some(gen) = self.dumping[kind_index(kind)].take() else {
             return;
         };
         // An interrupted or failed dump proves nothing about what it did not show.
@@ -379,14 +431,6 @@ fn routes_changed((ifindex, family): (u32, Family)) -> Change {
     Change::RoutesChanged { ifindex, family }
 }
 
-fn same_state(a: &Link, b: &Link) -> bool {
-    a.name == b.name
-        && a.admin_up == b.admin_up
-        && a.carrier == b.carrier
-        && a.operstate == b.operstate
-        && a.flags == b.flags
-}
-
 fn same_addr(a: &Addr, b: &Addr) -> bool {
     a.family == b.family && a.address == b.address && a.prefix_len == b.prefix_len
 }
@@ -397,12 +441,36 @@ fn push(out: &mut Vec<Change>, change: Change) {
     }
 }
 
+/// A link change, merged into the last one of the link in `out` unless the link went away
+/// since (then the order matters).
+fn push_link(out: &mut Vec<Change>, ifindex: u32, name: &IfName, changes: LinkChanges) {
+    let last = out.iter().rposition(|c| match c {
+        Change::Link { ifindex: i, .. } | Change::LinkGone { ifindex: i, .. } => *i == ifindex,
+        _ => false,
+    });
+    if let Some(Change::Link {
+        name: n, changed, ..
+    }) = last.map(|i| &mut out[i])
+    {
+        if n == name {
+            changed.merge(changes);
+            return;
+        }
+    }
+    let name = name.clone();
+    let changed = changes;
+    out.push(Change::Link {
+        ifindex,
+        name,
+        changed,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::netlink::message::{
-        LinkStats, RouteMsg, IFA_F_TENTATIVE, NLM_F_MULTI, RTN_UNICAST,
-    };
+    use crate::sys::netlink::message::{LinkStats, OperState, RouteMsg, NLM_F_MULTI};
+    use libc::{IFA_F_TENTATIVE, RTN_UNICAST};
 
     fn link(ifindex: u32, name: &str, carrier: bool) -> Link {
         Link {
@@ -427,6 +495,7 @@ mod tests {
             metric,
             gateway: Some("192.0.2.9".parse().expect("address")),
             oif: Some(ifindex),
+            prefsrc: None,
             multipath: false,
         }
     }
@@ -482,23 +551,94 @@ mod tests {
         }
     }
 
-    fn wan1_changed(ifindex: u32) -> Change {
+    fn wan1_changed(ifindex: u32, changed: LinkChanges) -> Change {
         let name = IfName::try_from("wan1").expect("short");
-        Change::LinkChanged { ifindex, name }
+        Change::Link {
+            ifindex,
+            name,
+            changed,
+        }
     }
+
+    const APPEARED: LinkChanges = LinkChanges {
+        appeared: true,
+        admin: false,
+        carrier: false,
+    };
+    const CARRIER: LinkChanges = LinkChanges {
+        appeared: false,
+        admin: false,
+        carrier: true,
+    };
 
     #[test]
     fn links_by_index_and_name_and_carrier_changes() {
         let mut v = View::new();
         let got = feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
-        assert_eq!(got, [wan1_changed(2)]);
+        assert_eq!(got, [wan1_changed(2, APPEARED)]);
         assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(2));
         // The same state again changes nothing; losing carrier does.
         let same = link_msg(true, link(2, "wan1", true));
         assert_eq!(feed(&mut v, &[same]), []);
         let lost = link_msg(true, link(2, "wan1", false));
-        assert_eq!(feed(&mut v, &[lost]), [wan1_changed(2)]);
+        assert_eq!(feed(&mut v, &[lost]), [wan1_changed(2, CARRIER)]);
         assert!(!v.link(2).expect("link").carrier);
+    }
+
+    #[test]
+    fn operstate_and_other_flags_change_nothing_the_daemon_does() {
+        let mut v = View::new();
+        feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
+        let mut l = link(2, "wan1", true);
+        l.operstate = Some(OperState::Up);
+        l.flags |= 0x40; // IFF_RUNNING
+        assert_eq!(feed(&mut v, &[link_msg(true, l)]), []);
+        assert_eq!(v.link(2).and_then(|l| l.operstate), Some(OperState::Up));
+    }
+
+    #[test]
+    fn one_link_change_per_batch_says_what_changed() {
+        let mut v = View::new();
+        feed(&mut v, &[link_msg(true, link(2, "wan1", true))]);
+        // `ip link set wan1 down`: admin down, then (linkwatch) the carrier
+        let mut down = link(2, "wan1", true);
+        down.admin_up = false;
+        let mut no_carrier = down.clone();
+        no_carrier.carrier = false;
+        let got = feed(&mut v, &[link_msg(true, down), link_msg(true, no_carrier)]);
+        let both = LinkChanges {
+            admin: true,
+            carrier: true,
+            ..LinkChanges::default()
+        };
+        assert_eq!(got, [wan1_changed(2, both)]);
+    }
+
+    #[test]
+    fn a_rename_is_gone_for_the_old_name_and_appears_with_what_is_known() {
+        let mut v = View::new();
+        feed(&mut v, &[link_msg(true, link(5, "usb0", true))]);
+        feed(&mut v, &[route_msg(true, route(5, 0))]);
+        // udev names the modem after it came up
+        let got = feed(&mut v, &[link_msg(true, link(5, "wan1", true))]);
+        let usb0 = IfName::try_from("usb0").expect("short");
+        assert_eq!(
+            got,
+            [
+                Change::LinkGone {
+                    ifindex: 5,
+                    name: usb0
+                },
+                wan1_changed(5, APPEARED),
+                Change::RoutesChanged {
+                    ifindex: 5,
+                    family: Family::V4
+                },
+            ]
+        );
+        assert!(v.link_by_name("usb0").is_none());
+        assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(5));
+        assert_eq!(v.default_routes(5, Family::V4).len(), 1, "kept");
     }
 
     #[test]
@@ -544,7 +684,10 @@ mod tests {
         let name = IfName::try_from("wan1").expect("short");
         assert_eq!(
             got,
-            [Change::LinkGone { ifindex: 2, name }, wan1_changed(9)]
+            [
+                Change::LinkGone { ifindex: 2, name },
+                wan1_changed(9, APPEARED)
+            ]
         );
         assert_eq!(v.link_by_name("wan1").map(|l| l.ifindex), Some(9));
         assert!(v.link(2).is_none());
