@@ -16,9 +16,11 @@
 //! The shell is small and does what the engine says:
 //! [`sys::netlink`] speaks rtnetlink (dumps, link/address/route events, route add/delete,
 //! link counters), [`sys::icmp`] sends and receives ICMP/ICMPv6 echo probes through each
-//! WAN, [`control`] is the UNIX-socket protocol shared by the daemon and its CLI,
-//! [`hooks`] spawns, reaps and times out transition hooks, and [`daemon`] is the one
-//! `poll(2)` loop: its parts (kernel, probes, control socket, signals) own the descriptors
+//! WAN, `sys::check` runs HTTP, DNS and TCP checks through each WAN (feature `checks`;
+//! their wire formats are the pure `check`), [`control`] is the UNIX-socket protocol
+//! shared by the daemon and its CLI, [`hooks`] spawns, reaps and times out transition
+//! hooks, and [`daemon`] is the one `poll(2)` loop: its parts (kernel, probes, checks,
+//! control socket, signals) own the descriptors
 //! and record what they read as engine inputs; once a turn the engine decides, and its
 //! actions go back to the part that has the means, until it says "wait until T".
 //!

@@ -190,6 +190,9 @@ impl Sim {
                 ..
             } => self.switches.push((self.now, active)),
             Action::Hook { .. } => {}
+            // the simulated config has ICMP targets only
+            #[cfg(feature = "checks")]
+            Action::StartCheck { .. } | Action::CancelChecks { .. } => {}
         }
     }
 

@@ -43,6 +43,18 @@ impl Engine {
                 seq,
                 error,
             } => self.on_probe_failed(now, wan, target, seq, error),
+            #[cfg(feature = "checks")]
+            Input::CheckDone {
+                wan,
+                target,
+                seq,
+                at,
+                result,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    e.wan.on_check_done(now, target, seq, at, result);
+                }
+            }
             Input::Counters {
                 wan,
                 rx_bytes,
@@ -88,7 +100,7 @@ impl Engine {
                 "{}: probe {seq} to target {target} failed: {error:?}",
                 e.wan.name
             );
-            e.wan.on_probe_failed(now, target, seq);
+            e.wan.on_probe_failed(now, target, seq, error);
         }
     }
 

@@ -1673,3 +1673,6 @@ fn operation_ids_stay_below_the_shells_numbers() {
     );
     assert_eq!(first_op(&acts), 1, "wrapped, skipping 0");
 }
+
+#[cfg(feature = "checks")]
+mod checks;

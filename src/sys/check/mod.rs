@@ -29,7 +29,7 @@
 //!          ("timeout"); before that it may move on to the next DNS server.
 //! ```
 //!
-//! An [`Outcome`](crate::check::Outcome) carries the result, the cause in words, the
+//! An [`Outcome`] carries the result, the cause in words, the
 //! round-trip times and, for a lookup, the address and TTL to keep in the WAN's
 //! [`Cache`](crate::check::cache::Cache).
 
