@@ -215,12 +215,17 @@ impl AsRawFd for Check {
 /// A random 16-bit value from the kernel (`getrandom(2)`, which never blocks once the
 /// system has booted), for DNS query ids. Should the call fail, the monotonic clock's
 /// microseconds, mixed, stand in: weaker, but an off-path forger would still have to guess.
+///
+/// The system call, not libc's wrapper: in the x86_64 static musl release build (LTO) the
+/// call to libc's `getrandom` jumped to address 0, and the daemon crashed on its first DNS
+/// check. The symbol was left undefined, most likely because std declares it weakly (with
+/// a system-call fallback of its own). The system call has no symbol to lose.
 #[allow(unsafe_code)]
 pub fn random_u16() -> u16 {
     let mut b = [0u8; 2];
     // SAFETY: `b` is a valid, writable buffer of `b.len()` bytes for the whole call; the
-    // kernel writes at most that many.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    // kernel writes at most that many. getrandom(2) takes (buf, buflen, flags).
+    let n = unsafe { libc::syscall(libc::SYS_getrandom, b.as_mut_ptr(), b.len(), 0u32) };
     if n == 2 {
         return u16::from_ne_bytes(b);
     }
