@@ -23,10 +23,11 @@ struct Entry {
     until: Instant,
 }
 
-/// The names one WAN resolved: at most one per target.
+/// The names one WAN resolved: at most one per target ([`MAX_TARGETS`]). The list is
+/// allocated with the first name (most WANs have none) and then keeps its room.
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
-    entries: heapless::Vec<Entry, MAX_TARGETS>,
+    entries: Vec<Entry>,
 }
 
 impl Cache {
@@ -55,13 +56,13 @@ impl Cache {
             addr: resolved.addr,
             until: now + ttl,
         };
-        if self.entries.is_full() {
+        if self.entries.len() >= MAX_TARGETS {
             let first = (0..self.entries.len()).min_by_key(|&i| self.entries[i].until);
             if let Some(i) = first {
                 self.entries.swap_remove(i);
             }
         }
-        let _ = self.entries.push(entry); // room made above
+        self.entries.push(entry); // at most MAX_TARGETS: room made above
     }
 
     /// Forgets everything (the WAN's link or its `dns` servers changed).

@@ -12,7 +12,8 @@
 //! reload) and drops the WAN's cached names with them.
 //!
 //! Nothing here blocks or allocates per check beyond the runner itself (an `http` or `dns`
-//! check is one boxed value with its bounded buffers): the lists are fixed-size.
+//! check is one boxed value with its bounded buffers): a WAN's list of running checks
+//! grows to what its rounds need, at most [`MAX_RUNNING`], and keeps that room.
 
 use std::time::Duration;
 
@@ -47,7 +48,8 @@ struct WanChecks {
     /// `[IPv4, IPv6]`; `None` while the interface name is not usable.
     via: [Option<Via>; 2],
     cache: Cache,
-    running: heapless::Vec<Running, MAX_RUNNING>,
+    /// At most [`MAX_RUNNING`].
+    running: Vec<Running>,
 }
 
 /// Every WAN's checks, indexed like the WAN table.
@@ -87,7 +89,7 @@ impl Checks {
                 return Some(done(wan, target, seq, now, Err(e.failed())));
             }
         };
-        if w.running.is_full() {
+        if w.running.len() >= MAX_RUNNING {
             log::debug!(
                 "{}: {MAX_RUNNING} checks running; the oldest makes room",
                 w.built_for.name
@@ -100,7 +102,7 @@ impl Checks {
             started_at: now,
             check,
         };
-        let _ = w.running.push(running); // room made above
+        w.running.push(running); // at most MAX_RUNNING: room made above
         None
     }
 
@@ -210,7 +212,7 @@ impl WanChecks {
             built_for: wan.clone(),
             via: [None, None],
             cache: Cache::new(),
-            running: heapless::Vec::new(),
+            running: Vec::new(),
         };
         w.build_via();
         w

@@ -144,7 +144,7 @@ pub struct Wan {
     pub late_rounds: u64,
     transitions: Deque<Transition, 8>,
     /// What each target did last (`health`), indexed like the targets.
-    records: HVec<Record, MAX_TARGETS>,
+    records: Vec<Record>,
     /// Probes that timed out by then are in `records`.
     timeouts_noted_until: Instant,
     /// Rounds were cleared: the shell's running checks count for nothing any more.

@@ -1,8 +1,6 @@
 //! A WAN's targets one by one: the action each gets in a round (an echo request or a
 //! check), what each did last (`health`), and the ends of checks.
 
-use heapless::Vec as HVec;
-
 use super::{Outcome, Wan};
 use crate::config::{Probe, Target, MAX_TARGETS};
 use crate::engine::health::{Failure, Record};
@@ -59,9 +57,9 @@ impl Wan {
 }
 
 /// One empty record per target.
-pub(super) fn records(probe: &Probe) -> HVec<Record, MAX_TARGETS> {
+pub(super) fn records(probe: &Probe) -> Vec<Record> {
     let n = probe.targets.len().min(MAX_TARGETS);
-    (0..n).map(|_| Record::default()).collect()
+    vec![Record::default(); n]
 }
 
 /// What the engine asks the shell for one target of a round.
