@@ -10,6 +10,10 @@ use super::report::{TargetHealth, WanHealth};
 use super::wan::Wan;
 use super::{Engine, Instant, ProbeError};
 
+/// Longest target text in a `health` row, in characters: a URL may be 512 bytes, and the
+/// largest answer (32 WANs × 8 targets) must fit in one control frame (64 KiB).
+pub const TARGET_TEXT_LEN: usize = 80;
+
 /// Why a probe or check of one target failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -102,7 +106,7 @@ fn wan_health(now: Instant, wan: &Wan) -> WanHealth {
             let failure = record.and_then(|r| r.failure.as_ref());
             TargetHealth {
                 kind: target.kind().to_string(),
-                target: target.to_string(),
+                target: shorten(target.to_string(), TARGET_TEXT_LEN),
                 result: record.map_or("none", Record::result).to_string(),
                 rtt_us: record.and_then(|r| r.rtt_us),
                 loss_centi_pct: summary.loss_centi_pct,
@@ -118,6 +122,17 @@ fn wan_health(now: Instant, wan: &Wan) -> WanHealth {
         state: wan.state().as_str().to_string(),
         targets,
     }
+}
+
+/// `text` cut to `most` characters, the last of them `…` when it was longer.
+fn shorten(mut text: String, most: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(most.saturating_sub(1)) {
+        if text.chars().count() > most {
+            text.truncate(cut);
+            text.push('…');
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -141,6 +156,14 @@ mod tests {
         for (failure, words) in cases {
             assert_eq!(failure.to_string(), words);
         }
+    }
+
+    #[test]
+    fn long_target_texts_are_cut() {
+        assert_eq!(shorten("198.51.100.53".into(), 80), "198.51.100.53");
+        assert_eq!(shorten("abcdef".into(), 6), "abcdef");
+        assert_eq!(shorten("abcdefg".into(), 6), "abcde…");
+        assert_eq!(shorten("ééééééé".into(), 3), "éé…");
     }
 
     #[test]

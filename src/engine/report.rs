@@ -70,7 +70,8 @@ pub struct TargetHealth {
     /// `icmp`, `http`, `dns` or `tcp`.
     pub kind: String,
     /// The target as the configuration names it (an address, a URL, `dns NAME via SERVER`,
-    /// `tcp ADDR:PORT`).
+    /// `tcp ADDR:PORT`), cut to [`TARGET_TEXT_LEN`](super::health::TARGET_TEXT_LEN)
+    /// characters.
     pub target: String,
     /// The last outcome: `pass`, `fail`, or `none` before the first.
     pub result: String,

@@ -314,3 +314,60 @@ fn a_target_times_out_even_when_others_decided_its_round() {
         (Some("HTTP 302 Found: captive portal?"), Some(980))
     );
 }
+
+#[test]
+fn the_largest_health_answer_fits_in_one_control_frame() {
+    use crate::config::{MAX_NAME_LEN, MAX_TARGETS, MAX_WANS};
+    use crate::control::protocol::{encode_response, Response};
+    // longest URLs, names and causes, every target failed
+    let path = "p".repeat(480);
+    let targets: Vec<Target> = (0..MAX_TARGETS)
+        .map(|i| http(&format!("http://192.0.2.{}/{path}", 80 + i)))
+        .collect();
+    let wans = (0..MAX_WANS)
+        .map(|i| {
+            let mut c = wan_cfg(&format!("{i:0>width$}", width = MAX_NAME_LEN), 1);
+            c.probe.targets = targets.clone();
+            c
+        })
+        .collect();
+    let mut h = H::new(config(wans));
+    let acts = h.run(0);
+    let longest = Failed {
+        step: Step::Resolve,
+        cause: Cause::Body {
+            status: 200,
+            got: Text::new(&[b'x'; 100]),
+        },
+    };
+    let mut checks = 0;
+    for a in acts {
+        if let Action::StartCheck {
+            wan, target, seq, ..
+        } = a
+        {
+            let result = Err(longest.clone());
+            let at = Instant::from_millis(5);
+            h.feed(
+                5,
+                Input::CheckDone {
+                    wan,
+                    target,
+                    seq,
+                    at,
+                    result,
+                },
+            );
+            checks += 1;
+        }
+    }
+    assert_eq!(checks, MAX_WANS * MAX_TARGETS);
+    let health = h.e.health(h.now);
+    assert!(health
+        .iter()
+        .flat_map(|w| &w.targets)
+        .all(|t| t.result == "fail"));
+    let mut frame = Vec::new();
+    let encoded = encode_response(&Response::Health(health), &mut frame);
+    assert_eq!(encoded, Ok(()), "{} bytes", frame.len());
+}
