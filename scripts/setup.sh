@@ -5,7 +5,8 @@
 #                     server and clients of the lab: busybox udhcpd/udhcpc with Debian's
 #                     udhcpc script, ISC dhclient, dhcpcd; net-snmp, mosquitto and curl
 #                     for the SNMP agent and the example hooks; conntrack, which checks
-#                     the daemon's own conntrack deletes)
+#                     the daemon's own conntrack deletes; dnsmasq, the DNS server of the check
+#                     tests)
 #   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
 #                     packaging linters (what .ci/run needs)
 set -euo pipefail
@@ -28,6 +29,7 @@ command -v mosquitto >/dev/null || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v conntrack >/dev/null || need_apt+=(conntrack)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 if [ "$full" = 1 ]; then
 	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
