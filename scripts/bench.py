@@ -16,9 +16,15 @@ and counts the work one carrier loss costs the daemon: decision passes of the en
 route dumps asked of the kernel (the `counters` of `status --json`), with probes slowed down
 so that nothing else happens in the window.
 
+and, for the HTTP, DNS and TCP checks (`--only checks`, or one of its parts), the time an
+HTTP-only outage takes to move the traffic, the daemon's CPU per 1000 HTTP and per 1000 DNS
+checks (counted by nft in the ISPs), its RSS with checks beside the probes, and the size the
+`checks` feature adds to the aarch64-musl binary.
+
 Usage (root):  scripts/bench.py [--full] [--record docs/benchmarks.md] [--only NAME,...]
                scripts/bench.py --soak DURATION [--seed N] [--record docs/benchmarks.md]
   NAME: carrier work blackhole-default blackhole-fast renew loss resources scale probes size
+        checks (= checks-detect checks-cpu checks-rss checks-size)
   --full   the long version: 10 minutes of 20 % loss instead of 60 s, more trials
   --soak   random faults over the real-DHCP-client lab for DURATION (30m, 90s), the
            routing invariant checked every 100 ms (scripts/soak.py)
@@ -85,22 +91,26 @@ class Lab:
         return sh("ip", "-n", self.gw, "route", "show", "default")
 
 
-def config_text(tmp, n, targets, profile):
+def config_text(tmp, n, targets, profile, reliability=1, dns=None):
+    """Targets are addresses (ICMP) or check tables already written as TOML (`{ http = … }`)."""
     p = PROFILES[profile]
+    toml = lambda t: t if t.startswith("{") else f'"{t}"'
     lines = [f'socket = "{tmp}/wf.sock"', f'hooks_dir = "{tmp}/hooks"', "", "[defaults]",
-             "targets = [" + ", ".join(f'"{t}"' for t in targets) + "]"]
+             "targets = [" + ", ".join(toml(t) for t in targets) + "]"]
     lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in p.items()]
-    lines.append("reliability = 1")
+    lines.append(f"reliability = {reliability}")
+    if dns:
+        lines.append("dns = [" + ", ".join(f'"{d}"' for d in dns) + "]")
     for i in range(1, n + 1):
         lines += ["", "[[wan]]", f'name = "wan{i}"', f'interface = "wan{i}"', f"priority = {i}"]
     return "\n".join(lines) + "\n"
 
 
 class Daemon:
-    def __init__(self, lab, n, targets, profile, binary=BIN):
+    def __init__(self, lab, n, targets, profile, binary=BIN, **config):
         self.tmp = tempfile.mkdtemp(prefix="wf-bench-")
         self.conf = Path(self.tmp) / "wanfailover.conf"
-        self.conf.write_text(config_text(self.tmp, n, targets, profile))
+        self.conf.write_text(config_text(self.tmp, n, targets, profile, **config))
         self.sock = Path(self.tmp) / "wf.sock"
         self.log = open(Path(self.tmp) / "daemon.log", "w")
         self.gw, self.binary = lab.gw, binary
@@ -390,9 +400,10 @@ def main():
         sys.exit("bench.py: needs root (network namespaces)")
     only = set(filter(None, args.only.split(",")))
     want = lambda name: not only or name in only
+    checks = [n for n in ("checks", "checks-detect", "checks-cpu", "checks-rss", "checks-size") if want(n)]
     subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--locked", "--release"], cwd=ROOT, check=True)
-    if want("resources") or want("scale"):
+    if want("resources") or want("scale") or want("checks") or want("checks-cpu") or want("checks-rss"):
         subprocess.run(["rustup", "target", "add", STATIC_TARGET], cwd=ROOT, check=True, capture_output=True)
         subprocess.run(["cargo", "build", "--locked", "--release", "--target", STATIC_TARGET], cwd=ROOT,
                        check=True)
@@ -459,6 +470,9 @@ def main():
             size = sizes.get(target)
             rows.append((f"static stripped binary, {target}", f"<= {budget} KiB",
                          f"{size / 1024:.0f} KiB" if size else "build failed", bool(size) and size <= budget * 1024))
+    if checks:
+        import bench_checks
+        rows += bench_checks.rows(sys.modules[__name__], args, want)
     report(rows, args, time.time() - started)
     return 0 if all(r[3] is not False for r in rows) else 1
 

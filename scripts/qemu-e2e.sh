@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cross-built gateway binaries, run under qemu-user on this machine:
 #   aarch64-unknown-linux-musl     through end-to-end scenarios in the namespace lab
-#                                  (carrier loss -> switch, SIGTERM -> routes restored)
+#                                  (carrier loss -> switch, SIGTERM -> routes restored,
+#                                  DNS and HTTP checks against real servers)
 #   armv7-unknown-linux-gnueabihf  through --version and check-config on every shipped config
 # Expects scripts/cross-build.sh to have built both (it builds them if missing). Root.
 set -euo pipefail
@@ -23,3 +24,6 @@ WF_TEST_BINARY="$PWD/$a64" WF_TEST_RUNNER=qemu-aarch64-static \
 	carrier_loss_fails_over_and_carrier_return_fails_back \
 	sigterm_restores_the_routes_other_actors_left \
 	dhcp_renew_is_taken_back
+WF_TEST_BINARY="$PWD/$a64" WF_TEST_RUNNER=qemu-aarch64-static \
+	cargo test --locked --test checks_daemon_e2e -- --test-threads=1 \
+	a_dead_dns_server_fails_that_wans_dns_and_http_by_name_only

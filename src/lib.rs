@@ -17,12 +17,13 @@
 //! The shell is small and does what the engine says:
 //! [`sys::netlink`] speaks rtnetlink (dumps, link/address/route events, route add/delete,
 //! link counters), [`sys::icmp`] sends and receives ICMP/ICMPv6 echo probes through each
-//! WAN, [`control`] is the UNIX-socket protocol shared by the daemon and its CLI,
-//! [`hooks`] spawns, reaps and times out transition hooks, and [`daemon`] is the one
-//! `poll(2)` loop: its parts (kernel, probes, control socket, metrics listener, signals)
-//! own the descriptors and record what they read as engine inputs; once a turn the engine
-//! decides, and its actions go back to the part that has the means, until it says "wait
-//! until T".
+//! WAN, `sys::check` runs HTTP, DNS and TCP checks through each WAN (feature `checks`;
+//! their wire formats are the pure `check`), [`control`] is the UNIX-socket protocol
+//! shared by the daemon and its CLI, [`hooks`] spawns, reaps and times out transition
+//! hooks, and [`daemon`] is the one `poll(2)` loop: its parts (kernel, probes, checks,
+//! control socket, metrics listener, signals) own the descriptors
+//! and record what they read as engine inputs; once a turn the engine decides, and its
+//! actions go back to the part that has the means, until it says "wait until T".
 //!
 //! [`config`] parses and validates `/etc/wanfailover.conf` into a [`config::Config`]; it is
 //! pure too (the caller reads the file).
@@ -38,6 +39,7 @@
 //! | [`engine`] | state machines, statistics, policy, reconcile, history | yes |
 //! | [`sys::netlink`] | rtnetlink over `neli` | no |
 //! | [`sys::icmp`] | echo probes over `socket2` raw/ping sockets | no |
+//! | `check`, `sys::check` | HTTP, DNS and TCP checks (feature `checks`): wire formats and verdicts; the runners | check: yes |
 //! | [`control`] | request/response protocol, server, client | protocol: yes |
 //! | [`hooks`] | hook processes | no |
 //! | [`daemon`] | the poll loop | no |
@@ -51,6 +53,8 @@
 #![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "checks")]
+pub mod check;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -20,6 +20,7 @@ commands:
   status [--json]                         one row per WAN
   status --watch [--interval 1s]          live view with latency and loss sparklines
   history [--json]                        recent transitions and switches
+  health [--json]                         per WAN and target: last result, RTT, loss, cause
   prefer NAME                             rank NAME first while it is usable
   auto                                    back to automatic ranking
   order NAME...                           new priority order (not persisted)
@@ -31,7 +32,7 @@ commands:
 options:
   -c, --config FILE   configuration file (default /etc/wanfailover.conf)
   --socket PATH       control socket (default: the config's `socket`, else /run/wanfailover.sock)
-  --json              machine-readable output (status, history)
+  --json              machine-readable output (status, history, health)
   --watch             status: redraw every --interval until Ctrl-C
   --interval DURATION status --watch: refresh interval (default 1s)
   --base-oid OID      snmp: the pass_persist OID (default 1.3.6.1.4.1.8072.9999.9999.57)
@@ -133,6 +134,7 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         "status" if args.watch => return no_names(&args).and_then(|()| watch(&args)),
         "status" => Request::Status,
         "history" => Request::History,
+        "health" => Request::Health,
         "prefer" => Request::Prefer(one_name(&args)?),
         "auto" => Request::Auto,
         "order" if args.names.is_empty() => {
@@ -310,6 +312,14 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
         }
         Response::History { now_us, entries } => {
             print!("{}", render::history_lines(now_us, &entries))
+        }
+        Response::Health(wans) if args.json => println!("{}", render::health_json(&wans)),
+        Response::Health(wans) => print!("{}", render::health_table(&wans)),
+        // a daemon older than `health` cannot decode the request
+        Response::Error(msg) if *request == Request::Health && msg.contains("malformed") => {
+            return Err(Failure::Error(format!(
+                "the daemon does not answer `health` (it is older than this client): {msg}"
+            )))
         }
         Response::Error(msg) | Response::Denied(msg) => return Err(Failure::Error(msg)),
         Response::Version(v) => println!("wanfailover daemon {v}"),

@@ -50,7 +50,11 @@ fn wan(name: &str, iface: &str, priority: u32) -> Wan {
         gateway: Gateway::Auto,
         enabled: true,
         probe: Probe {
-            targets: vec![v4(192, 0, 2, 53), v4(198, 51, 100, 53), v4(203, 0, 113, 53)],
+            targets: vec![
+                v4(192, 0, 2, 53).into(),
+                v4(198, 51, 100, 53).into(),
+                v4(203, 0, 113, 53).into(),
+            ],
             interval: INTERVAL,
             timeout: TIMEOUT,
             failure_interval: FAILURE_INTERVAL,
@@ -187,6 +191,9 @@ impl Sim {
                 ..
             } => self.switches.push((self.now, active)),
             Action::Hook { .. } => {}
+            // the simulated config has ICMP targets only
+            #[cfg(feature = "checks")]
+            Action::StartCheck { .. } | Action::CancelChecks { .. } => {}
         }
     }
 

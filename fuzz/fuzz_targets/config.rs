@@ -2,7 +2,7 @@
 //! Arbitrary bytes as a configuration file: `parse` must return, never panic, and an
 //! accepted configuration must hold the invariants the engine relies on.
 
-use wanfailover::config::{self, FamilySet, MAX_TARGETS, MAX_WANS};
+use wanfailover::config::{self, FamilySet, MAX_ROUNDS, MAX_TARGETS, MAX_WANS};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // The daemon reads files as UTF-8 and rejects anything else before parsing.
@@ -16,11 +16,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             for wan in &config.wans {
                 let p = &wan.probe;
                 assert!(!p.targets.is_empty() && p.targets.len() <= MAX_TARGETS);
-                assert!(p.timeout <= p.interval && p.reliability >= 1);
+                // rounds overlap: the timeout may be up to MAX_ROUNDS intervals
+                assert!(p.timeout <= p.interval * MAX_ROUNDS as u32 && p.reliability >= 1);
                 let priority = wan.priority.fixed().unwrap_or(config::MAX_PRIORITY);
                 assert!(priority.checked_add(config.down_penalty).is_some());
                 if wan.family == FamilySet::Ipv4 {
-                    assert!(p.targets.iter().all(|t| t.is_ipv4()));
+                    let mut addrs = p.targets.iter().filter_map(|t| t.address());
+                    assert!(addrs.all(|a| a.is_ipv4()));
+                }
+                for t in &p.targets {
+                    let _ = t.to_string();
                 }
                 let _ = wan.summary();
             }

@@ -24,6 +24,7 @@ mod matches;
 mod probe;
 mod raw;
 mod routing;
+mod target;
 mod units;
 mod validate;
 mod values;
@@ -40,6 +41,9 @@ pub use routing::{
     Mode, Policy, Protocol, Routing, Sticky, WanRouting, DEFAULT_TABLE_BASE, DEFAULT_WEIGHT,
     MAX_POLICIES, MAX_WEIGHT, RESERVED_TABLES,
 };
+pub use target::Target;
+#[cfg(feature = "checks")]
+pub use target::{DnsTarget, HttpTarget};
 pub use units::{format_duration, parse_duration, parse_percent, UnitError};
 pub use validate::{
     DEFAULT_DEGRADED_PENALTY, DEFAULT_DOWN, DEFAULT_DOWN_PENALTY, DEFAULT_FAILURE_INTERVAL,
@@ -51,6 +55,8 @@ pub use validate::{
 pub const MAX_WANS: usize = 32;
 /// Most probe targets per WAN.
 pub const MAX_TARGETS: usize = 8;
+/// Most `dns` servers per WAN (as many as `resolv.conf` takes).
+pub const MAX_DNS_SERVERS: usize = 3;
 /// Most rounds of one WAN outstanding at once: `timeout` may be at most this many times
 /// `interval` (the config refuses more). dpinger's default loss interval is 4 × its send
 /// interval. 4 rounds of `MAX_TARGETS` probes are 32 in flight: half the statistics window,
@@ -133,7 +139,8 @@ pub struct Quality {
 /// its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    pub targets: Vec<IpAddr>,
+    /// In config order: ICMP addresses and, with the `checks` feature, HTTP/DNS/TCP checks.
+    pub targets: Vec<Target>,
     /// Time between rounds while the WAN is `up`/`init`/`degraded`.
     pub interval: Duration,
     /// How long a probe may take before it counts as lost.
@@ -151,6 +158,13 @@ pub struct Probe {
     /// Targets that must answer for a round to pass. For a `both` WAN each family is judged
     /// on its own targets (the config guarantees at least `reliability` of each family).
     pub reliability: u8,
+}
+
+impl Probe {
+    /// The addresses of the ICMP targets, in config order.
+    pub fn icmp_targets(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.targets.iter().filter_map(Target::icmp)
+    }
 }
 
 /// One `[[wan]]`. A `both` WAN has at least one IPv4 and one IPv6 target and

@@ -10,9 +10,12 @@ use toml::Spanned;
 
 use super::error::Collector;
 use super::raw::RawProbe;
+use super::target::Target;
 use super::units::format_duration;
 use super::validate::{self, Ctx};
 use super::values::start_of;
+#[cfg(feature = "checks")]
+use super::MAX_DNS_SERVERS;
 use super::{FamilySet, Percent, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
 
 /// A value and where it came from (`None`: a built-in default).
@@ -126,7 +129,7 @@ fn targets(
     ctx: &Ctx<'_>,
     own: &RawProbe,
     defaults: &RawProbe,
-) -> Option<Vec<IpAddr>> {
+) -> Option<Vec<Target>> {
     let Some(list) = own.targets.as_ref().or(defaults.targets.as_ref()) else {
         let msg = format!(
             "WAN `{}` has no targets: set `targets` in [defaults] or in this [[wan]]",
@@ -136,22 +139,21 @@ fn targets(
         return None;
     };
     let items = list.get_ref();
-    if items.is_empty() || items.len() > MAX_TARGETS {
-        let msg = format!(
-            "WAN `{}` needs 1 to {MAX_TARGETS} targets, not {}",
-            ctx.name,
-            items.len()
-        );
-        c.at(&list.span(), msg);
+    if !counted(c, ctx, list, "targets", MAX_TARGETS) {
         return None;
     }
     let before = c.len();
-    let refs: Vec<&Spanned<IpAddr>> = items.iter().collect();
+    let refs: Vec<&Spanned<Target>> = items.iter().collect();
     validate::duplicates(c, "target", &refs);
     for t in items {
-        check_target_family(c, ctx, t);
+        if let Some(ip) = t.get_ref().address() {
+            check_family(c, ctx, &format!("target {}", t.get_ref()), ip, &t.span());
+        }
     }
-    let has = |v4: bool| items.iter().any(|t| t.get_ref().is_ipv4() == v4);
+    let has = |v4: bool| {
+        let of = |t: &Spanned<Target>| t.get_ref().address().map(|a| a.is_ipv4());
+        items.iter().any(|t| of(t) == Some(v4))
+    };
     if ctx.family == FamilySet::Both && !(has(true) && has(false)) {
         let msg = format!(
             "WAN `{}` has family = \"both\" and needs at least one IPv4 and one IPv6 target",
@@ -159,21 +161,110 @@ fn targets(
         );
         c.at(&list.span(), msg);
     }
-    (c.len() == before).then(|| items.iter().map(|t| *t.get_ref()).collect())
+    #[allow(unused_mut)] // filled in only with the `checks` feature
+    let mut out: Vec<Target> = items.iter().map(|t| t.get_ref().clone()).collect();
+    #[cfg(feature = "checks")]
+    resolvers(c, ctx, own, defaults, &refs, &mut out);
+    (c.len() == before).then_some(out)
 }
 
-fn check_target_family(c: &mut Collector<'_>, ctx: &Ctx<'_>, target: &Spanned<IpAddr>) {
-    let ip = target.get_ref();
+/// Whether `list` has 1 to `most` entries; reports it if not.
+fn counted<T>(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    list: &Spanned<Vec<T>>,
+    what: &str,
+    most: usize,
+) -> bool {
+    let n = list.get_ref().len();
+    if (1..=most).contains(&n) {
+        return true;
+    }
+    let msg = format!("WAN `{}` needs 1 to {most} {what}, not {n}", ctx.name);
+    c.at(&list.span(), msg);
+    false
+}
+
+/// A target or server of the other family than a single-family WAN cannot be reached
+/// through it.
+fn check_family(c: &mut Collector<'_>, ctx: &Ctx<'_>, what: &str, ip: IpAddr, span: &Range<usize>) {
     let (is, wants) = match (ctx.family, ip) {
         (FamilySet::Ipv4, IpAddr::V6(_)) => ("IPv6", "ipv4"),
         (FamilySet::Ipv6, IpAddr::V4(_)) => ("IPv4", "ipv6"),
         _ => return,
     };
     let msg = format!(
-        "target {ip} is {is} but WAN `{}` has family = \"{wants}\"",
+        "{what} is {is} but WAN `{}` has family = \"{wants}\"",
         ctx.name
     );
-    c.at(&target.span(), msg);
+    c.at(span, msg);
+}
+
+/// The WAN's `dns` servers: checked wherever the WAN picks them up, and handed to every
+/// `http` target that names a host (which needs them: never the system resolver).
+#[cfg(feature = "checks")]
+fn resolvers(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    own: &RawProbe,
+    defaults: &RawProbe,
+    items: &[&Spanned<Target>],
+    out: &mut [Target],
+) {
+    use crate::check::url::Host;
+    let dns = own.dns.as_ref().or(defaults.dns.as_ref());
+    let servers = dns.map(|d| dns_servers(c, ctx, d));
+    let named = |t: &Target| matches!(t, Target::Http(h) if matches!(h.url.host, Host::Name(_)));
+    for t in items.iter().filter(|t| named(t.get_ref())) {
+        let msg = if ctx.family == FamilySet::Both {
+            format!(
+                "WAN `{}` has family = \"both\": the host name in {} does not say which \
+                 family to check; write an address in the URL",
+                ctx.name,
+                t.get_ref()
+            )
+        } else if dns.is_none() {
+            format!(
+                "{} names a host, but WAN `{}` has no `dns` servers to look it up through: \
+                 set `dns = [\"…\"]` in [defaults] or in this [[wan]], or write an address",
+                t.get_ref(),
+                ctx.name
+            )
+        } else {
+            continue;
+        };
+        c.at(&t.span(), msg);
+    }
+    let Some(Some(servers)) = servers else {
+        return;
+    };
+    for t in out.iter_mut() {
+        match t {
+            Target::Http(h) if matches!(h.url.host, Host::Name(_)) => h.resolvers = servers.clone(),
+            _ => {}
+        }
+    }
+}
+
+/// `dns`: 1 to [`MAX_DNS_SERVERS`] unique servers of the WAN's family.
+#[cfg(feature = "checks")]
+fn dns_servers(
+    c: &mut Collector<'_>,
+    ctx: &Ctx<'_>,
+    list: &Spanned<Vec<Spanned<IpAddr>>>,
+) -> Option<Vec<IpAddr>> {
+    let items = list.get_ref();
+    if !counted(c, ctx, list, "`dns` servers", MAX_DNS_SERVERS) {
+        return None;
+    }
+    let before = c.len();
+    let refs: Vec<&Spanned<IpAddr>> = items.iter().collect();
+    validate::duplicates(c, "dns server", &refs);
+    for s in items {
+        let ip = *s.get_ref();
+        check_family(c, ctx, &format!("dns server {ip}"), ip, &s.span());
+    }
+    (c.len() == before).then(|| items.iter().map(|s| *s.get_ref()).collect())
 }
 
 /// A round passes when `reliability` targets answer, so there must be that many; a `both`
@@ -182,9 +273,14 @@ fn check_reliability(
     c: &mut Collector<'_>,
     ctx: &Ctx<'_>,
     reliability: &Picked<u32>,
-    targets: &[IpAddr],
+    targets: &[Target],
 ) -> Option<()> {
-    let v4 = targets.iter().filter(|t| t.is_ipv4()).count();
+    // an http target by name goes by the WAN's family (a `both` WAN may not have one)
+    let is_v4 = |t: &Target| {
+        t.address()
+            .map_or(ctx.family == FamilySet::Ipv4, |a| a.is_ipv4())
+    };
+    let v4 = targets.iter().filter(|t| is_v4(t)).count();
     let fewest = match ctx.family {
         FamilySet::Both => v4.min(targets.len() - v4),
         _ => targets.len(),

@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::error::Collector;
 use super::routing::{self, RawRouting, RawWanRouting, POLICY_KEYS};
+use super::target::{self, Target};
 use super::values::{self, Value};
 use super::{FamilySet, Gateway, Percent, Priority};
 
@@ -55,6 +56,7 @@ const WAN_KEYS: &[&str] = &[
 ];
 pub const PROBE_KEYS: &[&str] = &[
     "targets",
+    "dns",
     "interval",
     "timeout",
     "failure_interval",
@@ -76,7 +78,9 @@ type Field<T> = Option<Spanned<T>>;
 /// Keys allowed both in `[defaults]` and in each `[[wan]]`.
 #[derive(Debug, Default)]
 pub struct RawProbe {
-    pub targets: Field<Vec<Spanned<IpAddr>>>,
+    pub targets: Field<Vec<Spanned<Target>>>,
+    /// DNS servers for host names in `http` targets.
+    pub dns: Field<Vec<Spanned<IpAddr>>>,
     pub interval: Field<Duration>,
     pub timeout: Field<Duration>,
     pub failure_interval: Field<Duration>,
@@ -210,7 +214,8 @@ fn read_probe_key(c: &mut Collector<'_>, p: &mut RawProbe, key: &str, v: &Value<
     use values::{duration, integer, percent};
     let count = (1, u32::from(u8::MAX));
     match key {
-        "targets" => p.targets = values::ip_list(c, key, v),
+        "targets" => p.targets = target::list(c, key, v),
+        "dns" => p.dns = dns_servers(c, key, v),
         "interval" => p.interval = duration(c, key, v, INTERVAL_RANGE),
         "timeout" => p.timeout = duration(c, key, v, INTERVAL_RANGE),
         "failure_interval" => p.failure_interval = duration(c, key, v, INTERVAL_RANGE),
@@ -228,6 +233,17 @@ fn read_probe_key(c: &mut Collector<'_>, p: &mut RawProbe, key: &str, v: &Value<
         _ => return false,
     }
     true
+}
+
+/// `dns`: the servers that resolve host names of `http` targets through this WAN.
+fn dns_servers(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Field<Vec<Spanned<IpAddr>>> {
+    if !cfg!(feature = "checks") {
+        let msg = "`dns` servers resolve host names of http targets, which this build leaves \
+                   out (built without the `checks` feature)";
+        c.at(&v.span(), msg.to_string());
+        return None;
+    }
+    values::ip_list(c, key, v)
 }
 
 #[derive(Clone, Copy)]

@@ -61,6 +61,10 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+fn icmp(s: &str) -> Target {
+    Target::Icmp(ip(s))
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -96,7 +100,7 @@ fn built_in_defaults() {
     assert_eq!(wan.gateway, Gateway::Auto);
     assert!(wan.enabled);
     let want = Probe {
-        targets: vec![ip("192.0.2.53"), ip("198.51.100.53")],
+        targets: vec![icmp("192.0.2.53"), icmp("198.51.100.53")],
         interval: ms(1_000),
         timeout: ms(1_000),
         failure_interval: ms(300),
@@ -147,7 +151,7 @@ enabled = false
     assert_eq!((fiber.probe.down, fiber.probe.reliability), (4, 2));
     assert_eq!(fiber.quality.max_latency, Some(ms(300)));
     assert_eq!(fiber.quality.recovery_latency, Some(ms(200)));
-    assert_eq!(lte.probe.targets, vec![ip("192.0.2.1")]);
+    assert_eq!(lte.probe.targets, vec![icmp("192.0.2.1")]);
     assert_eq!((lte.probe.down, lte.probe.reliability), (4, 1));
     assert_eq!(lte.probe.interval, ms(2_000));
     assert_eq!(lte.probe.timeout, ms(1_000));
@@ -195,7 +199,7 @@ fn both_families() {
     assert_eq!(wan.family, FamilySet::Both);
     assert_eq!(
         wan.probe.targets,
-        vec![ip("192.0.2.53"), ip("2001:db8::53")]
+        vec![icmp("192.0.2.53"), icmp("2001:db8::53")]
     );
 }
 
@@ -1239,6 +1243,7 @@ fn balance_keys_need_the_feature() {
     assert_eq!(r.routing.wans[0].table, 9);
 }
 
+#[cfg(feature = "balance")]
 #[test]
 fn routing_keys_are_refused_until_the_daemon_applies_them() {
     let text = "mode = \"balance\"\nflush_conntrack = true\n\n[[wan]]\nname = \"a\"\n\
@@ -1263,4 +1268,381 @@ fn routing_keys_are_refused_until_the_daemon_applies_them() {
         .replace("flush_conntrack = true", "flush_conntrack = false")
         .replace("table = 7\n", "");
     assert!(parse(&plain, FILE).is_ok());
+}
+
+// ----- check targets (DESIGN.md §9) ------------------------------------------------------
+
+#[cfg(feature = "checks")]
+mod checks {
+    use super::*;
+    use crate::check::dns::{Name, RecordType};
+    use crate::check::url::Host;
+
+    /// BASE with its WAN's `targets` (and more lines) set.
+    fn with(lines: &str) -> String {
+        format!("{BASE}{lines}\n")
+    }
+
+    fn targets(lines: &str) -> Vec<Target> {
+        ok(&with(lines)).wans[0].probe.targets.clone()
+    }
+
+    #[test]
+    fn kinds_mix_in_one_list() {
+        let t = targets(
+            r#"targets = [
+    "198.51.100.53",
+    { http = "http://203.0.113.80/generate_204" },
+    { http = "http://203.0.113.80/", body = "NetworkManager is online" },
+    { http = "http://203.0.113.80:8080/portal", status = 302 },
+    { dns = "198.51.100.53", name = "Example.COM" },
+    { tcp = "203.0.113.80:443" },
+]"#,
+        );
+        assert_eq!(t.len(), 6);
+        assert_eq!(t[0], icmp("198.51.100.53"));
+        let http = |i: usize| match &t[i] {
+            Target::Http(h) => h.clone(),
+            other => panic!("not http: {other:?}"),
+        };
+        // NetworkManager's defaults: 204 without a body, 200 with one
+        assert_eq!((http(1).status, http(1).body.as_deref()), (204, None));
+        assert_eq!(
+            (http(2).status, http(2).body.as_deref()),
+            (200, Some("NetworkManager is online"))
+        );
+        assert_eq!(http(3).status, 302);
+        assert_eq!(http(3).url.port, 8080);
+        assert_eq!(http(1).url.host, Host::Addr(ip("203.0.113.80")));
+        assert!(http(1).resolvers.is_empty());
+        let Target::Dns(d) = &t[4] else { panic!() };
+        assert_eq!(d.server, ip("198.51.100.53"));
+        assert_eq!(*d.name, Name::from_dotted("example.com").unwrap());
+        assert_eq!(d.qtype(), RecordType::A);
+        assert_eq!(t[5], Target::Tcp("203.0.113.80:443".parse().unwrap()));
+        let shown: Vec<String> = t.iter().map(|t| t.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "198.51.100.53",
+                "http://203.0.113.80/generate_204",
+                "http://203.0.113.80/",
+                "http://203.0.113.80:8080/portal",
+                "dns example.com via 198.51.100.53",
+                "tcp 203.0.113.80:443",
+            ]
+        );
+        let probe = &ok(&with(
+            "targets = [\"192.0.2.1\", { tcp = \"192.0.2.2:22\" }]",
+        ))
+        .wans[0]
+            .probe;
+        assert_eq!(probe.icmp_targets().collect::<Vec<_>>(), [ip("192.0.2.1")]);
+    }
+
+    /// The commented check examples in the shipped file are valid targets.
+    #[test]
+    fn shipped_check_examples_parse() {
+        let examples: Vec<&str> = include_str!("../../etc/wanfailover.conf")
+            .lines()
+            .filter_map(|l| l.strip_prefix("#   {"))
+            .map(|l| l.split(" # ").next().unwrap_or(l).trim())
+            .collect();
+        assert_eq!(examples.len(), 5, "{examples:?}");
+        let list: Vec<String> = examples.iter().map(|e| format!("{{{e}")).collect();
+        let t = targets(&format!("targets = [{}]", list.join(", ")));
+        let kinds: Vec<&str> = t.iter().map(Target::kind).collect();
+        assert_eq!(kinds, ["http", "http", "http", "dns", "tcp"]);
+    }
+
+    #[test]
+    fn host_names_resolve_through_the_wans_dns() {
+        let text = BASE.replace(
+            "[[wan]]",
+            "dns = [\"198.51.100.53\", \"203.0.113.53\"]\n\n[[wan]]",
+        );
+        let t = targets_of(&format!(
+            "{text}targets = [{{ http = \"http://connectivity.example.test/generate_204\" }}]\n"
+        ));
+        let Target::Http(h) = &t[0] else { panic!() };
+        assert_eq!(
+            h.url.host,
+            Host::Name(Box::new(
+                Name::from_dotted("connectivity.example.test").unwrap()
+            ))
+        );
+        assert_eq!(h.resolvers, [ip("198.51.100.53"), ip("203.0.113.53")]);
+        // the WAN's own list wins over [defaults]
+        let own =
+            format!("{text}dns = [\"192.0.2.53\"]\ntargets = [{{ http = \"http://h.test/\" }}]\n");
+        let Target::Http(h) = &targets_of(&own)[0] else {
+            panic!()
+        };
+        assert_eq!(h.resolvers, [ip("192.0.2.53")]);
+    }
+
+    fn targets_of(text: &str) -> Vec<Target> {
+        ok(text).wans[0].probe.targets.clone()
+    }
+
+    #[test]
+    fn host_name_without_dns_servers() {
+        one_error(
+            &with("targets = [{ http = \"http://h.example/\" }]"),
+            "8:12",
+            "http://h.example/ names a host, but WAN `fiber` has no `dns` servers to look it \
+             up through: set `dns = [\"…\"]` in [defaults] or in this [[wan]], or write an \
+             address",
+        );
+    }
+
+    #[test]
+    fn https_is_refused_with_the_reason_and_an_alternative() {
+        one_error(
+            &with("targets = [{ http = \"https://203.0.113.80/generate_204\" }]"),
+            "8:21",
+            "invalid URL \"https://203.0.113.80/generate_204\": https:// cannot be checked: \
+             that needs a TLS stack, too big for this daemon; to see that the server answers, \
+             use { tcp = \"203.0.113.80:443\" }",
+        );
+        one_error(
+            &with("targets = [\"http://203.0.113.80/\"]"),
+            "8:12",
+            "\"http://203.0.113.80/\" is a URL: write a check target as a table, \
+             { http = \"http://203.0.113.80/\" }",
+        );
+    }
+
+    #[test]
+    fn mistakes_in_check_tables() {
+        let cases = [
+            (
+                "{ http = \"http://203.0.113.80/\", statsu = 204 }",
+                "8:45",
+                "unknown key `statsu` in an http target: did you mean `status`?",
+            ),
+            (
+                "{ tcp = \"203.0.113.80:443\", status = 204 }",
+                "8:40",
+                "unknown key `status` in a tcp target: it belongs to `http` targets",
+            ),
+            (
+                "{ tcp = \"203.0.113.80:443\", port = 1 }",
+                "8:40",
+                "unknown key `port` in a tcp target: a tcp target takes only `tcp`",
+            ),
+            (
+                "{ http = \"http://203.0.113.80/\", dns = \"198.51.100.53\" }",
+                "8:45",
+                "unknown key `dns` in an http target: a target has one kind; write `dns` as a \
+                 target of its own",
+            ),
+            (
+                "{ status = 204 }",
+                "8:12",
+                "a check target needs one of `http`, `dns` or `tcp`",
+            ),
+            (
+                "{ http = \"http://203.0.113.80/\", status = 99 }",
+                "8:54",
+                "`status` must be from 200 to 599, not 99",
+            ),
+            (
+                "{ http = \"http://203.0.113.80/\", status = 600 }",
+                "8:54",
+                "not 600",
+            ),
+            (
+                "{ http = \"http://203.0.113.80/\", status = \"204\" }",
+                "8:54",
+                "`status` expects an integer",
+            ),
+            (
+                "{ http = \"http://203.0.113.80/\", body = \"\" }",
+                "8:52",
+                "`body` must be 1 to 256 bytes, not 0",
+            ),
+            (
+                "{ http = \"http://203.0.113.80:99999/\" }",
+                "8:21",
+                "invalid URL \"http://203.0.113.80:99999/\": the port must be a number from 1 \
+                 to 65535",
+            ),
+            (
+                "{ http = \"ftp://203.0.113.80/\" }",
+                "8:21",
+                "only http:// URLs can be checked",
+            ),
+            (
+                "{ http = 80 }",
+                "8:21",
+                "`http` expects a string, found the integer 80",
+            ),
+            (
+                "{ tcp = \"203.0.113.80:0\" }",
+                "8:20",
+                "invalid tcp target \"203.0.113.80:0\": the port must be a number from 1 to \
+                 65535",
+            ),
+            (
+                "{ tcp = \"example.com:443\" }",
+                "8:20",
+                "a tcp target takes an address, not a host name",
+            ),
+            (
+                "{ dns = \"198.51.100.53\" }",
+                "8:12",
+                "a dns target needs `name`, the name to look up",
+            ),
+            (
+                "{ dns = \"198.51.100.53\", name = \"a..b\" }",
+                "8:44",
+                "invalid name \"a..b\" in `name`: empty label",
+            ),
+            (
+                "{ dns = \"dns.example\", name = \"example.com\" }",
+                "8:20",
+                "invalid address \"dns.example\" in `dns`",
+            ),
+            ("7", "8:12", "`targets` expects an IP address or a check"),
+        ];
+        for (table, at, needle) in cases {
+            one_error(&with(&format!("targets = [{table}]")), at, needle);
+        }
+        let long_body = format!(
+            "targets = [{{ http = \"http://192.0.2.1/\", body = \"{}\" }}]",
+            "x".repeat(257)
+        );
+        one_error(
+            &with(&long_body),
+            "8:",
+            "`body` must be 1 to 256 bytes, not 257",
+        );
+    }
+
+    #[test]
+    fn families_across_kinds() {
+        one_error(
+            &with("targets = [{ tcp = \"[2001:db8::1]:443\" }]"),
+            "8:12",
+            "target tcp [2001:db8::1]:443 is IPv6 but WAN `fiber` has family = \"ipv4\"",
+        );
+        one_error(
+            &with("targets = [{ dns = \"2001:db8::53\", name = \"example.com\" }]"),
+            "8:12",
+            "target dns example.com via 2001:db8::53 is IPv6",
+        );
+        let v6 = BASE
+            .replace("priority = 1", "priority = 1\nfamily = \"ipv6\"")
+            .replace("\"192.0.2.53\", \"198.51.100.53\"", "\"2001:db8::53\"");
+        let t = targets_of(&format!(
+            "{v6}targets = [{{ dns = \"2001:db8::53\", name = \"example.com\" }}, \
+             {{ http = \"http://[2001:db8::80]/generate_204\" }}]\n"
+        ));
+        let Target::Dns(d) = &t[0] else { panic!() };
+        assert_eq!(d.qtype(), RecordType::Aaaa);
+        // a both WAN: each family needs a target, of any kind
+        let both = BASE.replace("priority = 1", "priority = 1\nfamily = \"both\"");
+        let mixed = format!(
+            "{both}targets = [\"192.0.2.1\", {{ tcp = \"[2001:db8::1]:443\" }}]\nreliability = 1\n"
+        );
+        assert_eq!(targets_of(&mixed).len(), 2);
+        let by_name = format!(
+            "{both}dns = [\"192.0.2.53\"]\ntargets = [\"192.0.2.1\", \"2001:db8::1\", \
+             {{ http = \"http://h.test/\" }}]\n"
+        );
+        one_error(
+            &by_name,
+            "10:40",
+            "WAN `fiber` has family = \"both\": the host name in http://h.test/ does not say \
+             which family to check; write an address in the URL",
+        );
+    }
+
+    #[test]
+    fn reliability_counts_every_kind() {
+        let text = with(
+            "targets = [\"192.0.2.1\", { tcp = \"192.0.2.2:443\" }, \
+             { dns = \"192.0.2.3\", name = \"example.com\" }]\nreliability = 3",
+        );
+        assert_eq!(ok(&text).wans[0].probe.reliability, 3);
+        one_error(
+            &with("targets = [\"192.0.2.1\", { tcp = \"192.0.2.2:443\" }]\nreliability = 3"),
+            "9:15",
+            "`reliability` is 3 but WAN `fiber` has only 2 target(s)",
+        );
+    }
+
+    #[test]
+    fn duplicate_checks() {
+        one_error(
+            &with("targets = [{ tcp = \"192.0.2.2:443\" }, { tcp = \"192.0.2.2:443\" }]"),
+            "8:39",
+            "duplicate target `tcp 192.0.2.2:443` (first used on line 8)",
+        );
+        // the same address by ICMP and TCP is two targets
+        assert_eq!(
+            targets(
+                "targets = [\"192.0.2.2\", { tcp = \"192.0.2.2:443\" }, \
+                 { http = \"http://192.0.2.2/\" }]"
+            )
+            .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn dns_servers() {
+        let cases = [
+            (
+                "dns = []",
+                "8:7",
+                "WAN `fiber` needs 1 to 3 `dns` servers, not 0",
+            ),
+            (
+                "dns = [\"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\"]",
+                "8:7",
+                "not 4",
+            ),
+            (
+                "dns = [\"192.0.2.1\", \"192.0.2.1\"]",
+                "8:21",
+                "duplicate dns server `192.0.2.1` (first used on line 8)",
+            ),
+            (
+                "dns = [\"2001:db8::53\"]",
+                "8:8",
+                "dns server 2001:db8::53 is IPv6 but WAN `fiber` has family = \"ipv4\"",
+            ),
+            (
+                "dns = [\"resolver\"]",
+                "8:8",
+                "invalid address \"resolver\" in `dns`",
+            ),
+            ("dns = \"192.0.2.1\"", "8:7", "`dns` expects an array"),
+        ];
+        for (line, at, needle) in cases {
+            one_error(&with(line), at, needle);
+        }
+        one_error(
+            &with("dsn = [\"192.0.2.1\"]"),
+            "8:1",
+            "unknown key `dsn` in [[wan]]: did you mean `dns`?",
+        );
+    }
+}
+
+#[cfg(not(feature = "checks"))]
+#[test]
+fn check_targets_need_the_checks_feature() {
+    one_error(
+        &format!("{BASE}targets = [{{ tcp = \"192.0.2.2:443\" }}]\n"),
+        "8:12",
+        "HTTP, DNS and TCP checks are not in this build (built without the `checks` feature)",
+    );
+    one_error(
+        &format!("{BASE}dns = [\"192.0.2.53\"]\n"),
+        "8:7",
+        "`dns` servers resolve host names of http targets, which this build leaves out",
+    );
 }

@@ -44,7 +44,7 @@ fn found(v: &Value<'_>) -> String {
 }
 
 /// Records "`key` expects `what`, found …" at `v`.
-fn wrong_type(c: &mut Collector<'_>, key: &str, what: &str, v: &Value<'_>) {
+pub fn wrong_type(c: &mut Collector<'_>, key: &str, what: &str, v: &Value<'_>) {
     c.at(
         &v.span(),
         format!("`{key}` expects {what}, found {}", found(v)),
@@ -204,25 +204,37 @@ pub fn socket_addr(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Sp
     }
 }
 
-/// A list of addresses. `None` if the value or any element is invalid (all are reported).
-pub fn ip_list(
+/// An array (of `what`), each element read by `read`. `None` if the value or any element
+/// is invalid (all are reported).
+pub fn array<T>(
     c: &mut Collector<'_>,
     key: &str,
     v: &Value<'_>,
-) -> Option<Spanned<Vec<Spanned<IpAddr>>>> {
+    what: &str,
+    mut read: impl FnMut(&mut Collector<'_>, &str, &Value<'_>) -> Option<T>,
+) -> Option<Spanned<Vec<T>>> {
     let DeValue::Array(items) = v.get_ref() else {
-        wrong_type(c, key, "an array of IP address strings", v);
+        wrong_type(c, key, what, v);
         return None;
     };
     let mut out = Vec::new();
     let mut ok = true;
     for item in items.iter() {
-        match ip(c, key, item) {
-            Some(ip) => out.push(ip),
+        match read(c, key, item) {
+            Some(x) => out.push(x),
             None => ok = false,
         }
     }
     ok.then(|| Spanned::new(v.span(), out))
+}
+
+/// A list of addresses.
+pub fn ip_list(
+    c: &mut Collector<'_>,
+    key: &str,
+    v: &Value<'_>,
+) -> Option<Spanned<Vec<Spanned<IpAddr>>>> {
+    array(c, key, v, "an array of IP address strings", ip)
 }
 
 pub fn family(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<FamilySet>> {

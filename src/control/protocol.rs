@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{HistoryEntry, WanCounters, WanStatus};
+use crate::engine::{HistoryEntry, WanCounters, WanHealth, WanStatus};
 
 /// First byte of every frame: catches a peer that is not speaking this protocol at all.
 pub const MAGIC: u8 = 0x57;
@@ -59,6 +59,8 @@ pub enum Request {
     Stop,
     /// Tag 8: the daemon's work counters.
     Counters,
+    /// Tag 9: per WAN and target, the last result and the cause of the last failure.
+    Health,
 }
 
 impl Request {
@@ -66,7 +68,8 @@ impl Request {
     /// may send those.
     pub fn is_mutating(&self) -> bool {
         match self {
-            Request::Version | Request::Status | Request::History | Request::Counters => false,
+            Request::Version | Request::Status | Request::History => false,
+            Request::Counters | Request::Health => false,
             Request::Prefer(_) | Request::Auto | Request::Order(_) => true,
             Request::Reload | Request::Stop => true,
         }
@@ -84,6 +87,7 @@ impl Request {
             Request::Reload => "reload",
             Request::Stop => "stop",
             Request::Counters => "counters",
+            Request::Health => "health",
         }
     }
 }
@@ -109,6 +113,8 @@ pub enum Response {
     },
     /// Tag 6: the daemon's work counters.
     Counters(Counters),
+    /// Tag 7: one entry per WAN, in config order, with a row per target.
+    Health(Vec<WanHealth>),
 }
 
 /// How much work the daemon did since it started: what the benchmark reads to show that one
@@ -331,7 +337,7 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::FamilyStatus;
+    use crate::engine::{FamilyStatus, TargetHealth};
 
     fn status_row() -> WanStatus {
         WanStatus {
@@ -388,6 +394,7 @@ mod tests {
             Request::Reload,
             Request::Stop,
             Request::Counters,
+            Request::Health,
         ]
     }
 
@@ -419,7 +426,33 @@ mod tests {
                     probes_lost: 2,
                 }],
             }),
+            Response::Health(vec![health()]),
+            Response::Health(Vec::new()),
         ]
+    }
+
+    fn health() -> WanHealth {
+        let row = |kind: &str, target: &str, cause: Option<&str>| TargetHealth {
+            kind: kind.into(),
+            target: target.into(),
+            result: if cause.is_some() { "fail" } else { "pass" }.into(),
+            rtt_us: Some(900),
+            loss_centi_pct: Some(0),
+            cause: cause.map(str::to_string),
+            failed_ago_ms: cause.map(|_| 4_000),
+        };
+        WanHealth {
+            name: "lte".into(),
+            state: "down".into(),
+            targets: vec![
+                row("icmp", "198.51.100.53", None),
+                row(
+                    "http",
+                    "http://203.0.113.80/",
+                    Some("HTTP 302 Found: captive portal?"),
+                ),
+            ],
+        }
     }
 
     /// Decodes every frame in `bytes`, fed in chunks of `chunk` bytes.
@@ -576,7 +609,7 @@ mod tests {
     #[test]
     fn garbage_bodies_are_malformed() {
         let cases: [&[u8]; 6] = [
-            &[0x09],                               // no such request tag
+            &[0x0a],                               // no such request tag
             &[0x03, 0x05, b'a'],                   // string shorter than announced
             &[0x03, 0x01, 0xff],                   // invalid UTF-8
             &[0x01, 0x00],                         // trailing byte
@@ -586,7 +619,7 @@ mod tests {
         for body in cases {
             assert_eq!(decode_request(body), Err(FrameError::Malformed), "{body:?}");
         }
-        assert_eq!(decode_response(&[0x07]), Err(FrameError::Malformed));
+        assert_eq!(decode_response(&[0x08]), Err(FrameError::Malformed));
     }
 
     #[test]

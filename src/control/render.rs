@@ -1,4 +1,5 @@
-//! What the CLI prints: the `status` table, `history` lines and their `--json` forms.
+//! What the CLI prints: the `status` table, `history` lines, the `health` table and their
+//! `--json` forms.
 //! Pure: response data in, text out.
 //!
 //! Units in the human output: latency and jitter in milliseconds with one decimal, loss in
@@ -13,7 +14,7 @@
 use super::json::Json;
 use super::protocol::Counters;
 use crate::engine::report::or_none;
-use crate::engine::{FamilyStatus, HistoryEntry, WanStatus};
+use crate::engine::{FamilyStatus, HistoryEntry, TargetHealth, WanHealth, WanStatus};
 
 /// The `status` table, one row per WAN, `*` marking the active one. A dual-stack WAN whose
 /// families are in different states shows them after its own (`up (ipv6 down)`), and a
@@ -295,6 +296,107 @@ pub fn history_json(now_us: u64, entries: &[HistoryEntry]) -> String {
     j.finish()
 }
 
+/// The `health` table: a row per target, the WAN's name and state on its first row; the
+/// last failure's cause with its age.
+pub fn health_table(wans: &[WanHealth]) -> String {
+    if wans.is_empty() {
+        return "no WANs configured\n".to_string();
+    }
+    let header = [
+        "WAN",
+        "STATE",
+        "KIND",
+        "TARGET",
+        "LAST",
+        "RTT",
+        "LOSS",
+        "LAST FAILURE",
+    ];
+    let right = [false, false, false, false, false, true, true, false];
+    let mut cells = Vec::new();
+    for wan in wans {
+        for (i, t) in wan.targets.iter().enumerate() {
+            let (name, state) = if i == 0 {
+                (wan.name.clone(), wan.state.clone())
+            } else {
+                (String::new(), String::new())
+            };
+            cells.push(vec![
+                name,
+                state,
+                t.kind.clone(),
+                t.target.clone(),
+                t.result.clone(),
+                opt(t.rtt_us, millis),
+                opt(t.loss_centi_pct, |c| percent(u64::from(c))),
+                last_failure(t),
+            ]);
+        }
+    }
+    table(&header, &right, &cells)
+}
+
+/// `timeout (12s ago)`, or `-` for a target that never failed.
+fn last_failure(t: &TargetHealth) -> String {
+    match (&t.cause, t.failed_ago_ms) {
+        (Some(cause), Some(ago)) => format!("{cause} ({} ago)", span(ago)),
+        (Some(cause), None) => cause.clone(),
+        (None, _) => "-".to_string(),
+    }
+}
+
+/// `health --json`: `{"wans":[{"name":…,"state":…,"targets":[{...}, ...]}, ...]}`.
+pub fn health_json(wans: &[WanHealth]) -> String {
+    let mut j = Json::new();
+    j.begin_object();
+    j.key("wans");
+    j.begin_array();
+    for wan in wans {
+        j.begin_object();
+        j.key("name");
+        j.string(&wan.name);
+        j.key("state");
+        j.string(&wan.state);
+        j.key("targets");
+        j.begin_array();
+        for t in &wan.targets {
+            target_object(&mut j, t);
+        }
+        j.end_array();
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    j.finish()
+}
+
+fn target_object(j: &mut Json, t: &TargetHealth) {
+    j.begin_object();
+    for (key, value) in [
+        ("kind", &t.kind),
+        ("target", &t.target),
+        ("result", &t.result),
+    ] {
+        j.key(key);
+        j.string(value);
+    }
+    j.key("rtt_us");
+    j.opt_uint(t.rtt_us);
+    j.key("loss_pct");
+    match t.loss_centi_pct {
+        Some(c) => j.centi(u64::from(c)),
+        None => j.null(),
+    }
+    j.key("cause");
+    match &t.cause {
+        Some(cause) => j.string(cause),
+        None => j.null(),
+    }
+    j.key("failed_ago_ms");
+    j.opt_uint(t.failed_ago_ms);
+    j.end_object();
+}
+
 /// Columns separated by two spaces, padded to the widest cell (by characters); no
 /// trailing blanks. An empty first header makes the first column a one-space marker column
 /// (`*` for the active WAN). `right[i]` right-aligns column `i`.
@@ -557,6 +659,71 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    fn health() -> Vec<WanHealth> {
+        let target = |kind: &str, target: &str, rtt_us, loss, cause: Option<&str>| TargetHealth {
+            kind: kind.into(),
+            target: target.into(),
+            result: if cause.is_some() { "fail" } else { "pass" }.into(),
+            rtt_us,
+            loss_centi_pct: loss,
+            cause: cause.map(str::to_string),
+            failed_ago_ms: cause.map(|_| 12_000),
+        };
+        let portal = "HTTP 302 Found: captive portal?";
+        vec![
+            WanHealth {
+                name: "hotel".into(),
+                state: "down".into(),
+                targets: vec![
+                    target("icmp", "198.51.100.53", Some(1_250), Some(0), None),
+                    target(
+                        "http",
+                        "http://203.0.113.80/",
+                        Some(2_010),
+                        Some(10_000),
+                        Some(portal),
+                    ),
+                ],
+            },
+            WanHealth {
+                name: "lte".into(),
+                state: "init".into(),
+                targets: vec![TargetHealth {
+                    result: "none".into(),
+                    ..target("dns", "dns example.com via 198.51.100.53", None, None, None)
+                }],
+            },
+        ]
+    }
+
+    #[test]
+    fn health_table_text() {
+        let expected = concat!(
+            "WAN    STATE  KIND  TARGET                             LAST     RTT    LOSS  LAST FAILURE\n",
+            "hotel  down   icmp  198.51.100.53                      pass  1.3 ms    0.0%  -\n",
+            "              http  http://203.0.113.80/               fail  2.0 ms  100.0%  HTTP 302 Found: captive portal? (12s ago)\n",
+            "lte    init   dns   dns example.com via 198.51.100.53  none       -       -  -\n",
+        );
+        assert_eq!(health_table(&health()), expected);
+        assert_eq!(health_table(&[]), "no WANs configured\n");
+    }
+
+    #[test]
+    fn health_json_text() {
+        let expected = concat!(
+            r#"{"wans":[{"name":"hotel","state":"down","targets":["#,
+            r#"{"kind":"icmp","target":"198.51.100.53","result":"pass","rtt_us":1250,"#,
+            r#""loss_pct":0.00,"cause":null,"failed_ago_ms":null},"#,
+            r#"{"kind":"http","target":"http://203.0.113.80/","result":"fail","rtt_us":2010,"#,
+            r#""loss_pct":100.00,"cause":"HTTP 302 Found: captive portal?","failed_ago_ms":12000}]},"#,
+            r#"{"name":"lte","state":"init","targets":[{"kind":"dns","#,
+            r#""target":"dns example.com via 198.51.100.53","result":"none","rtt_us":null,"#,
+            r#""loss_pct":null,"cause":null,"failed_ago_ms":null}]}]}"#,
+            "\n"
+        );
+        assert_eq!(health_json(&health()), expected);
     }
 
     fn history() -> Vec<HistoryEntry> {

@@ -19,6 +19,21 @@ impl Daemon {
                     addr,
                     seq,
                 } => self.parts.probes.send(now, wan, target, addr, seq),
+                #[cfg(feature = "checks")]
+                Action::StartCheck {
+                    wan,
+                    target,
+                    seq,
+                    deadline,
+                } => self
+                    .parts
+                    .checks
+                    .start(now, &self.engine, wan, target, seq, deadline),
+                #[cfg(feature = "checks")]
+                Action::CancelChecks { wan, family } => {
+                    self.parts.checks.cancel(wan, family);
+                    None
+                }
                 Action::AddRoute { op, route, append } => {
                     let kind = if append {
                         RouteOp::Append

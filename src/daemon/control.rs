@@ -70,6 +70,7 @@ fn answer(now: Instant, request: Request, ctx: &mut Ctx<'_>) -> Response {
             entries: ctx.engine.history(),
         },
         Request::Counters => Response::Counters(ctx.full_counters()),
+        Request::Health => Response::Health(ctx.engine.health(now)),
         Request::Prefer(name) => steer(now, Command::Prefer(name), ctx),
         Request::Auto => steer(now, Command::Auto, ctx),
         Request::Order(names) => steer(now, Command::Order(names), ctx),

@@ -95,6 +95,7 @@ impl Kernel {
         };
         let Some(link) = self.view.link_by_name(&wan.interface) else {
             wan.ifindex = None;
+            wan.sources = [None; 2];
             ctx.engine.handle(now, Input::LinkGone { wan: id });
             return;
         };
@@ -105,6 +106,7 @@ impl Kernel {
             ctx.engine.handle(now, input);
         }
         for &family in Family::managed_by(wan.families) {
+            wan.sources[family.index()] = self.view.source_address(ifindex, family);
             ctx.engine.handle(now, self.addresses(id, ifindex, family));
             ctx.engine.handle(now, self.routes(id, ifindex, family));
         }
@@ -168,6 +170,7 @@ impl Kernel {
                 for id in ids(ctx.wans.on_ifindex(*ifindex)) {
                     if let Some(wan) = ctx.wans.get_mut(id) {
                         wan.addresses_epoch = wan.addresses_epoch.wrapping_add(1);
+                        wan.sources[family.index()] = self.view.source_address(*ifindex, *family);
                     }
                     ctx.engine
                         .handle(now, self.addresses(id, *ifindex, *family));
@@ -287,6 +290,7 @@ fn on_link_gone(now: Instant, ifindex: u32, name: &str, ctx: &mut Ctx<'_>) {
             continue; // the re-created link is already bound
         }
         wan.ifindex = None;
+        wan.sources = [None; 2];
         ctx.engine.handle(now, Input::LinkGone { wan: id });
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! The shell is made of parts that own descriptors and keep their state to themselves
 //! ([`part::Part`]): the signals, the kernel (rtnetlink sockets and the kernel view), the
-//! control socket, the probe sockets and the metrics listener. Every turn of the loop
+//! control socket, the probe sockets, the metrics listener and (feature `checks`) the
+//! HTTP, DNS and TCP checks. Every turn of the loop
 //!
 //! 1. reads the clock and lets each part catch up (its timers, the WAN table);
 //! 2. runs one decision pass of the engine for everything recorded since the last turn,
-//!    and carries out its actions: probes to the probe part, route operations to the
-//!    kernel part, hooks to the hook runner;
+//!    and carries out its actions: probes to the probe part, checks to the checks part,
+//!    route operations to the kernel part, hooks to the hook runner;
 //! 3. waits on every part's descriptors until the earliest deadline anyone has;
 //! 4. hands each part the readiness of its descriptors; the part reads a bounded batch
 //!    and records what it learned as engine inputs (nothing is decided yet);
@@ -18,6 +19,8 @@
 //! target or a control client) can hold the loop.
 
 mod actions;
+#[cfg(feature = "checks")]
+mod checks;
 mod control;
 mod kernel;
 #[cfg(feature = "metrics")]
@@ -45,6 +48,8 @@ use crate::hooks::Hooks;
 use crate::sys::netlink;
 use crate::sys::poll::{monotonic_now, Poller};
 
+#[cfg(feature = "checks")]
+use self::checks::Checks;
 use self::control::Control;
 use self::kernel::Kernel;
 use self::metrics::Metrics;
@@ -105,24 +110,31 @@ struct Parts {
     control: Control,
     probes: Probes,
     metrics: Metrics,
+    #[cfg(feature = "checks")]
+    checks: Checks,
 }
+
+/// How many parts there are.
+const PARTS: usize = if cfg!(feature = "checks") { 6 } else { 5 };
 
 impl Parts {
     /// Every part. A new kind of socket is one more field and one more entry here.
-    fn each(&mut self) -> [&mut dyn Part; 5] {
+    fn each(&mut self) -> [&mut dyn Part; PARTS] {
         [
             &mut self.signals,
             &mut self.kernel,
             &mut self.control,
             &mut self.probes,
             &mut self.metrics,
+            #[cfg(feature = "checks")]
+            &mut self.checks,
         ]
     }
 }
 
 /// A part's number in [`Parts::each`]: the owner tag of its descriptors.
 fn owner(i: usize) -> u8 {
-    // five parts
+    // a handful of parts
     u8::try_from(i).unwrap_or(u8::MAX)
 }
 
@@ -177,6 +189,8 @@ pub fn run(options: Options) -> Result<(), Error> {
             control,
             probes: Probes::default(),
             metrics,
+            #[cfg(feature = "checks")]
+            checks: Checks::default(),
         },
         hooks: Hooks::new(config.hooks_dir.clone(), config.hook_timeout),
         notifier: Notifier::from_env(now),

@@ -59,18 +59,8 @@ impl Probes {
     /// new order (keeping the sockets of WANs that stayed in place); a WAN whose interface
     /// came, went, was re-created or changed addresses gets its sockets (re)opened.
     fn follow(&mut self, wans: &Wans) {
-        if self.generation != Some(wans.generation()) {
-            self.generation = Some(wans.generation());
-            let mut old = std::mem::take(&mut self.wans);
-            for (_, wan) in wans.iter() {
-                let kept = old.iter().position(|s| s.opened_for.same_place(wan));
-                let sockets = match kept {
-                    Some(i) => old.swap_remove(i),
-                    None => WanSockets::closed(wan),
-                };
-                self.wans.push(sockets);
-            }
-        }
+        let (list, seen) = (&mut self.wans, &mut self.generation);
+        wans.remap(list, seen, |s| &s.opened_for, WanSockets::closed);
         for (sockets, (_, wan)) in self.wans.iter_mut().zip(wans.iter()) {
             sockets.follow(wan);
         }

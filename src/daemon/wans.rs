@@ -3,9 +3,11 @@
 //! ifindexes of its own accord and the parts of the shell must agree on them, so they live
 //! here, indexed like the engine's table (config order, [`WanId`]).
 //!
-//! The kernel part writes the facts ([`Wan::ifindex`], [`Wan::addresses_epoch`]); the probe
-//! part follows them with its sockets.
+//! The kernel part writes the facts ([`Wan::ifindex`], [`Wan::addresses_epoch`],
+//! [`Wan::sources`]); the probe part follows them with its sockets, the checks part with
+//! the way out of its checks.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{Config, FamilySet, Priority};
@@ -26,6 +28,8 @@ pub struct Wan {
     /// Counts changes of the interface's addresses: a probe socket keeps the source address
     /// it was opened with, so it is rebuilt when this moves.
     pub addresses_epoch: u32,
+    /// A usable address per family (`[v4, v6]`), the source of the WAN's checks.
+    pub sources: [Option<IpAddr>; 2],
 }
 
 impl Wan {
@@ -38,6 +42,7 @@ impl Wan {
             probe_timeout: wan.probe.timeout,
             ifindex: None,
             addresses_epoch: 0,
+            sources: [None; 2],
         }
     }
 
@@ -74,15 +79,35 @@ impl Wans {
             if let Some(kept) = old.iter().find(|o| o.same_place(&new)) {
                 new.ifindex = kept.ifindex;
                 new.addresses_epoch = kept.addresses_epoch;
+                new.sources = kept.sources;
             }
             self.list.push(new);
         }
         self.generation = self.generation.wrapping_add(1);
     }
 
-    /// Changes whenever ids may have moved (see [`Wans::reconfigure`]).
-    pub fn generation(&self) -> u32 {
-        self.generation
+    /// Keeps a part's per-WAN `list` in the order of the table: after a reload (a new
+    /// generation; `seen` is the one the list follows) the entries of WANs that stayed in
+    /// place (`place` of the entry) move to their new position, new WANs get `new(wan)`.
+    pub fn remap<T>(
+        &self,
+        list: &mut Vec<T>,
+        seen: &mut Option<u32>,
+        place: impl Fn(&T) -> &Wan,
+        new: impl Fn(&Wan) -> T,
+    ) {
+        if *seen == Some(self.generation) {
+            return;
+        }
+        *seen = Some(self.generation);
+        let mut old = std::mem::take(list);
+        for (_, wan) in self.iter() {
+            let kept = old.iter().position(|e| place(e).same_place(wan));
+            list.push(match kept {
+                Some(i) => old.swap_remove(i),
+                None => new(wan),
+            });
+        }
     }
 
     pub fn get(&self, id: WanId) -> Option<&Wan> {

@@ -20,9 +20,10 @@ use heapless::{Deque, Vec as HVec};
 
 use super::device::Kind;
 use super::reconcile::{Reconciler, Want};
+use super::round::family_of;
 use super::stats::Throughput;
 use super::wan::{Link, State, Transition, Wan};
-use super::{Action, Family, Instant, WanId};
+use super::{Action, Family, Instant, ProbeError, WanId};
 use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
 
 /// A transition to report: of the WAN (`None`) or of one family of a dual-stack WAN.
@@ -45,8 +46,9 @@ pub(super) struct Entry {
     pub(super) throughput: Throughput,
     families: [Option<Wan>; 2],
     pub(super) reconcilers: [Option<Reconciler>; 2],
-    /// The family of each target, in config order. The shell numbers targets as the config
-    /// lists them; a family's machine numbers its own targets (that family's, in order).
+    /// The family of each target, in config order (an address's, or the WAN's for an http
+    /// target that names a host). The shell numbers targets as the config lists them; a
+    /// family's machine numbers its own targets (that family's, in order).
     target_families: HVec<Family, MAX_TARGETS>,
     /// The WAN's state as last told, and since when.
     state: State,
@@ -83,7 +85,7 @@ impl Entry {
         retiring: &mut Vec<Reconciler>,
     ) {
         self.priority = cfg.priority;
-        let families = cfg.probe.targets.iter().map(|t| Family::of(*t));
+        let families = cfg.probe.targets.iter().map(|t| family_of(t, cfg.family));
         self.target_families = families.take(MAX_TARGETS).collect();
         let link = self.link();
         for family in [Family::V4, Family::V6] {
@@ -233,14 +235,37 @@ impl Entry {
     }
 
     /// `Input::ProbeFailed`, for the WAN's target number `target`.
-    pub(super) fn on_probe_failed(&mut self, now: Instant, target: u8, seq: u16) {
+    pub(super) fn on_probe_failed(
+        &mut self,
+        now: Instant,
+        target: u8,
+        seq: u16,
+        error: ProbeError,
+    ) {
         if let Some((w, local)) = self.machine_of(target) {
-            w.on_probe_failed(now, local, seq);
+            w.on_probe_failed(now, local, seq, error);
             self.collect(now);
         }
     }
 
-    /// Every family's timers; their probes go out under the WAN's target numbers.
+    /// `Input::CheckDone`, for the WAN's target number `target`.
+    #[cfg(feature = "checks")]
+    pub(super) fn on_check_done(
+        &mut self,
+        now: Instant,
+        target: u8,
+        seq: u16,
+        at: Instant,
+        result: Result<std::time::Duration, crate::check::Failed>,
+    ) {
+        if let Some((w, local)) = self.machine_of(target) {
+            w.on_check_done(now, local, seq, at, result);
+            self.collect(now);
+        }
+    }
+
+    /// Every family's timers; their probes and checks go out under the WAN's target
+    /// numbers.
     pub(super) fn tick(
         &mut self,
         now: Instant,
@@ -254,9 +279,13 @@ impl Entry {
             let first = out.len();
             w.tick(now, id, out);
             for action in out.range_mut(first..) {
-                if let Action::SendProbe { target, .. } = action {
-                    *target = global_target(&self.target_families, family, *target);
-                }
+                let target = match action {
+                    Action::SendProbe { target, .. } => target,
+                    #[cfg(feature = "checks")]
+                    Action::StartCheck { target, .. } => target,
+                    _ => continue,
+                };
+                *target = global_target(&self.target_families, family, *target);
             }
         }
         self.collect(now);
@@ -272,13 +301,33 @@ impl Entry {
         self.families.iter_mut().flatten().for_each(Wan::stop);
     }
 
+    /// How many targets the WAN has (its target numbers are below).
+    pub(super) fn target_count(&self) -> usize {
+        self.target_families.len()
+    }
+
+    /// The family of the WAN's target `target`.
+    pub(super) fn target_family(&self, target: u8) -> Option<Family> {
+        self.target_families.get(usize::from(target)).copied()
+    }
+
     /// The machine probing the WAN's target `target`, and its own number for it.
+    pub(super) fn target(&self, target: u8) -> Option<(&Wan, u8)> {
+        let (family, local) = self.local_of(target)?;
+        Some((self.families[family.index()].as_ref()?, local))
+    }
+
     fn machine_of(&mut self, target: u8) -> Option<(&mut Wan, u8)> {
-        let family = *self.target_families.get(usize::from(target))?;
+        let (family, local) = self.local_of(target)?;
+        Some((self.families[family.index()].as_mut()?, local))
+    }
+
+    /// The family of the WAN's target `target` and that family's number for it.
+    fn local_of(&self, target: u8) -> Option<(Family, u8)> {
+        let family = self.target_family(target)?;
         let before = self.target_families.get(..usize::from(target))?;
         let local = before.iter().filter(|&&f| f == family).count();
-        let w = self.families[family.index()].as_mut()?;
-        Some((w, u8::try_from(local).ok()?))
+        Some((family, u8::try_from(local).ok()?))
     }
 
     // ----- the WAN's state and what is told ---------------------------------------------
@@ -379,7 +428,9 @@ fn family_config(cfg: &config::Wan, family: Family) -> config::Wan {
         Family::V4 => FamilySet::Ipv4,
         Family::V6 => FamilySet::Ipv6,
     };
-    own.probe.targets.retain(|t| Family::of(*t) == family);
+    own.probe
+        .targets
+        .retain(|t| family_of(t, cfg.family) == family);
     own
 }
 

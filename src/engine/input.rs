@@ -45,6 +45,18 @@ impl Engine {
                 seq,
                 error,
             } => self.on_probe_failed(now, wan, target, seq, error),
+            #[cfg(feature = "checks")]
+            Input::CheckDone {
+                wan,
+                target,
+                seq,
+                at,
+                result,
+            } => {
+                if let Some(e) = self.entry(wan) {
+                    e.on_check_done(now, target, seq, at, result);
+                }
+            }
             Input::Counters {
                 wan,
                 rx_bytes,
@@ -90,7 +102,7 @@ impl Engine {
                 "{}: probe {seq} to target {target} failed: {error:?}",
                 e.name
             );
-            e.on_probe_failed(now, target, seq);
+            e.on_probe_failed(now, target, seq, error);
         }
     }
 

@@ -26,6 +26,7 @@
 mod decide;
 pub mod device;
 mod entry;
+pub mod health;
 pub mod history;
 mod input;
 pub mod policy;
@@ -48,7 +49,8 @@ use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Reconciler, Taken};
 
-pub use report::{FamilyStatus, HistoryEntry, WanCounters, WanStatus};
+pub use health::Failure;
+pub use report::{FamilyStatus, HistoryEntry, TargetHealth, WanCounters, WanHealth, WanStatus};
 pub use route::{Family, Route};
 pub use time::Instant;
 
@@ -160,6 +162,17 @@ pub enum Input {
         seq: u16,
         error: ProbeError,
     },
+    /// A check the shell ran for [`Action::StartCheck`] finished `at`: passed with the
+    /// round trip it measured (the TCP handshake, the DNS answer), or failed with its cause.
+    /// Like an echo reply, a pass after its round's deadline counts in the statistics only.
+    #[cfg(feature = "checks")]
+    CheckDone {
+        wan: WanId,
+        target: u8,
+        seq: u16,
+        at: Instant,
+        result: Result<Duration, crate::check::Failed>,
+    },
     /// Kernel link counters (IFLA_STATS64) for throughput.
     Counters {
         wan: WanId,
@@ -215,6 +228,22 @@ pub enum Action {
         addr: IpAddr,
         seq: u16,
     },
+    /// Run the check of target `target` (an http, dns or tcp target of the WAN's config)
+    /// through the WAN, to finish by `deadline`. Report with `Input::CheckDone` and the same
+    /// `wan`, `target` and `seq`.
+    #[cfg(feature = "checks")]
+    StartCheck {
+        wan: WanId,
+        target: u8,
+        seq: u16,
+        deadline: Instant,
+    },
+    /// The WAN's rounds of `family` were cleared (link lost, interface replaced, no route or
+    /// address of that family, targets changed by a reload): stop its running checks of
+    /// that family, whose results would count for nothing, and forget the host names it
+    /// resolved. A dual-stack WAN's other family keeps its checks.
+    #[cfg(feature = "checks")]
+    CancelChecks { wan: WanId, family: Family },
     /// Add this route, answer with `Input::RouteDone`. Ours go in with
     /// `NLM_F_CREATE | NLM_F_EXCL` (`append: false`): `EEXIST` tells that another route holds
     /// the metric. A foreign route given back goes in with `NLM_F_CREATE | NLM_F_APPEND`
@@ -381,6 +410,20 @@ impl Engine {
     pub fn wan_id(&self, name: &str) -> Option<WanId> {
         let i = self.entries.iter().position(|e| e.name == name)?;
         WanId::try_from(i).ok()
+    }
+
+    /// Target `target` of WAN `wan`, as the engine's config has it (what an
+    /// [`Action::StartCheck`] names).
+    pub fn target(&self, wan: WanId, target: u8) -> Option<&crate::config::Target> {
+        let e = self.entries.get(usize::from(wan))?;
+        let (w, local) = e.target(target)?;
+        w.probe_targets().get(usize::from(local))
+    }
+
+    /// The family target `target` of WAN `wan` goes by: its address's, or the WAN's for an
+    /// http target that names a host.
+    pub fn target_family(&self, wan: WanId, target: u8) -> Option<Family> {
+        self.entries.get(usize::from(wan))?.target_family(target)
     }
 
     /// The foreign routes the engine will give back on exit, per WAN (what the shell

@@ -124,3 +124,36 @@ pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
         device: String::new(),
     }
 }
+
+/// One WAN of `wanfailover health`: its state and what each target did last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WanHealth {
+    pub name: String,
+    /// As in [`WanStatus::state`].
+    pub state: String,
+    /// In config order.
+    pub targets: Vec<TargetHealth>,
+}
+
+/// One target of a WAN in `wanfailover health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// `icmp`, `http`, `dns` or `tcp`.
+    pub kind: String,
+    /// The target as the configuration names it (an address, a URL, `dns NAME via SERVER`,
+    /// `tcp ADDR:PORT`), cut to [`TARGET_TEXT_LEN`](super::health::TARGET_TEXT_LEN)
+    /// characters.
+    pub target: String,
+    /// The last outcome: `pass`, `fail`, or `none` before the first.
+    pub result: String,
+    /// Round trip of the last pass, µs: the echo, the TCP handshake (http, tcp) or the DNS
+    /// answer.
+    pub rtt_us: Option<u64>,
+    /// This target's loss over the statistics window, hundredths of a percent.
+    pub loss_centi_pct: Option<u16>,
+    /// The cause of the last failure in words ("timeout", "HTTP 302 Found: captive
+    /// portal?"); `None` if it never failed.
+    pub cause: Option<String>,
+    /// How long ago the last failure was, ms.
+    pub failed_ago_ms: Option<u64>,
+}

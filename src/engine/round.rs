@@ -4,7 +4,8 @@
 use heapless::Vec as HVec;
 
 use super::time::Instant;
-use crate::config::MAX_TARGETS;
+use super::Family;
+use crate::config::{FamilySet, Target, MAX_TARGETS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -17,6 +18,19 @@ pub(super) enum Outcome {
 pub(super) struct Sent {
     pub(super) seq: u16,
     pub(super) outcome: Outcome,
+}
+
+/// The family a target of any kind is reached by, and judged with: its address's, or for
+/// an http target that names a host, the WAN's (the config refuses host names on a `both`
+/// WAN).
+pub(super) fn family_of(target: &Target, wan: FamilySet) -> Family {
+    match target.address() {
+        Some(addr) => Family::of(addr),
+        None => Family::managed_by(wan)
+            .first()
+            .copied()
+            .unwrap_or(Family::V4),
+    }
 }
 
 /// A round's outcome, once it is certain.

@@ -17,9 +17,10 @@
 //! to a constant offset.
 //!
 //! Besides the window, the counts since the WAN was configured ([`Tally`]): probes sent, and
-//! probes lost, each counted once its timeout has passed without a reply ([`Window::expire`]).
-//! A late reply still counts in the window's statistics but does not take the loss back, so
-//! the count only grows (what a Prometheus counter must do).
+//! probes lost, each counted once its timeout has passed without an answer
+//! ([`Window::expire`]), or when its slot is reused or the window cleared while it still
+//! waits. A late reply still counts in the window's statistics but does not take the loss
+//! back, so the count only grows (what a Prometheus counter must do).
 
 use std::time::Duration;
 
@@ -33,21 +34,22 @@ pub const WINDOW: usize = 64;
 /// three lost probes out of the first five must not mark a fresh link `degraded`.
 pub const MIN_SAMPLES: usize = 8;
 
+/// A probe's slot; `target` is the target's index in the WAN's list, for per-target
+/// figures (`health`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Empty,
+    /// Not answered (yet). `failed` once it cannot be: an ICMP error or a failed send came
+    /// back for it, or the check failed. It counts as lost after the timeout either way.
     Sent {
         at: Instant,
         seq: u16,
-    },
-    /// Sent, and its timeout passed without a reply (counted in the tally). A late reply
-    /// still finds it.
-    Lost {
-        at: Instant,
-        seq: u16,
+        target: u8,
+        failed: bool,
     },
     Received {
         seq: u16,
+        target: u8,
         rtt_us: u64,
     },
 }
@@ -56,7 +58,8 @@ enum Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tally {
     pub sent: u64,
-    /// No reply within the timeout, or still none when the window was cleared.
+    /// No answer within the timeout, or still none when its slot was reused or the window
+    /// cleared.
     pub lost: u64,
 }
 
@@ -75,6 +78,8 @@ pub struct Summary {
 #[derive(Debug, Clone)]
 pub struct Window {
     slots: [Slot; WINDOW],
+    /// Per slot: its unanswered probe has been counted lost in the tally already.
+    tallied: [bool; WINDOW],
     newest: Option<u16>,
     tally: Tally,
 }
@@ -83,6 +88,7 @@ impl Default for Window {
     fn default() -> Self {
         Window {
             slots: [Slot::Empty; WINDOW],
+            tallied: [false; WINDOW],
             newest: None,
             tally: Tally::default(),
         }
@@ -90,34 +96,53 @@ impl Default for Window {
 }
 
 impl Window {
-    /// A probe with this sequence number left now; it overwrites the oldest slot.
-    pub fn sent(&mut self, at: Instant, seq: u16) {
-        let slot = &mut self.slots[usize::from(seq) % WINDOW];
+    /// A probe of `target` with this sequence number left now; it overwrites the oldest
+    /// slot.
+    pub fn sent(&mut self, at: Instant, seq: u16, target: u8) {
+        let i = usize::from(seq) % WINDOW;
         // a probe still unanswered a whole window later is long past its timeout
-        if let Slot::Sent { .. } = slot {
+        if matches!(self.slots[i], Slot::Sent { .. }) && !self.tallied[i] {
             self.tally.lost += 1;
         }
-        *slot = Slot::Sent { at, seq };
-        self.newest = Some(seq);
+        self.tallied[i] = false;
         self.tally.sent += 1;
+        self.slots[i] = Slot::Sent {
+            at,
+            seq,
+            target,
+            failed: false,
+        };
+        self.newest = Some(seq);
     }
 
     /// A reply arrived; returns false when its slot was already overwritten (or never
     /// existed), i.e. the reply is unknown to the window.
     pub fn received(&mut self, seq: u16, at: Instant) -> bool {
+        self.answer(seq, |sent_at| at.saturating_since(sent_at))
+    }
+
+    /// A check passed, having measured its own round trip (a TCP handshake, a DNS answer:
+    /// not the time the whole check took). False as for [`Window::received`].
+    pub fn answered(&mut self, seq: u16, rtt: Duration) -> bool {
+        self.answer(seq, |_| rtt)
+    }
+
+    fn answer(&mut self, seq: u16, rtt: impl FnOnce(Instant) -> Duration) -> bool {
         let slot = &mut self.slots[usize::from(seq) % WINDOW];
         match *slot {
-            // a reply for the probe in this slot, on time or late: it was received
+            // an answer for the probe in this slot, on time or late: it was received
             Slot::Sent {
-                at: sent_at,
+                at,
                 seq: s,
-            }
-            | Slot::Lost {
-                at: sent_at,
-                seq: s,
+                target,
+                failed: false,
             } if s == seq => {
-                let rtt_us = as_micros(at.saturating_since(sent_at));
-                *slot = Slot::Received { seq, rtt_us };
+                let rtt_us = as_micros(rtt(at));
+                *slot = Slot::Received {
+                    seq,
+                    target,
+                    rtt_us,
+                };
                 true
             }
             // duplicate, or a slot reused by a newer probe
@@ -125,12 +150,74 @@ impl Window {
         }
     }
 
-    /// Counts the probes whose timeout has passed without a reply as lost.
+    /// The target of the probe with this sequence number while it waits for its answer
+    /// (sent, neither answered nor failed, slot not reused); lost or not, it may still be
+    /// answered.
+    pub fn pending(&self, seq: u16) -> Option<u8> {
+        match self.slots[usize::from(seq) % WINDOW] {
+            Slot::Sent {
+                seq: s,
+                target,
+                failed: false,
+                ..
+            } if s == seq => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The probe of `target` with this sequence number failed; false unless it was
+    /// pending.
+    pub fn failed(&mut self, seq: u16, target: u8) -> bool {
+        let slot = &mut self.slots[usize::from(seq) % WINDOW];
+        match slot {
+            Slot::Sent {
+                seq: s,
+                target: t,
+                failed,
+                ..
+            } if *s == seq && *t == target && !*failed => {
+                *failed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The targets of the pending probes whose timeout ran out after `after` and by
+    /// `until`, with the time it did: each probe once, for scans that follow one another.
+    pub fn expired(
+        &self,
+        after: Instant,
+        until: Instant,
+        timeout: Duration,
+    ) -> impl Iterator<Item = (u8, Instant)> + '_ {
+        self.in_send_order().filter_map(move |slot| match slot {
+            Slot::Sent {
+                at,
+                target,
+                failed: false,
+                ..
+            } if after < at + timeout && at + timeout <= until => Some((target, at + timeout)),
+            _ => None,
+        })
+    }
+
+    /// The round trip of the probe with this sequence number, if it was received and its
+    /// slot is still there.
+    pub fn rtt_us(&self, seq: u16) -> Option<u64> {
+        match self.slots[usize::from(seq) % WINDOW] {
+            Slot::Received { seq: s, rtt_us, .. } if s == seq => Some(rtt_us),
+            _ => None,
+        }
+    }
+
+    /// Counts the probes whose timeout has passed without an answer as lost in the tally
+    /// (each once; the window's own statistics do this by themselves).
     pub fn expire(&mut self, now: Instant, timeout: Duration) {
-        for slot in &mut self.slots {
-            if let Slot::Sent { at, seq } = *slot {
-                if at + timeout <= now {
-                    *slot = Slot::Lost { at, seq };
+        for (slot, tallied) in self.slots.iter().zip(self.tallied.iter_mut()) {
+            if let Slot::Sent { at, .. } = *slot {
+                if !*tallied && at + timeout <= now {
+                    *tallied = true;
                     self.tally.lost += 1;
                 }
             }
@@ -143,11 +230,16 @@ impl Window {
     }
 
     /// Forget everything (a new link is a new path) but the tally; a probe still waiting
-    /// for its reply will not get one counted, so it is lost.
+    /// for its answer will not get one counted, so it is lost.
     pub fn clear(&mut self) {
-        let waiting = self.slots.iter().filter(|s| matches!(s, Slot::Sent { .. }));
+        let waiting = self
+            .slots
+            .iter()
+            .zip(self.tallied.iter())
+            .filter(|(s, t)| matches!(s, Slot::Sent { .. }) && !**t)
+            .count();
         let mut tally = self.tally;
-        tally.lost += waiting.count() as u64;
+        tally.lost += waiting as u64;
         *self = Window {
             tally,
             ..Window::default()
@@ -156,10 +248,23 @@ impl Window {
 
     /// Latency, jitter and loss as of `now` for probes that time out after `timeout`.
     pub fn summary(&self, now: Instant, timeout: Duration) -> Summary {
+        self.summary_of(now, timeout, |_| true)
+    }
+
+    /// The same for the probes of one target.
+    pub fn target_summary(&self, now: Instant, timeout: Duration, target: u8) -> Summary {
+        self.summary_of(now, timeout, |t| t == target)
+    }
+
+    fn summary_of(&self, now: Instant, timeout: Duration, of: impl Fn(u8) -> bool) -> Summary {
         let mut sum = Summary::default();
         let (mut received, mut lost, mut rtt_total) = (0u64, 0u64, 0u64);
         let (mut prev, mut diff_total, mut diffs) = (None::<u64>, 0u64, 0u64);
-        for slot in self.in_send_order() {
+        let slots = self.in_send_order().filter(|s| match *s {
+            Slot::Empty => false,
+            Slot::Sent { target, .. } | Slot::Received { target, .. } => of(target),
+        });
+        for slot in slots {
             match slot {
                 Slot::Received { rtt_us, .. } => {
                     received += 1;
@@ -172,7 +277,6 @@ impl Window {
                 }
                 // loss counts only once the probe had its full timeout
                 Slot::Sent { at, .. } if at + timeout <= now => lost += 1,
-                Slot::Lost { .. } => lost += 1,
                 _ => {}
             }
         }
@@ -252,8 +356,8 @@ mod tests {
     #[test]
     fn loss_counts_only_after_timeout() {
         let mut w = Window::default();
-        w.sent(ms(0), 0);
-        w.sent(ms(0), 1);
+        w.sent(ms(0), 0, 0);
+        w.sent(ms(0), 1, 0);
         assert!(w.received(0, ms(10)));
         let s = w.summary(ms(50), TIMEOUT);
         assert_eq!((s.samples, s.loss_centi_pct), (1, Some(0)));
@@ -264,7 +368,7 @@ mod tests {
     #[test]
     fn late_reply_undoes_loss() {
         let mut w = Window::default();
-        w.sent(ms(0), 7);
+        w.sent(ms(0), 7, 0);
         assert_eq!(w.summary(ms(200), TIMEOUT).loss_centi_pct, Some(10_000));
         assert!(w.received(7, ms(250)));
         let s = w.summary(ms(300), TIMEOUT);
@@ -277,7 +381,7 @@ mod tests {
         let timeout = Duration::from_millis(600);
         let mut w = Window::default();
         for (seq, at) in [(0u16, 0u64), (1, 200), (2, 400)] {
-            w.sent(ms(at), seq);
+            w.sent(ms(at), seq, 0);
         }
         // replies out of order: the newest first
         assert!(w.received(2, ms(450)));
@@ -298,10 +402,58 @@ mod tests {
     }
 
     #[test]
+    fn per_target_figures_and_a_checks_own_round_trip() {
+        let mut w = Window::default();
+        for round in 0..4u16 {
+            let at = u64::from(round) * 1000;
+            w.sent(ms(at), 2 * round, 0); // an echo request, answered in 10 ms
+            w.sent(ms(at), 2 * round + 1, 1); // a check, answered every other round
+            assert!(w.received(2 * round, ms(at + 10)));
+            if round % 2 == 0 {
+                assert_eq!(w.pending(2 * round + 1), Some(1));
+                assert!(w.answered(2 * round + 1, Duration::from_millis(4)));
+                assert_eq!(w.pending(2 * round + 1), None);
+            }
+        }
+        let now = ms(10_000);
+        let echo = w.target_summary(now, TIMEOUT, 0);
+        assert_eq!(
+            (echo.latency_us, echo.loss_centi_pct),
+            (Some(10_000), Some(0))
+        );
+        let check = w.target_summary(now, TIMEOUT, 1);
+        assert_eq!(
+            (check.latency_us, check.loss_centi_pct),
+            (Some(4_000), Some(5_000))
+        );
+        let all = w.summary(now, TIMEOUT);
+        assert_eq!((all.samples, all.loss_centi_pct), (8, Some(2_500)));
+        assert_eq!(w.rtt_us(1), Some(4_000));
+        assert!(!w.answered(1, Duration::from_millis(4)), "answered once");
+    }
+
+    #[test]
+    fn each_pending_probe_expires_once_and_a_failed_one_never() {
+        let mut w = Window::default();
+        w.sent(ms(0), 0, 0);
+        w.sent(ms(0), 1, 1);
+        w.sent(ms(50), 2, 2);
+        assert!(w.failed(1, 1), "a check failed early");
+        assert!(!w.failed(1, 1), "once");
+        assert!(!w.received(1, ms(60)), "a failed probe is not answered");
+        let expired = |after, until| w.expired(ms(after), ms(until), TIMEOUT).collect::<Vec<_>>();
+        assert_eq!(expired(0, 99), []);
+        assert_eq!(expired(0, 120), [(0, ms(100))]);
+        assert_eq!(expired(120, 200), [(2, ms(150))]);
+        let s = w.summary(ms(200), TIMEOUT);
+        assert_eq!((s.samples, s.loss_centi_pct), (3, Some(10_000)), "all lost");
+    }
+
+    #[test]
     fn latency_and_jitter_in_send_order() {
         let mut w = Window::default();
         for (seq, rtt) in [(0u16, 10u64), (1, 30), (2, 20)] {
-            w.sent(ms(0), seq);
+            w.sent(ms(0), seq, 0);
             w.received(seq, ms(rtt));
         }
         let s = w.summary(ms(1000), TIMEOUT);
@@ -315,7 +467,7 @@ mod tests {
         let mut w = Window::default();
         for i in 0..200u32 {
             let seq = (65_500 + i) as u16; // wraps through 0
-            w.sent(ms(u64::from(i)), seq);
+            w.sent(ms(u64::from(i)), seq, 0);
             w.received(seq, ms(u64::from(i) + 5));
         }
         let s = w.summary(ms(10_000), TIMEOUT);
@@ -325,39 +477,6 @@ mod tests {
         );
         let old = (65_500u32 + 10) as u16;
         assert!(!w.received(old, ms(300)), "overwritten slot");
-    }
-
-    #[test]
-    fn tally_counts_each_probe_once_and_never_goes_back() {
-        let mut w = Window::default();
-        let tally = |w: &Window| (w.tally().sent, w.tally().lost);
-        for seq in 0..3u16 {
-            w.sent(ms(0), seq);
-        }
-        w.received(0, ms(20));
-        w.expire(ms(99), TIMEOUT);
-        assert_eq!(tally(&w), (3, 0), "not lost before the timeout");
-        w.expire(ms(100), TIMEOUT);
-        w.expire(ms(200), TIMEOUT);
-        assert_eq!(tally(&w), (3, 2), "each lost probe counted once");
-        // a late reply undoes the loss in the statistics, not in the tally
-        assert!(w.received(1, ms(250)));
-        assert_eq!(w.summary(ms(300), TIMEOUT).loss_centi_pct, Some(3333));
-        assert_eq!(tally(&w), (3, 2));
-        // the window forgets; the tally stays, and a probe still waiting is lost
-        w.sent(ms(300), 3);
-        w.clear();
-        assert_eq!(tally(&w), (4, 3));
-        assert_eq!(w.summary(ms(1000), TIMEOUT), Summary::default());
-    }
-
-    #[test]
-    fn tally_counts_a_probe_overwritten_unanswered() {
-        let mut w = Window::default();
-        for seq in 0..(WINDOW as u16 + 1) {
-            w.sent(ms(u64::from(seq)), seq);
-        }
-        assert_eq!((w.tally().sent, w.tally().lost), (WINDOW as u64 + 1, 1));
     }
 
     #[test]
@@ -372,5 +491,38 @@ mod tests {
         assert_eq!((t.rx_bps, t.tx_bps), (None, None));
         t.update(ms(4000), 1_100, 600);
         assert_eq!((t.rx_bps, t.tx_bps), (Some(8_000), Some(4_000)));
+    }
+
+    #[test]
+    fn tally_counts_each_probe_once_and_never_goes_back() {
+        let mut w = Window::default();
+        let tally = |w: &Window| (w.tally().sent, w.tally().lost);
+        for seq in 0..3u16 {
+            w.sent(ms(0), seq, 0);
+        }
+        w.received(0, ms(20));
+        w.expire(ms(99), TIMEOUT);
+        assert_eq!(tally(&w), (3, 0), "not lost before the timeout");
+        w.expire(ms(100), TIMEOUT);
+        w.expire(ms(200), TIMEOUT);
+        assert_eq!(tally(&w), (3, 2), "each lost probe counted once");
+        // a late reply undoes the loss in the statistics, not in the tally
+        assert!(w.received(1, ms(250)));
+        assert_eq!(w.summary(ms(300), TIMEOUT).loss_centi_pct, Some(3333));
+        assert_eq!(tally(&w), (3, 2));
+        // the window forgets; the tally stays, and a probe still waiting is lost
+        w.sent(ms(300), 3, 0);
+        w.clear();
+        assert_eq!(tally(&w), (4, 3));
+        assert_eq!(w.summary(ms(1000), TIMEOUT), Summary::default());
+    }
+
+    #[test]
+    fn tally_counts_a_probe_overwritten_unanswered() {
+        let mut w = Window::default();
+        for seq in 0..(WINDOW as u16 + 1) {
+            w.sent(ms(u64::from(seq)), seq, 0);
+        }
+        assert_eq!((w.tally().sent, w.tally().lost), (WINDOW as u64 + 1, 1));
     }
 }

@@ -16,7 +16,7 @@ fn ip(last: u8) -> IpAddr {
 
 fn probe() -> Probe {
     Probe {
-        targets: vec![ip(101), ip(102), ip(103)],
+        targets: vec![ip(101).into(), ip(102).into(), ip(103).into()],
         interval: Duration::from_millis(1000),
         timeout: Duration::from_millis(500),
         failure_interval: Duration::from_millis(300),
@@ -1473,7 +1473,7 @@ fn reload_with_new_targets_keeps_a_linkdown_wan_unprobed() {
     h.feed(100, carrier_lost);
     assert_eq!(h.states()[0], State::Linkdown);
     let mut a = wan_cfg("a", 1);
-    a.probe.targets = vec![ip(111)];
+    a.probe.targets = vec![ip(111).into()];
     let mut acts = h.feed(200, Input::Reload(config(vec![a, wan_cfg("b", 2)])));
     acts.extend(h.run(5000));
     assert!(
@@ -1817,4 +1817,6 @@ fn operation_ids_stay_below_the_shells_numbers() {
 }
 
 mod auto_priority;
+#[cfg(feature = "checks")]
+mod checks;
 mod dual_stack;

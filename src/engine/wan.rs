@@ -10,6 +10,12 @@
 //! and no gateway known, is `noroute` (layer 3 is not configured yet: DHCP/PPP still
 //! negotiating). Only otherwise are probes sent and rounds judged.
 //!
+//! A round probes every target at once, whatever its kind: an echo request
+//! ([`Action::SendProbe`]) or, with the `checks` feature, an HTTP, DNS or TCP check
+//! (`Action::StartCheck`), with the round's deadline; both answer the same way, and
+//! `reliability` counts passes across kinds. Each target's last result and the cause of its
+//! last failure are kept for `health` (`wan/targets.rs`).
+//!
 //! Rounds start on their pace (`interval`; `failure_interval` after a failed round;
 //! `recovery_interval` while down) whether or not the earlier ones are judged yet, so on a
 //! link slower than the pace they overlap (DESIGN.md §3: a 200 ms profile on an LTE link
@@ -26,11 +32,15 @@ use std::time::Duration;
 
 use heapless::{Deque, Vec as HVec};
 
-use super::round::{Outcome, Round, Sent};
+use super::health::{Failure, Record};
+use super::round::{family_of, Outcome, Round, Sent};
 use super::stats::{Summary, Window, MIN_SAMPLES, WINDOW};
 use super::time::Instant;
-use super::{as_micros, Action, Family, WanId};
+use super::{as_micros, Action, Family, ProbeError, WanId};
 use crate::config::{self, FamilySet, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
+use targets::{probe_action, records};
+
+mod targets;
 
 // A probe in flight must keep its statistics slot until its timeout has passed.
 const _: () = assert!(MAX_ROUNDS * MAX_TARGETS <= WINDOW / 2);
@@ -136,6 +146,12 @@ pub struct Wan {
     /// waiting for room among the outstanding ones is due when the room appears).
     pub late_rounds: u64,
     transitions: Deque<Transition, 8>,
+    /// What each target did last (`health`), indexed like the targets.
+    records: Vec<Record>,
+    /// Probes that timed out by then are in `records`.
+    timeouts_noted_until: Instant,
+    /// Rounds were cleared: the shell's running checks count for nothing any more.
+    cancel_checks: bool,
 }
 
 impl Wan {
@@ -164,6 +180,9 @@ impl Wan {
             ignored_replies: 0,
             late_rounds: 0,
             transitions: Deque::new(),
+            records: records(&cfg.probe),
+            timeouts_noted_until: now,
+            cancel_checks: false,
         };
         wan.reevaluate(now);
         wan
@@ -195,6 +214,8 @@ impl Wan {
         if new_targets {
             // their target indexes mean something else now; a blocked WAN stays unprobed
             self.clear_rounds(self.next_round_at.map(|_| now));
+            self.stats.clear();
+            self.records = records(&self.probe);
         } else {
             self.reschedule(now); // the new pace counts from the newest round
         }
@@ -304,7 +325,9 @@ impl Wan {
     }
 
     /// Forget every outstanding round; the next one is due at `next` (`None`: not probing).
+    /// Checks still running for them are cancelled.
     fn clear_rounds(&mut self, next: Option<Instant>) {
+        self.cancel_checks |= self.probe.targets.iter().any(|t| t.icmp().is_none());
         self.rounds.clear();
         self.last_round_at = None;
         self.next_round_at = next;
@@ -324,6 +347,11 @@ impl Wan {
     /// release the hold.
     pub fn tick(&mut self, now: Instant, id: WanId, out: &mut VecDeque<Action>) {
         self.stats.expire(now, self.probe.timeout);
+        #[cfg(feature = "checks")]
+        if core::mem::take(&mut self.cancel_checks) {
+            let family = self.managed_families().next().unwrap_or(Family::V4);
+            out.push_back(Action::CancelChecks { wan: id, family });
+        }
         let reliability = self.probe.reliability;
         for r in self.rounds.iter_mut() {
             if r.verdict.is_none() && now >= r.deadline {
@@ -331,6 +359,7 @@ impl Wan {
             }
         }
         self.settle(now);
+        self.note_timeouts(now);
         if let Some(due) = self
             .next_round_at
             .filter(|&at| self.has_room() && now >= at)
@@ -398,21 +427,21 @@ impl Wan {
             probes: HVec::new(),
             verdict: None,
         };
-        for (i, addr) in self.probe.targets.iter().take(MAX_TARGETS).enumerate() {
+        // every kind of target alike: an echo request or a check, numbered by position
+        for (i, t) in self.probe.targets.iter().take(MAX_TARGETS).enumerate() {
+            let target = u8::try_from(i).unwrap_or(u8::MAX);
             let seq = self.seq;
             self.seq = self.seq.wrapping_add(1);
+            let family = family_of(t, self.family);
             // a target of a family without an address cannot answer: lost without sending
-            let outcome = if self.has_address(Family::of(*addr)) {
-                self.stats.sent(now, seq);
-                let target = u8::try_from(i).unwrap_or(u8::MAX);
-                out.push_back(Action::SendProbe {
-                    wan: id,
-                    target,
-                    addr: *addr,
-                    seq,
-                });
+            let outcome = if self.has_address(family) {
+                self.stats.sent(now, seq, target);
+                out.push_back(probe_action(id, target, t, seq, round.deadline));
                 Outcome::Pending
             } else {
+                if let Some(r) = self.records.get_mut(i) {
+                    r.failed(now, Failure::NoAddress);
+                }
                 Outcome::Lost
             };
             let _ = round.probes.push(Sent { seq, outcome }); // capacity: take(MAX_TARGETS)
@@ -427,11 +456,22 @@ impl Wan {
     /// `Input::Reply` (source, identifier and cookie already verified by the shell).
     pub fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
         let in_window = self.stats.received(seq, received_at);
+        self.on_answer(now, target, seq, received_at, in_window);
+    }
+
+    /// An answer (echo reply or passed check) that arrived `at`, already in the statistics
+    /// if `in_window`: it counts for its round if it came by the round's deadline.
+    fn on_answer(&mut self, now: Instant, target: u8, seq: u16, at: Instant, in_window: bool) {
+        if let (true, Some(rtt_us)) = (in_window, self.stats.rtt_us(seq)) {
+            if let Some(r) = self.records.get_mut(usize::from(target)) {
+                r.passed(rtt_us);
+            }
+        }
         let counted = self.mark(
             now,
             target,
             seq,
-            |deadline| received_at <= deadline,
+            |deadline| at <= deadline,
             Outcome::Answered,
         );
         if !counted {
@@ -445,10 +485,8 @@ impl Wan {
     }
 
     /// `Input::ProbeFailed`: the probe is lost now.
-    pub fn on_probe_failed(&mut self, now: Instant, target: u8, seq: u16) {
-        if self.mark(now, target, seq, |_| true, Outcome::Lost) {
-            self.settle(now);
-        }
+    pub fn on_probe_failed(&mut self, now: Instant, target: u8, seq: u16, error: ProbeError) {
+        self.on_failure(now, target, seq, Failure::Probe(error));
     }
 
     /// Set the outcome of a pending probe of the round that sent `seq`, and decide that

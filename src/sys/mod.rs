@@ -1,6 +1,8 @@
 //! The shell's kernel adapters. The only place with `unsafe` (the crate denies it; each
 //! function that needs it allows it for itself, and each block has a `// SAFETY:` line).
 
+#[cfg(feature = "checks")]
+pub mod check;
 pub mod device;
 pub mod icmp;
 pub mod netlink;

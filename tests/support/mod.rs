@@ -1,10 +1,11 @@
 //! Test support shared by the end-to-end tests: the namespace lab (`scripts/lab.sh`) as an
 //! RAII value that tears itself down, also when a test fails; [`open_lab`], the one opening
 //! of every namespace test, and [`skipped`], which makes a test that did not run say so; the
-//! daemon under test; real DHCP clients ([`dhcp`]).
+//! daemon under test; real DHCP clients ([`dhcp`]); real HTTP and DNS servers ([`servers`]).
 #![allow(dead_code)]
 
 pub mod dhcp;
+pub mod servers;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

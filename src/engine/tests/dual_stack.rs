@@ -15,7 +15,7 @@ fn ip6(last: u16) -> IpAddr {
 fn both_cfg(name: &str, priority: u32) -> config::Wan {
     let mut c = wan_cfg(name, priority);
     c.family = FamilySet::Both;
-    c.probe.targets = vec![ip(101), ip6(0x101)];
+    c.probe.targets = vec![ip(101).into(), ip6(0x101).into()];
     c
 }
 
@@ -313,7 +313,12 @@ fn a_family_without_address_is_noroute_alone() {
 fn probes_carry_the_wans_target_numbers() {
     let mut c = both_cfg("a", 1);
     // families interleaved: the shell must see config positions, each family its own
-    c.probe.targets = vec![ip6(0x101), ip(101), ip6(0x102), ip(102)];
+    c.probe.targets = vec![
+        ip6(0x101).into(),
+        ip(101).into(),
+        ip6(0x102).into(),
+        ip(102).into(),
+    ];
     let mut h = H::new(config(vec![c]));
     let acts = h.run(0);
     let mut sent: Vec<(u8, IpAddr)> = acts
@@ -359,7 +364,7 @@ fn single_family_wans_never_name_a_family() {
 fn an_ipv6_only_wan_is_its_one_family() {
     let mut c = wan_cfg("a", 1);
     c.family = FamilySet::Ipv6;
-    c.probe.targets = vec![ip6(0x101)];
+    c.probe.targets = vec![ip6(0x101).into()];
     let mut h = H::new(config(vec![c]));
     let mut acts = h.run(0);
     acts.extend(h.answer_all(5));

@@ -2,6 +2,8 @@
 //! kept up to date by notifications and replaced part by part by completed dumps. Pure: fed
 //! with [`Event`]s, it reports what changed so the daemon knows which WAN to re-feed.
 
+use std::net::IpAddr;
+
 use super::message::{Addr, Body, DumpKind, IfName, Link, Message, NLM_F_REPLACE};
 use super::sorted::SortedMap;
 use super::{Event, Source};
@@ -122,8 +124,14 @@ impl View {
 
     /// Whether the link has a usable (global, not tentative) address of this family.
     pub fn has_address(&self, ifindex: u32, family: Family) -> bool {
+        self.source_address(ifindex, family).is_some()
+    }
+
+    /// The first usable address of this family on the link: the source checks bind to.
+    pub fn source_address(&self, ifindex: u32, family: Family) -> Option<IpAddr> {
         self.addresses(ifindex)
-            .any(|a| a.family == family && a.is_usable())
+            .find(|a| a.family == family && a.is_usable())
+            .map(|a| a.address)
     }
 
     /// The main-table unicast single-path default routes of this family on the link.
