@@ -95,11 +95,11 @@ impl Window {
         let slot = &mut self.slots[usize::from(seq) % WINDOW];
         // a probe still unanswered a whole window later is long past its timeout
         if let Slot::Sent { .. } = slot {
-            self.tally.lost += 1;
+            self.tally.lost = self.tally.lost.saturating_add(1);
         }
         *slot = Slot::Sent { at, seq };
         self.newest = Some(seq);
-        self.tally.sent += 1;
+        self.tally.sent = self.tally.sent.saturating_add(1);
     }
 
     /// A reply arrived; returns false when its slot was already overwritten (or never
@@ -131,7 +131,7 @@ impl Window {
             if let Slot::Sent { at, seq } = *slot {
                 if at + timeout <= now {
                     *slot = Slot::Lost { at, seq };
-                    self.tally.lost += 1;
+                    self.tally.lost = self.tally.lost.saturating_add(1);
                 }
             }
         }
@@ -147,7 +147,7 @@ impl Window {
     pub fn clear(&mut self) {
         let waiting = self.slots.iter().filter(|s| matches!(s, Slot::Sent { .. }));
         let mut tally = self.tally;
-        tally.lost += waiting.count() as u64;
+        tally.lost = tally.lost.saturating_add(waiting.count() as u64);
         *self = Window {
             tally,
             ..Window::default()
