@@ -2,7 +2,7 @@
 # The namespace lab: a gateway namespace with N simulated WANs, each behind its own "ISP"
 # namespace. Shared by the end-to-end tests, the demo and the benchmark.
 #
-#   lab.sh up PREFIX N [--no-routes] [--ipv6] [--dhcp]
+#   lab.sh up PREFIX N [--no-routes] [--ipv6] [--dhcp] [--lan]
 #                                               build it (fails if PREFIX is in use)
 #   lab.sh down PREFIX                          remove every namespace of PREFIX, the processes
 #                                               in them and the lab's files (idempotent)
@@ -20,8 +20,12 @@
 #                                               (+ up to JITTER); `delay PREFIX I off` restores
 #                                               the kernel's own replies. Needs the example
 #                                               echo_responder built (cargo build --examples).
+#   lab.sh nat PREFIX snat|masquerade|off       source NAT out of every WAN in the gateway:
+#                                               `snat to` the WAN's own address (as many
+#                                               firewalls write it), `masquerade`, or none
 #   lab.sh gw PREFIX CMD...                     run CMD in the gateway namespace
 #   lab.sh isp PREFIX I CMD...                  run CMD in ISP I's namespace
+#   lab.sh lan PREFIX CMD...                    run CMD in the LAN namespace (--lan)
 #
 # Topology (documentation addresses only; nothing leaves the namespaces):
 #   ${PREFIX}gw:   wanI  192.0.2.(8I+2)/29  2001:db8:I::2/64
@@ -29,6 +33,10 @@
 #                  lo    targets 198.51.100.53, 198.51.100.54, 203.0.113.53, 203.0.113.54,
 #                        2001:db8:ff::53
 # (WANs 31..40 use 198.51.100.(8(I-30)+128)/29 instead, for the scale benchmark.)
+# With --lan, a LAN behind the gateway, which forwards between them (no NAT until `nat`):
+#   ${PREFIX}gw:   lan0  203.0.113.129/26
+#   ${PREFIX}lan:  eth0  203.0.113.130/26 .. 203.0.113.133/26 (four hosts' addresses),
+#                        default via 203.0.113.129
 # Unless --no-routes, every WAN gets a default route as a DHCP client would leave it:
 # `default via 192.0.2.(8I+1) dev wanI proto dhcp metric I-1` (IPv4 keys routes by metric:
 # two metric-0 defaults on different devices collide with EEXIST), and with --ipv6
@@ -112,13 +120,14 @@ dhcp_files() {
 }
 
 lab_up() {
-	local n=$1 routes=1 v6=0 dhcp=""
+	local n=$1 routes=1 v6=0 dhcp="" lan=0
 	shift
 	for a in "$@"; do
 		case "$a" in
 		--no-routes) routes=0 ;;
 		--ipv6) v6=1 ;;
 		--dhcp) dhcp=dhcp routes=0 ;;
+		--lan) lan=1 ;;
 		*) die "unknown option $a" ;;
 		esac
 	done
@@ -155,11 +164,51 @@ lab_up() {
 			fi
 		fi
 	done
+	[ "$lan" = 0 ] || lan_up
+}
+
+# The LAN namespace behind the gateway (documentation addresses, away from the targets
+# 203.0.113.53/.54 that every ISP holds).
+lan_up() {
+	local ns="${p}lan"
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$gw" link add lan0 type veth peer name eth0 netns "$ns"
+	ip -n "$gw" addr add 203.0.113.129/26 dev lan0
+	for h in 130 131 132 133; do ip -n "$ns" addr add "203.0.113.$h/26" dev eth0; done
+	ip -n "$gw" link set lan0 up
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via 203.0.113.129
+	in_gw sysctl -qw net.ipv4.ip_forward=1
+}
+
+# Source NAT out of every WAN of the gateway: snat to the WAN's address, masquerade, or off.
+nat() {
+	local mode=$1 rules="" i net base
+	for i in $(ip -n "$gw" -o link show | grep -o 'wan[0-9]*@' | tr -d 'wan@'); do
+		read -r net base <<<"$(wan_net "$i")"
+		case "$mode" in
+		snat) rules+="oifname \"wan$i\" snat ip to $net.$((base + 2))"$'\n' ;;
+		masquerade) rules+="oifname \"wan$i\" masquerade"$'\n' ;;
+		off) ;;
+		*) die "nat: snat|masquerade|off" ;;
+		esac
+	done
+	in_gw nft -f - <<NFT
+table ip lab_nat
+delete table ip lab_nat
+table ip lab_nat {
+	chain post {
+		type nat hook postrouting priority srcnat;
+		$rules
+	}
+}
+NFT
 }
 
 lab_down() {
 	local ns
-	for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}(gw|isp[0-9]+)$" || true); do
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}(gw|lan|isp[0-9]+)$" || true); do
 		# Processes still inside would keep the namespace alive: end them first.
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
@@ -317,7 +366,9 @@ delay)
 	done
 	rm -f "$ready"
 	;;
+nat) [ $# -eq 1 ] || die "nat PREFIX snat|masquerade|off"; nat "$1" ;;
 gw) in_gw "$@" ;;
+lan) ip netns exec "${p}lan" "$@" ;;
 isp) i=$1; shift; ip netns exec "$(isp "$i")" "$@" ;;
 *) die "unknown command $cmd" ;;
 esac

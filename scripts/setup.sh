@@ -4,7 +4,8 @@
 #   setup.sh          tools for the tests and the lab (iproute2, nftables, ping, the DHCP
 #                     server and clients of the lab: busybox udhcpd/udhcpc with Debian's
 #                     udhcpc script, ISC dhclient, dhcpcd; net-snmp, mosquitto and curl
-#                     for the SNMP agent and the example hooks; promtool and chromium for
+#                     for the SNMP agent and the example hooks; conntrack, which checks
+#                     the daemon's own conntrack deletes; promtool and chromium for
 #                     the metrics listener)
 #   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
 #                     packaging linters (what .ci/run needs)
@@ -27,6 +28,7 @@ command -v smilint >/dev/null || need_apt+=(smitools)
 command -v mosquitto >/dev/null || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v conntrack >/dev/null || need_apt+=(conntrack)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 if [ "$full" = 1 ]; then

@@ -11,9 +11,17 @@
 //! - Environment (cleared first, so nothing of the daemon's leaks in):
 //!   `WAN_NAME`, `WAN_INTERFACE`, `WAN_STATE` (the new state), `WAN_PREVIOUS_STATE`,
 //!   `WAN_ACTIVE` (the active WAN's name after the event, empty if none), `WAN_EVENT`
-//!   (same as the second argument), for a `connectivity` event `WAN_CONNECTIVITY` (`none`
-//!   or `full`, balenaOS's words), and `PATH=`[`HOOK_PATH`]. States are spelled as in
-//!   `wanfailover status`: `init up degraded down linkdown noroute disabled`.
+//!   (same as the second argument), `WAN_FAMILY`, for a `connectivity` event
+//!   `WAN_CONNECTIVITY` (`none` or `full`, balenaOS's words), and `PATH=`[`HOOK_PATH`].
+//!   States are spelled as in `wanfailover status`:
+//!   `init up degraded down linkdown noroute disabled`.
+//! - `WAN_FAMILY` is empty when the event is about the WAN as a whole, and `ipv4` or `ipv6`
+//!   when it is about one family: one family of a dual-stack WAN changed state on its own
+//!   (`WAN_STATE` and `WAN_PREVIOUS_STATE` are then that family's), or the active WAN of one
+//!   family changed while the other family's did not (`WAN_ACTIVE` is then that family's).
+//!   A WAN's own state is the best of its families'; it is told, with an empty
+//!   `WAN_FAMILY`, whenever it changes. Without an IPv6 WAN (or without an IPv4 one) it is
+//!   always empty.
 //! - stdin is `/dev/null`; stdout and stderr are the daemon's (they end up in its log);
 //!   the working directory is `/`.
 //!
@@ -54,7 +62,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::engine::wan::State;
-use crate::engine::{HookKind, Instant};
+use crate::engine::{Family, HookKind, Instant};
 
 /// Most events waiting behind the running one.
 pub const MAX_QUEUED: usize = 64;
@@ -68,6 +76,8 @@ pub struct HookEvent {
     pub interface: String,
     /// `EVENT` and `WAN_EVENT`: `transition` or `switch`.
     pub kind: HookKind,
+    /// `WAN_FAMILY`: the family the event is about, `None` for the WAN as a whole.
+    pub family: Option<Family>,
     pub state: State,
     pub previous: State,
     /// The active WAN after the event, empty if none.
@@ -253,7 +263,8 @@ fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running
         .env("WAN_STATE", event.state.as_str())
         .env("WAN_PREVIOUS_STATE", event.previous.as_str())
         .env("WAN_ACTIVE", &event.active)
-        .env("WAN_EVENT", event.kind.as_str());
+        .env("WAN_EVENT", event.kind.as_str())
+        .env("WAN_FAMILY", event.family.map_or("", Family::as_str));
     if let Some(connectivity) = event.connectivity() {
         cmd.env("WAN_CONNECTIVITY", connectivity);
     }
@@ -402,6 +413,7 @@ mod tests {
             wan: "lte".into(),
             interface: "wwan0".into(),
             kind: HookKind::Connectivity,
+            family: None,
             state: State::Down,
             previous: State::Up,
             active: String::new(),
@@ -420,6 +432,7 @@ mod tests {
             wan: "lte".into(),
             interface: "wwan0".into(),
             kind: HookKind::Transition,
+            family: None,
             state: State::Up,
             previous: State::Init,
             active: "lte".into(),

@@ -3,8 +3,9 @@
 //! # Architecture
 //!
 //! The daemon is a **sans-IO core in a thin shell**. Everything that decides lives in
-//! [`engine`]: per-WAN state machines fed by probe results and link events, a probe
-//! statistics window, a policy that turns WAN states into desired default-route metrics,
+//! [`engine`]: per-WAN state machines (one per family of a dual-stack WAN) fed by probe
+//! results and link events, a probe statistics window, a policy that turns WAN states into
+//! desired default-route metrics (each family ranked on its own),
 //! and a reconciler that turns "desired" versus "what the kernel has" into an ordered list
 //! of route operations (add the new route, wait for the kernel's ACK, then delete the old
 //! one: there is never a moment without a default route). The engine never touches a file

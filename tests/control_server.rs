@@ -46,6 +46,9 @@ fn row(name: &str) -> WanStatus {
         tx_bps: None,
         since_ms: 1_000,
         late_rounds: 0,
+        families: Vec::new(),
+        priority_auto: false,
+        device: String::new(),
     }
 }
 
@@ -321,8 +324,8 @@ fn oversized_length_is_refused_without_reading_the_body() {
 fn other_protocol_version_is_told_ours() {
     let mut rig = Rig::new("version");
     let answers = raw_exchange(&mut rig, vec![MAGIC, 9, 0, 1, 1]);
-    let text = "unsupported protocol version 9 (the daemon speaks version 1)";
-    assert_eq!(answers, [Response::Error(text.into())]);
+    let text = format!("unsupported protocol version 9 (the daemon speaks version {VERSION})");
+    assert_eq!(answers, [Response::Error(text)]);
 }
 
 #[test]
@@ -333,7 +336,7 @@ fn client_reports_a_daemon_of_another_version() {
         let (mut s, _) = listener.accept().unwrap();
         let mut req = [0u8; 5];
         s.read_exact(&mut req).unwrap();
-        s.write_all(&[MAGIC, 2, 0, 1, 0]).unwrap();
+        s.write_all(&[MAGIC, VERSION + 1, 0, 1, 0]).unwrap();
     });
     let err = client::request(&path, &Request::Status, TIMEOUT).unwrap_err();
     fake.join().unwrap();
@@ -341,10 +344,8 @@ fn client_reports_a_daemon_of_another_version() {
     assert!(
         matches!(
             err,
-            ClientError::VersionMismatch {
-                daemon: 2,
-                client: 1
-            }
+            ClientError::VersionMismatch { daemon, client }
+                if daemon == VERSION + 1 && client == VERSION
         ),
         "{err}"
     );

@@ -125,7 +125,7 @@ struct Request {
 /// An HTTP server in namespace `ns` on 127.0.0.1: answers every request `200 OK` and
 /// sends it down the channel. Returns the port.
 fn http_receiver(ns: &str) -> (u16, mpsc::Receiver<Request>) {
-    let listener = in_namespace(ns, || TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let listener = in_netns(ns, || TcpListener::bind("127.0.0.1:0").expect("bind"));
     let port = listener.local_addr().expect("address").port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -301,7 +301,7 @@ fn mqtt_publishes_to_a_real_broker() {
     );
     // The broker listens once a connection from inside the namespace succeeds.
     let listening = wait_for(Duration::from_secs(10), || {
-        in_namespace(&place.ns(), || {
+        in_netns(&place.ns(), || {
             TcpStream::connect("127.0.0.1:18830").is_ok()
         })
     });
@@ -419,6 +419,14 @@ fn syslog_line_reaches_the_socket() {
     assert!(line.starts_with("<28>"), "{line}");
     assert!(
         line.ends_with("wanfailover: transition lte (wwan0): up -> down; active fiber"),
+        "{line}"
+    );
+    let mut one_family = TRANSITION.to_vec();
+    one_family.push(("WAN_FAMILY", "ipv6"));
+    place.run(&hook("syslog"), &one_family, HOOK_PATH);
+    let line = recv();
+    assert!(
+        line.ends_with("wanfailover: transition lte ipv6 (wwan0): up -> down; active fiber"),
         "{line}"
     );
     place.run(&hook("syslog"), &NO_CONNECTIVITY, HOOK_PATH);
@@ -634,8 +642,8 @@ fn webhook_and_syslog_hear_connectivity_from_the_real_daemon() {
     assert_eq!(
         edges,
         [
-            r#""wan":"wan2","from":"full","to":"none","cause":"no WAN is usable""#,
-            r#""wan":"wan1","from":"none","to":"full","cause":"a WAN is usable again""#,
+            r#""wan":"wan2","from":"full","to":"none","cause":"no WAN is usable","family":"""#,
+            r#""wan":"wan1","from":"none","to":"full","cause":"a WAN is usable again","family":"""#,
         ],
         "{history}"
     );

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use wanfailover::engine::wan::State;
-use wanfailover::engine::HookKind;
 use wanfailover::engine::Instant;
+use wanfailover::engine::{Family, HookKind};
 use wanfailover::hooks::{HookEvent, Hooks, MAX_QUEUED};
 
 /// Tests here run one at a time: a script written by one test while another test forks
@@ -54,7 +54,7 @@ impl Dir {
         let line = format!(
             "echo \"{name} $# $1 $2 name=$WAN_NAME if=$WAN_INTERFACE state=$WAN_STATE \
              prev=$WAN_PREVIOUS_STATE active=[$WAN_ACTIVE] event=$WAN_EVENT \
-             conn=${{WAN_CONNECTIVITY-unset}} home=[$HOME]\" >> {}",
+             family=[$WAN_FAMILY] conn=${{WAN_CONNECTIVITY-unset}} home=[$HOME]\" >> {}",
             self.log().display()
         );
         self.script(name, &line, mode);
@@ -94,6 +94,7 @@ fn event(wan: &str, state: State) -> HookEvent {
         wan: wan.into(),
         interface: "wwan0".into(),
         kind: HookKind::Transition,
+        family: None,
         state,
         previous: State::Up,
         active: String::new(),
@@ -129,15 +130,19 @@ fn hooks_run_in_name_order_with_arguments_and_environment() {
     hooks.queue(dir.now(), event("lte", State::Down));
     let mut switch = event("fiber", State::Up);
     switch.kind = HookKind::Switch;
+    switch.family = Some(Family::V6);
     switch.active = "fiber".into();
     hooks.queue(dir.now(), switch);
     let mut lost = event("lte", State::Down);
     lost.kind = HookKind::Connectivity;
     hooks.queue(dir.now(), lost);
     dir.drain(&mut hooks);
-    let tail = "if=wwan0 state=down prev=up active=[] event=transition conn=unset home=[]";
-    let tail2 = "if=wwan0 state=up prev=up active=[fiber] event=switch conn=unset home=[]";
-    let tail3 = "if=wwan0 state=down prev=up active=[] event=connectivity conn=none home=[]";
+    let tail =
+        "if=wwan0 state=down prev=up active=[] event=transition family=[] conn=unset home=[]";
+    let tail2 =
+        "if=wwan0 state=up prev=up active=[fiber] event=switch family=[ipv6] conn=unset home=[]";
+    let tail3 =
+        "if=wwan0 state=down prev=up active=[] event=connectivity family=[] conn=none home=[]";
     assert_eq!(
         dir.lines(),
         [

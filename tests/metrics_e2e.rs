@@ -33,7 +33,7 @@ fn start(lab: &Lab, dir: &Path, n: u32) -> Daemon {
 /// read (the listener closes after it).
 fn exchange(ns: &str, request: &[u8]) -> String {
     let request = request.to_vec();
-    in_namespace(ns, move || {
+    in_netns(ns, move || {
         let mut s = TcpStream::connect(LISTEN).expect("connect to the metrics listener");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
@@ -172,7 +172,7 @@ fn promtool_passes_the_scrape_and_status_is_status_json() {
 fn crowd(ns: &str, count: usize, stop: Arc<AtomicBool>, made: Arc<AtomicUsize>) {
     let ns = ns.to_string();
     std::thread::spawn(move || {
-        in_namespace(&ns, move || {
+        in_netns(&ns, move || {
             let mut conns: Vec<(usize, Option<TcpStream>)> =
                 (0..3 * count).map(|i| (i % 3, None)).collect();
             let trickle = b"GET /metrics HTTP/1.1\r\nHost: gw\r\n";

@@ -104,6 +104,77 @@ fn startup_adopts_dhcp_routes_and_ranks_by_priority() {
 }
 
 #[test]
+fn automatic_priorities_from_the_device_kind() {
+    let Some(lab) = open_lab(3, &[]) else {
+        return;
+    };
+    let dir = TempDir::new("auto");
+    // wan1 and wan2 automatic (veth: Ethernet to sysfs), wan3 fixed at 5
+    let cfg = lab_config(3, &dir.0, "", "")
+        .replace("priority = 1\n", "priority = \"auto\"\n")
+        .replace("priority = 2\n", "priority = \"auto\"\n")
+        .replace("priority = 3\n", "priority = 5\n");
+    let d = Daemon::start(&lab, &dir.0, &cfg);
+    let want = [("wan3", 5), ("wan1", 100), ("wan2", 101)];
+    let ranked = || {
+        let mut routes = our_routes(&lab);
+        routes.sort_by_key(|r| r.1);
+        routes
+            .iter()
+            .map(|(dev, m)| (dev.clone(), *m))
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<(String, u32)> = want.iter().map(|(w, m)| (w.to_string(), *m)).collect();
+    let settled = |within| {
+        let ok = wait_for(within, || ranked() == want);
+        let routes = lab.default_routes();
+        assert!(ok, "{:?}\n{routes}\n{}", ranked(), d.log_text());
+    };
+    settled(Duration::from_secs(5));
+    expect_dev(&lab, &d, "wan3", Duration::from_secs(5));
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    for (wan, priority, auto) in [
+        ("wan1", "100", "true"),
+        ("wan2", "101", "true"),
+        ("wan3", "5", "false"),
+    ] {
+        assert_eq!(
+            json_field_of(&json, wan, "priority").as_deref(),
+            Some(priority),
+            "{json}"
+        );
+        let row = json_row(&json, wan);
+        assert!(row.contains(&format!(r#""priority_auto":{auto}"#)), "{row}");
+    }
+    assert!(
+        json_row(&json, "wan1").contains(r#""device":"ethernet""#),
+        "{json}"
+    );
+    assert!(
+        json_row(&json, "wan3").contains(r#""device":null"#),
+        "{json}"
+    );
+    let table = d.cli(&["status"]).1;
+    assert!(
+        table.contains("100 (ethernet)") && table.contains("101 (ethernet)"),
+        "{table}"
+    );
+    // a re-created interface is read again, and keeps its rank once it is up again
+    lab.script(&["replug", &lab.prefix, "1"]);
+    settled(Duration::from_secs(8));
+}
+
+/// The object of WAN `name` in `status --json`, nested objects included.
+fn json_row(json: &str, name: &str) -> String {
+    let start = json
+        .find(&format!(r#"{{"name":"{name}""#))
+        .unwrap_or(json.len());
+    let rest = &json[start..];
+    let end = rest.find(r#"},{"name""#).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+#[test]
 fn carrier_loss_fails_over_and_carrier_return_fails_back() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
@@ -393,28 +464,37 @@ fn reload_good_and_bad() {
     assert_eq!(d.state_of("wan1").as_deref(), Some("up"));
 }
 
-#[test]
-fn ipv6_failover() {
-    let Some(lab) = open_lab(2, &["--ipv6"]) else {
-        return;
-    };
-    let dir = TempDir::new("v6");
+const TARGET6: &str = "2001:db8:ff::53";
+
+/// Two dual-stack WANs (`family = "both"`, one IPv4 and one IPv6 target), wan1 up.
+fn dual_stack_setup(tag: &str) -> Option<(Lab, TempDir, Daemon)> {
+    let lab = open_lab(2, &["--ipv6"])?;
+    let dir = TempDir::new(tag);
     let cfg = lab_config(2, &dir.0, "", "")
         .replace(
             "targets = [\"198.51.100.53\", \"198.51.100.54\", \"203.0.113.53\"]",
-            "targets = [\"198.51.100.53\", \"2001:db8:ff::53\"]",
+            &format!("targets = [\"{TARGET}\", \"{TARGET6}\"]"),
         )
         .replace("priority = 1\n", "priority = 1\nfamily = \"both\"\n")
         .replace("priority = 2\n", "priority = 2\nfamily = \"both\"\n");
     let d = Daemon::start(&lab, &dir.0, &cfg);
     expect_state(&d, "wan1", "up", Duration::from_secs(5));
-    let dev6 = || {
-        let out = lab.gw(&["ip", "-6", "route", "get", "2001:db8:ff::53"]);
-        out.split_whitespace()
-            .skip_while(|w| *w != "dev")
-            .nth(1)
-            .map(str::to_string)
+    Some((lab, dir, d))
+}
+
+/// The interface the kernel picks for [`TARGET6`] from the gateway.
+fn route_dev6(lab: &Lab) -> Option<String> {
+    let out = lab.gw(&["ip", "-6", "route", "get", TARGET6]);
+    let mut words = out.split_whitespace().skip_while(|w| *w != "dev");
+    words.nth(1).map(str::to_string)
+}
+
+#[test]
+fn ipv6_failover() {
+    let Some((lab, _dir, d)) = dual_stack_setup("v6") else {
+        return;
     };
+    let dev6 = || route_dev6(&lab);
     assert!(wait_for(Duration::from_secs(2), || dev6().as_deref() == Some("wan1")));
     lab.carrier(1, false);
     let moved = wait_for(Duration::from_secs(2), || dev6().as_deref() == Some("wan2"));
@@ -424,6 +504,52 @@ fn ipv6_failover() {
         lab.gw(&["ip", "-6", "route"]),
         d.log_text()
     );
+}
+
+#[test]
+fn ipv6_fails_over_alone_while_ipv4_stays() {
+    if !have(&["nft"]) {
+        return;
+    }
+    let Some((lab, _dir, d)) = dual_stack_setup("v6alone") else {
+        return;
+    };
+    let dev6 = || route_dev6(&lab);
+    assert!(wait_for(Duration::from_secs(2), || dev6().as_deref() == Some("wan1")));
+    expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
+    // ISP 1 drops IPv6 echo requests only (neighbour discovery keeps working)
+    let isp1 = |nft: &str| lab.script(&["isp", &lab.prefix, "1", "nft", nft]);
+    isp1("add table inet v6drop");
+    isp1("add chain inet v6drop in { type filter hook prerouting priority raw; }");
+    isp1("add rule inet v6drop in iifname up0 icmpv6 type echo-request drop");
+    let moved = wait_for(Duration::from_secs(5), || dev6().as_deref() == Some("wan2"));
+    let table = |d: &Daemon| d.cli(&["status"]).1;
+    assert!(
+        moved,
+        "{}\n{}\n{}",
+        lab.gw(&["ip", "-6", "route"]),
+        table(&d),
+        d.log_text()
+    );
+    assert_eq!(lab.route_dev(TARGET).as_deref(), Some("wan1"), "IPv4 stays");
+    assert_eq!(d.state_of("wan1").as_deref(), Some("up"));
+    let status = table(&d);
+    assert!(status.contains("up (ipv6 down)"), "{status}");
+    assert!(status.contains("ipv6 active: wan2"), "{status}");
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    assert!(
+        json.contains(r#""ipv6":{"state":"down","metric":20001"#),
+        "{json}"
+    );
+    let history = d.cli(&["history"]).1;
+    assert!(history.contains("wan1 (ipv6)  up -> down"), "{history}");
+    // back: after `up` passed rounds and `hold`, IPv6 returns to wan1
+    isp1("delete table inet v6drop");
+    let back = wait_for(Duration::from_secs(5), || dev6().as_deref() == Some("wan1"));
+    assert!(back, "{}\n{}", table(&d), d.log_text());
+    let status = table(&d);
+    assert!(!status.contains("(ipv6"), "{status}");
+    assert_eq!(lab.route_dev(TARGET).as_deref(), Some("wan1"));
 }
 
 #[test]

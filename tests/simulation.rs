@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use wanfailover::config::{Config, FamilySet, Gateway, Probe, Quality, Wan};
+use wanfailover::config::{Config, FamilySet, Gateway, Priority, Probe, Quality, Wan};
 use wanfailover::engine::route::RT_TABLE_MAIN;
 use wanfailover::engine::{
     Action, Engine, Family, HookKind, Input, Instant, Route, RouteError, WanId,
@@ -45,7 +45,7 @@ fn wan(name: &str, iface: &str, priority: u32) -> Wan {
     Wan {
         name: name.into(),
         interface: iface.into(),
-        priority,
+        priority: Priority::Fixed(priority),
         family: FamilySet::Ipv4,
         gateway: Gateway::Auto,
         enabled: true,

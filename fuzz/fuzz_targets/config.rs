@@ -17,7 +17,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 let p = &wan.probe;
                 assert!(!p.targets.is_empty() && p.targets.len() <= MAX_TARGETS);
                 assert!(p.timeout <= p.interval && p.reliability >= 1);
-                assert!(wan.priority.checked_add(config.down_penalty).is_some());
+                let priority = wan.priority.fixed().unwrap_or(config::MAX_PRIORITY);
+                assert!(priority.checked_add(config.down_penalty).is_some());
                 if wan.family == FamilySet::Ipv4 {
                     assert!(p.targets.iter().all(|t| t.is_ipv4()));
                 }

@@ -26,6 +26,9 @@ fn row(name: &str, active: bool) -> WanStatus {
         tx_bps: None,
         since_ms: u64::MAX,
         late_rounds: 3,
+        families: Vec::new(),
+        priority_auto: !active,
+        device: "ethernet".into(),
     }
 }
 

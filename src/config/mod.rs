@@ -20,8 +20,10 @@
 //! value recovers at the threshold itself.
 
 mod error;
+mod matches;
 mod probe;
 mod raw;
+mod routing;
 mod units;
 mod validate;
 mod values;
@@ -32,7 +34,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{Error, Errors, MAX_ERRORS};
+pub use matches::{parse_cidr, parse_fwmark, parse_port_range, Cidr, CidrError, Fwmark, PortRange};
 pub use raw::{MAX_PENALTY, MAX_PRIORITY};
+pub use routing::{
+    Mode, Policy, Protocol, Routing, Sticky, WanRouting, DEFAULT_TABLE_BASE, DEFAULT_WEIGHT,
+    MAX_POLICIES, MAX_WEIGHT, RESERVED_TABLES,
+};
 pub use units::{format_duration, parse_duration, parse_percent, UnitError};
 pub use validate::{
     DEFAULT_DEGRADED_PENALTY, DEFAULT_DOWN, DEFAULT_DOWN_PENALTY, DEFAULT_FAILURE_INTERVAL,
@@ -62,6 +69,36 @@ pub enum FamilySet {
     Ipv4,
     Ipv6,
     Both,
+}
+
+/// A WAN's `priority`: lower is preferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// As given; unique among the fixed priorities.
+    Fixed(u32),
+    /// `"auto"`: from the kind of device the interface is (NetworkManager's default route
+    /// metrics: ethernet 100, Wi-Fi 600, modem 700, …), moved past every priority already
+    /// taken, so ties go to config order (see `engine::device`).
+    Auto,
+}
+
+impl Priority {
+    /// The fixed value, `None` for `auto`.
+    pub fn fixed(self) -> Option<u32> {
+        match self {
+            Priority::Fixed(p) => Some(p),
+            Priority::Auto => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Priority::Fixed(p) => write!(f, "{p}"),
+            Priority::Auto => f.write_str("auto"),
+        }
+    }
 }
 
 /// Where a WAN's default-route gateway comes from.
@@ -122,8 +159,8 @@ pub struct Probe {
 pub struct Wan {
     pub name: String,
     pub interface: String,
-    /// Unique; 1 is the primary, lower is preferred.
-    pub priority: u32,
+    /// 1 is the primary, lower is preferred; fixed priorities are unique.
+    pub priority: Priority,
     pub family: FamilySet,
     pub gateway: Gateway,
     /// `enabled = false` keeps the WAN in the config but out of the decision (`disabled`).
@@ -153,8 +190,36 @@ pub struct Config {
 /// Largest configuration file accepted; a real one is a few kilobytes.
 pub const MAX_FILE_LEN: u64 = 1024 * 1024;
 
+/// The whole file: the failover settings and the routing half (DESIGN.md §10).
+///
+/// The routing half is kept beside [`Config`] rather than in it while the daemon does not
+/// act on it yet; [`parse`] checks it all the same, so every key is validated either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub config: Config,
+    /// `routing.wans[i]` belongs to `config.wans[i]`.
+    pub routing: Routing,
+}
+
 /// Parses and validates configuration `text`; `file` names it in error messages.
 pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
+    read_settings(text, file, Unapplied::Refuse).map(|s| s.config)
+}
+
+/// [`parse`], keeping the routing half (which the daemon does not apply yet: [`parse`]
+/// refuses it, this does not).
+pub fn parse_settings(text: &str, file: &str) -> Result<Settings, Errors> {
+    read_settings(text, file, Unapplied::Keep)
+}
+
+/// What to do with keys the daemon reads but does not apply yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unapplied {
+    Refuse,
+    Keep,
+}
+
+fn read_settings(text: &str, file: &str, unapplied: Unapplied) -> Result<Settings, Errors> {
     let mut c = error::Collector::new(file, text);
     let root = match toml::de::DeTable::parse(text) {
         Ok(root) => root,
@@ -172,9 +237,13 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
         return Err(errors);
     }
     let config = validate::config(&mut c, &raw);
+    let routing = routing::validate(&mut c, &raw, &config);
+    if unapplied == Unapplied::Refuse {
+        routing::refuse_unapplied(&mut c, &raw);
+    }
     match c.finish() {
         Some(errors) => Err(errors),
-        None => Ok(config),
+        None => Ok(Settings { config, routing }),
     }
 }
 
@@ -199,6 +268,15 @@ fn syntax_message(message: &str, spanned: Option<&str>) -> String {
 /// Reads and parses the file at `path`. An unreadable, oversized or non-UTF-8 file is one
 /// error; nothing here panics.
 pub fn load(path: &Path) -> Result<Config, Errors> {
+    load_with(path, Unapplied::Refuse).map(|s| s.config)
+}
+
+/// [`load`], keeping the routing half (see [`parse_settings`]).
+pub fn load_settings(path: &Path) -> Result<Settings, Errors> {
+    load_with(path, Unapplied::Keep)
+}
+
+fn load_with(path: &Path, unapplied: Unapplied) -> Result<Settings, Errors> {
     let file = path.display().to_string();
     let mut bytes = Vec::new();
     let read =
@@ -211,7 +289,7 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
         return Err(Errors::single(&file, msg));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => parse(&text, &file),
+        Ok(text) => read_settings(&text, &file, unapplied),
         Err(e) => Err(error::not_utf8(
             &file,
             e.as_bytes(),

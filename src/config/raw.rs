@@ -10,8 +10,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::Collector;
+use super::routing::{self, RawRouting, RawWanRouting, POLICY_KEYS};
 use super::values::{self, Value};
-use super::{FamilySet, Gateway, Percent};
+use super::{FamilySet, Gateway, Percent, Priority};
 
 /// Bounds of the probe intervals and the timeout: under 10 ms the probe traffic is a load of
 /// its own; over an hour the WAN is effectively unmonitored.
@@ -37,6 +38,10 @@ const TOP_KEYS: &[&str] = &[
     "metrics_listen",
     "defaults",
     "wan",
+    "mode",
+    "sticky",
+    "flush_conntrack",
+    "policy",
 ];
 const WAN_KEYS: &[&str] = &[
     "name",
@@ -45,6 +50,8 @@ const WAN_KEYS: &[&str] = &[
     "family",
     "gateway",
     "enabled",
+    "table",
+    "weight",
 ];
 pub const PROBE_KEYS: &[&str] = &[
     "targets",
@@ -92,11 +99,12 @@ pub struct RawWan {
     pub span: Range<usize>,
     pub name: Field<String>,
     pub interface: Field<String>,
-    pub priority: Field<u32>,
+    pub priority: Field<Priority>,
     pub family: Field<FamilySet>,
     pub gateway: Field<Gateway>,
     pub enabled: Field<bool>,
     pub probe: RawProbe,
+    pub routing: RawWanRouting,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +118,7 @@ pub struct RawConfig {
     pub metrics_listen: Field<SocketAddr>,
     pub defaults: RawProbe,
     pub wans: Vec<RawWan>,
+    pub routing: RawRouting,
 }
 
 /// Reads the document's root table. Errors go to `c`; fields in error stay `None`.
@@ -129,6 +138,7 @@ pub fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> RawConfig {
             "metrics_listen" => raw.metrics_listen = values::socket_addr(c, k, v),
             "defaults" => read_defaults(c, v, &mut raw.defaults),
             "wan" => raw.wans = read_wans(c, v),
+            _ if routing::read_top_key(c, &mut raw.routing, k, v) => {}
             _ => unknown_key(c, key, Section::Top),
         }
     }
@@ -176,17 +186,19 @@ fn read_wan(c: &mut Collector<'_>, span: Range<usize>, table: &DeTable<'_>) -> R
         gateway: None,
         enabled: None,
         probe: RawProbe::default(),
+        routing: RawWanRouting::default(),
     };
     for (key, v) in table.iter() {
         let k: &str = key.get_ref();
         match k {
             "name" => wan.name = values::string(c, k, v),
             "interface" => wan.interface = values::string(c, k, v),
-            "priority" => wan.priority = values::integer(c, k, v, (1, MAX_PRIORITY)),
+            "priority" => wan.priority = values::priority(c, k, v, (1, MAX_PRIORITY)),
             "family" => wan.family = values::family(c, k, v),
             "gateway" => wan.gateway = values::gateway(c, k, v),
             "enabled" => wan.enabled = values::boolean(c, k, v),
             _ if read_probe_key(c, &mut wan.probe, k, v) => {}
+            _ if routing::read_wan_key(c, &mut wan.routing, k, v) => {}
             _ => unknown_key(c, key, Section::Wan),
         }
     }
@@ -219,19 +231,21 @@ fn read_probe_key(c: &mut Collector<'_>, p: &mut RawProbe, key: &str, v: &Value<
 }
 
 #[derive(Clone, Copy)]
-enum Section {
+pub enum Section {
     Top,
     Defaults,
     Wan,
+    Policy,
 }
 
 /// Reports an unknown key, with a likely intended key or the table it belongs in.
-fn unknown_key(c: &mut Collector<'_>, key: &Spanned<std::borrow::Cow<'_, str>>, at: Section) {
+pub fn unknown_key(c: &mut Collector<'_>, key: &Spanned<std::borrow::Cow<'_, str>>, at: Section) {
     let k: &str = key.get_ref();
     let (place, own): (&str, Vec<&str>) = match at {
         Section::Top => ("at the top level", TOP_KEYS.to_vec()),
         Section::Defaults => ("in [defaults]", PROBE_KEYS.to_vec()),
         Section::Wan => ("in [[wan]]", [WAN_KEYS, PROBE_KEYS].concat()),
+        Section::Policy => ("in [[policy]]", POLICY_KEYS.to_vec()),
     };
     let hint = if let Some(s) = values::suggest(k, &own) {
         format!(": did you mean `{s}`?")

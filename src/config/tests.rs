@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::*;
+use super::{error, Settings};
 
 const FILE: &str = "/etc/wanfailover.conf";
 
@@ -24,9 +25,11 @@ fn ok(text: &str) -> Config {
     }
 }
 
-/// Every error as `LINE:COL: message` (or `-: message` without a place).
+/// Every error as `LINE:COL: message` (or `-: message` without a place). The routing half
+/// is validated too (`parse_settings`); what the daemon's own `parse` refuses on top of it
+/// is tested in `routing_keys_are_refused_until_the_daemon_applies_them`.
 fn errors(text: &str) -> Vec<String> {
-    let errors = parse(text, FILE).expect_err("expected errors");
+    let errors = parse_settings(text, FILE).expect_err("expected errors");
     assert!(!errors.is_empty());
     errors
         .iter()
@@ -360,6 +363,47 @@ fn priorities() {
         &BASE.replace("priority = 1", "priority = 99999999999999999999"),
         "7:",
         "`priority`",
+    );
+}
+
+#[test]
+fn automatic_priorities() {
+    let two = |first: &str, second: &str| {
+        BASE.replace("priority = 1", &format!("priority = {first}"))
+            + &format!("\n[[wan]]\nname = \"lte\"\ninterface = \"wwan0\"\npriority = {second}\n")
+    };
+    let c = ok(&two("\"auto\"", "\"auto\""));
+    assert_eq!(
+        c.wans[0].priority,
+        Priority::Auto,
+        "several `auto` are no duplicates"
+    );
+    assert_eq!(c.wans[1].priority, Priority::Auto);
+    assert!(
+        c.wans[0].summary().contains(", priority auto,"),
+        "{}",
+        c.wans[0].summary()
+    );
+    let c = ok(&two("\"auto\"", "100"));
+    assert_eq!(
+        c.wans[1].priority,
+        Priority::Fixed(100),
+        "a fixed one beside them"
+    );
+    one_error(
+        &two("\"auto\"", "\"Auto\""),
+        "12:12",
+        "invalid `priority` \"Auto\": expected \"auto\" or an integer from 1 to 1000000",
+    );
+    one_error(
+        &BASE.replace("priority = 1", "priority = 1.5"),
+        "7:12",
+        "`priority` expects an integer from 1 to 1000000 or \"auto\", found a float",
+    );
+    one_error(
+        &two("7", "7"),
+        "12:12",
+        "duplicate priority `7` (first used on line 7)",
     );
 }
 
@@ -794,4 +838,429 @@ fn load_reports_unreadable_files_in_one_line() {
     std::fs::write(&file, include_str!("../../etc/wanfailover.conf")).unwrap();
     assert_eq!(load(&file).unwrap().wans.len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ----- routing (DESIGN.md §10) -------------------------------------------------------------
+
+/// Two WANs, `fiber` (priority 1, both families) and `lte` (priority 2, IPv4), preceded
+/// by `top` at the top level; `wan` is appended to fiber's table and `tail` at the end.
+fn two_wans(top: &str, wan: &str, tail: &str) -> String {
+    format!(
+        "{top}\n[defaults]\ntargets = [\"192.0.2.53\", \"2001:db8::53\"]\n\n\
+         [[wan]]\nname = \"fiber\"\ninterface = \"eth0\"\npriority = 1\nfamily = \"both\"\n{wan}\n\
+         [[wan]]\nname = \"lte\"\ninterface = \"wwan0\"\npriority = 2\n\
+         targets = [\"192.0.2.53\"]\n{tail}"
+    )
+}
+
+fn settings(text: &str) -> Settings {
+    match parse_settings(text, FILE) {
+        Ok(s) => s,
+        Err(errors) => panic!("unexpected errors:\n{errors}"),
+    }
+}
+
+/// "LINE:COL" of the last occurrence of `needle` in `text`; of its value when it is a
+/// `key = value` line.
+fn at(text: &str, needle: &str) -> String {
+    let mut offset = text.rfind(needle).expect("needle in text");
+    if let Some(eq) = needle.find(" = ") {
+        offset += eq + 3;
+    }
+    let (line, col) = error::line_col(text, offset);
+    format!("{line}:{col}")
+}
+
+#[test]
+fn routing_defaults() {
+    let s = settings(&two_wans("", "", ""));
+    let r = &s.routing;
+    assert_eq!(
+        (r.mode, r.sticky, r.flush_conntrack),
+        (Mode::Failover, Sticky::Flow, true)
+    );
+    let tables: Vec<_> = r.wans.iter().map(|w| (w.table, w.weight)).collect();
+    assert_eq!(tables, [(101, 1), (102, 1)]);
+    assert!(r.policies.is_empty());
+    assert_eq!(ok(&two_wans("", "", "")), s.config);
+}
+
+#[test]
+fn routing_tables() {
+    let s = settings(&two_wans(
+        "flush_conntrack = false",
+        "table = 1000",
+        "table = 7",
+    ));
+    assert!(!s.routing.flush_conntrack);
+    let tables: Vec<_> = s.routing.wans.iter().map(|w| w.table).collect();
+    assert_eq!(tables, [1000, 7]);
+    settings(&two_wans("", "table = 4294967295", ""));
+
+    let text = two_wans("", "table = 102", "");
+    one_error(
+        &text,
+        &at(&text, "table = 102"),
+        "`table` 102 is also WAN `lte`'s default",
+    );
+    let text = two_wans("", "table = 5", "table = 5");
+    let (first_line, _) = error::line_col(&text, text.find("table = 5").unwrap());
+    let msg = format!("duplicate table `5` (first used on line {first_line})");
+    one_error(&text, &at(&text, "table = 5"), &msg);
+    for reserved in ["253", "254", "255"] {
+        let text = two_wans("", &format!("table = {reserved}"), "");
+        one_error(&text, &at(&text, "table = "), "the kernel's own tables");
+    }
+    for bad in ["0", "-1", "4294967296", "\"main\""] {
+        let text = two_wans("", &format!("table = {bad}"), "");
+        one_error(&text, &at(&text, "table = "), "`table`");
+    }
+    // 100 + priority 154 is the main table: the WAN must choose one.
+    let text = two_wans("", "", "").replace("priority = 2", "priority = 154");
+    one_error(
+        &text,
+        &at(&text, "priority = 154"),
+        "needs a `table`: its default, 100 + priority = 254",
+    );
+    settings(&text.replace("priority = 154", "priority = 154\ntable = 2"));
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn balance_with_weights_and_sticky() {
+    let text = two_wans(
+        "mode = \"balance\"\nsticky = \"source\"",
+        "weight = 3",
+        "weight = 256",
+    );
+    let r = settings(&text).routing;
+    assert_eq!((r.mode, r.sticky), (Mode::Balance, Sticky::Source));
+    let weights: Vec<_> = r.wans.iter().map(|w| w.weight).collect();
+    assert_eq!(weights, [3, 256]);
+
+    for bad in ["0", "257", "\"3\"", "1.5"] {
+        let text = two_wans("mode = \"balance\"", &format!("weight = {bad}"), "");
+        one_error(&text, &at(&text, "weight = "), "`weight`");
+    }
+    let text = two_wans("mode = \"roundrobin\"", "", "");
+    one_error(
+        &text,
+        "1:8",
+        "`mode` expects \"failover\" or \"balance\", found \"roundrobin\"",
+    );
+    let text = two_wans("mode = \"balance\"\nsticky = \"session\"", "", "");
+    one_error(&text, "2:10", "`sticky` expects \"flow\" or \"source\"");
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn balance_keys_in_failover_mode_are_errors() {
+    let text = two_wans("sticky = \"flow\"", "weight = 2", "");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].starts_with("1:10: `sticky` only applies with mode = \"balance\""));
+    let weight = at(&text, "weight = ");
+    assert!(
+        errors[1].starts_with(&format!("{weight}: `weight` only applies")),
+        "{errors:#?}"
+    );
+}
+
+/// A policy table appended to the two WANs.
+#[cfg(feature = "balance")]
+fn with_policy(policy: &str) -> String {
+    two_wans("", "", &format!("\n[[policy]]\n{policy}\n"))
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn policies_parse() {
+    let text = two_wans(
+        "",
+        "",
+        r#"
+[[policy]]
+name = "vpn"
+wan = "lte"
+source = "192.0.2.128/25"
+destination = "198.51.100.0/24"
+protocol = "udp"
+dport = 1194
+sport = "1000-2000"
+fwmark = "0x10/0xff"
+iif = "lan0"
+fallback = false
+
+[[policy]]
+name = "v6-web"
+wan = "fiber"
+destination = "2001:db8:ff::/48"
+protocol = "tcp"
+dport = "443"
+"#,
+    );
+    let p = settings(&text).routing.policies;
+    assert_eq!(p.len(), 2);
+    let vpn = &p[0];
+    assert_eq!(
+        (vpn.name.as_str(), vpn.wan.as_str(), vpn.wan_index),
+        ("vpn", "lte", 1)
+    );
+    assert_eq!(vpn.source, Some(parse_cidr("192.0.2.128/25").unwrap()));
+    assert_eq!(
+        vpn.destination.map(|d| d.to_string()).as_deref(),
+        Some("198.51.100.0/24")
+    );
+    assert_eq!(vpn.protocol, Some(Protocol::Udp));
+    assert_eq!(vpn.dport, Some(PortRange::single(1194)));
+    assert_eq!(
+        vpn.sport,
+        Some(PortRange {
+            start: 1000,
+            end: 2000
+        })
+    );
+    assert_eq!(
+        vpn.fwmark,
+        Some(Fwmark {
+            value: 0x10,
+            mask: 0xff
+        })
+    );
+    assert_eq!(vpn.iif.as_deref(), Some("lan0"));
+    assert!(!vpn.fallback);
+    assert_eq!(vpn.family(), Some(crate::engine::Family::V4));
+    let web = &p[1];
+    assert_eq!((web.wan_index, web.fallback), (0, true));
+    assert_eq!(
+        web.protocol.map(|p| p.number(crate::engine::Family::V6)),
+        Some(6)
+    );
+    assert_eq!(Protocol::Icmp.number(crate::engine::Family::V6), 58);
+    // a policy by mark or interface alone is fine, of any family
+    let p = settings(&with_policy(
+        "name = \"marked\"\nwan = \"fiber\"\nfwmark = \"7\"",
+    ))
+    .routing;
+    assert_eq!(p.policies[0].family(), None);
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn policy_mistakes_point_at_the_value() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "wan = \"lt\"\niif = \"lan0\"",
+            "\"lt\"",
+            "no WAN named `lt`: did you mean `lte`?",
+        ),
+        (
+            "wan = \"dsl9000\"\niif = \"lan0\"",
+            "\"dsl9000\"",
+            "the WANs are `fiber`, `lte`",
+        ),
+        (
+            "source = \"192.0.2.1/24\"",
+            "\"192.0.2.1/24",
+            "did you mean \"192.0.2.0/24\"",
+        ),
+        (
+            "destination = \"192.0.2.0/40\"",
+            "\"192.0",
+            "prefix length must be 0 to 32",
+        ),
+        (
+            "destination = \"example.com\"",
+            "\"example",
+            "expected an address or a prefix",
+        ),
+        (
+            "protocol = \"gre\"",
+            "\"gre\"",
+            "\"tcp\", \"udp\" or \"icmp\"",
+        ),
+        ("protocol = \"tcp\"\ndport = 0", "0", "ports are 1 to 65535"),
+        (
+            "protocol = \"tcp\"\ndport = 70000",
+            "70000",
+            "ports are 1 to 65535",
+        ),
+        (
+            "protocol = \"udp\"\nsport = \"2000-1000\"",
+            "\"2000",
+            "first port of a range",
+        ),
+        (
+            "protocol = \"udp\"\nsport = \"1-2-3\"",
+            "\"1-2-3",
+            "such as \"1000-2000\"",
+        ),
+        (
+            "protocol = \"udp\"\ndport = true",
+            "true",
+            "a port such as 1194",
+        ),
+        (
+            "dport = 53\ndestination = \"192.0.2.0/24\"",
+            "53",
+            "add protocol = \"tcp\" or \"udp\"",
+        ),
+        (
+            "protocol = \"icmp\"\nsport = 7",
+            "7",
+            "not with protocol = \"icmp\"",
+        ),
+        (
+            "fwmark = \"0x100/0xff\"",
+            "\"0x100",
+            "bits outside the mask",
+        ),
+        (
+            "fwmark = \"1/0\"",
+            "\"1/0",
+            "a mask of 0 matches every packet",
+        ),
+        ("fwmark = 16", "16", "a string \"VALUE/MASK\""),
+        ("iif = \"lan/0\"", "\"lan/0\"", "invalid interface name"),
+        (
+            "iif = \"lan0\"\nfallback = \"no\"",
+            "\"no\"",
+            "`fallback` expects true or false",
+        ),
+        (
+            "iif = \"lan0\"\nfalback = false",
+            "falback",
+            "did you mean `fallback`?",
+        ),
+        (
+            "iif = \"lan0\"\npriority = 3",
+            "priority",
+            "unknown key `priority` in [[policy]]",
+        ),
+    ];
+    for (body, place, needle) in cases {
+        let text = with_policy(&format!("name = \"p\"\nwan = \"lte\"\n{body}"))
+            .replace("wan = \"lte\"\nwan = ", "wan = ");
+        one_error(&text, &at(&text, place), needle);
+    }
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn policy_rules_that_relate_values() {
+    // both addresses of one family, which the WAN manages
+    let text = with_policy(
+        "name = \"p\"\nwan = \"fiber\"\nsource = \"192.0.2.0/24\"\ndestination = \"2001:db8::/32\"",
+    );
+    one_error(
+        &text,
+        &at(&text, "\"2001:db8::/32"),
+        "of different families",
+    );
+    let text = with_policy("name = \"p\"\nwan = \"lte\"\ndestination = \"2001:db8::/32\"");
+    one_error(
+        &text,
+        &at(&text, "\"2001:db8::/32"),
+        "has family = \"ipv4\"",
+    );
+    settings(&with_policy(
+        "name = \"p\"\nwan = \"fiber\"\ndestination = \"2001:db8::/32\"",
+    ));
+    // a policy must match something
+    let text = with_policy("name = \"all\"\nwan = \"lte\"");
+    one_error(&text, &at(&text, "[[policy]]"), "matches every packet");
+    // names: required, valid, unique
+    let text = with_policy("wan = \"lte\"\niif = \"lan0\"");
+    one_error(&text, &at(&text, "[[policy]]"), "[[policy]] without `name`");
+    let text = with_policy("name = \"p\"\niif = \"lan0\"");
+    one_error(&text, &at(&text, "[[policy]]"), "[[policy]] without `wan`");
+    let text = with_policy("name = \"a b\"\nwan = \"lte\"\niif = \"lan0\"");
+    one_error(&text, &at(&text, "\"a b\""), "invalid policy name \"a b\"");
+    let p = "name = \"p\"\nwan = \"lte\"\niif = \"lan0\"\n";
+    let text = two_wans("", "", &format!("\n[[policy]]\n{p}\n[[policy]]\n{p}"));
+    let second = text.rfind("\"p\"").unwrap();
+    let (line, col) = error::line_col(&text, second);
+    one_error(&text, &format!("{line}:{col}"), "duplicate policy name `p`");
+    // an unknown WAN does not hide a bad match
+    let text = with_policy("name = \"p\"\nwan = \"fibre\"\nprotocol = \"icmp\"\ndport = 7");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].contains("no WAN named `fibre`: did you mean `fiber`?"));
+    assert!(errors[1].contains("`dport` needs protocol tcp or udp"));
+    // shapes
+    let text = two_wans("policy = \"vpn\"", "", "");
+    one_error(&text, "1:10", "write [[policy]], not [policy]");
+    let text = two_wans("policy = [1]", "", "");
+    one_error(&text, "1:11", "each `policy` must be a table");
+}
+
+#[cfg(feature = "balance")]
+#[test]
+fn too_many_policies() {
+    let mut tail = String::new();
+    for i in 0..=MAX_POLICIES {
+        tail.push_str(&format!(
+            "\n[[policy]]\nname = \"p{i}\"\nwan = \"lte\"\niif = \"lan0\"\n"
+        ));
+    }
+    let text = two_wans("", "", &tail);
+    let last = text.rfind("[[policy]]").unwrap();
+    let (line, col) = error::line_col(&text, last);
+    one_error(
+        &text,
+        &format!("{line}:{col}"),
+        "too many policies: at most 64",
+    );
+}
+
+#[cfg(not(feature = "balance"))]
+#[test]
+fn balance_keys_need_the_feature() {
+    let text = two_wans(
+        "mode = \"balance\"\nsticky = \"flow\"",
+        "weight = 2",
+        "\n[[policy]]\nname = \"p\"\nwan = \"lte\"\niif = \"lan0\"\n",
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("needs the `balance` feature")),
+        "{errors:#?}"
+    );
+    assert!(errors[0].starts_with("1:8: mode = \"balance\""));
+    // failover, tables and the conntrack flush need no feature
+    let r = settings(&two_wans(
+        "mode = \"failover\"\nflush_conntrack = false",
+        "table = 9",
+        "",
+    ));
+    assert_eq!(r.routing.wans[0].table, 9);
+}
+
+#[test]
+fn routing_keys_are_refused_until_the_daemon_applies_them() {
+    let text = "mode = \"balance\"\nflush_conntrack = true\n\n[[wan]]\nname = \"a\"\n\
+                interface = \"eth0\"\npriority = 1\ntargets = [\"192.0.2.1\"]\ntable = 7\n";
+    assert!(
+        parse_settings(text, FILE).is_ok(),
+        "valid as a routing config"
+    );
+    let errors = parse(text, FILE).expect_err("refused by the daemon's parse");
+    let places: Vec<(Option<usize>, Option<usize>)> =
+        errors.iter().map(|e| (e.line, e.col)).collect();
+    assert_eq!(
+        places,
+        [(Some(1), Some(8)), (Some(2), Some(19)), (Some(9), Some(9))]
+    );
+    assert!(errors.iter().all(|e| e
+        .message
+        .contains("not applied by this version of the daemon yet")));
+    // today's behaviour spelled out is fine
+    let plain = text
+        .replace("mode = \"balance\"", "mode = \"failover\"")
+        .replace("flush_conntrack = true", "flush_conntrack = false")
+        .replace("table = 7\n", "");
+    assert!(parse(&plain, FILE).is_ok());
 }

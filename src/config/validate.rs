@@ -124,8 +124,13 @@ fn wans(c: &mut Collector<'_>, raw: &RawConfig) -> Vec<Wan> {
     duplicates(c, "WAN name", &names);
     let ifnames: Vec<_> = list.iter().filter_map(|w| w.interface.as_ref()).collect();
     duplicates(c, "interface", &ifnames);
-    let priorities: Vec<_> = list.iter().filter_map(|w| w.priority.as_ref()).collect();
-    duplicates(c, "priority", &priorities);
+    // only fixed priorities must differ: automatic ones are moved past every taken value
+    let fixed: Vec<Spanned<u32>> = list
+        .iter()
+        .filter_map(|w| w.priority.as_ref())
+        .filter_map(|p| p.get_ref().fixed().map(|n| Spanned::new(p.span(), n)))
+        .collect();
+    duplicates(c, "priority", &fixed.iter().collect::<Vec<_>>());
     list.iter()
         .filter_map(|w| wan(c, w, &raw.defaults))
         .collect()
@@ -155,7 +160,7 @@ fn wan(c: &mut Collector<'_>, raw: &RawWan, defaults: &RawProbe) -> Option<Wan> 
     let wan_name = name.get_ref().clone();
     let interface = required(c, raw, "interface", &raw.interface);
     let priority = required(c, raw, "priority", &raw.priority);
-    check_name(c, &name);
+    check_name(c, &name, "WAN");
     if let Some(i) = &interface {
         check_ifname(c, i);
     }
@@ -203,13 +208,14 @@ fn required<T: Clone>(
     field.clone()
 }
 
-/// Names go into hook arguments and environment, CLI tables and the socket protocol.
-fn check_name(c: &mut Collector<'_>, name: &Spanned<String>) {
+/// Names go into hook arguments and environment, CLI tables and the socket protocol;
+/// `what` names the thing named ("WAN", "policy").
+pub fn check_name(c: &mut Collector<'_>, name: &Spanned<String>, what: &str) {
     let n = name.get_ref();
     let ok_char = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-');
     if n.is_empty() || n.len() > MAX_NAME_LEN || !n.chars().all(ok_char) {
         let msg = format!(
-            "invalid WAN name {}: expected 1 to {MAX_NAME_LEN} characters of A-Z a-z 0-9 _ . -",
+            "invalid {what} name {}: expected 1 to {MAX_NAME_LEN} characters of A-Z a-z 0-9 _ . -",
             super::values::quote(n)
         );
         c.at(&name.span(), msg);
@@ -218,7 +224,7 @@ fn check_name(c: &mut Collector<'_>, name: &Spanned<String>) {
 
 /// The kernel's own rule (`dev_valid_name`): 1..=15 bytes, not `.` or `..`, no `/`, `:` or
 /// whitespace.
-fn check_ifname(c: &mut Collector<'_>, ifname: &Spanned<String>) {
+pub fn check_ifname(c: &mut Collector<'_>, ifname: &Spanned<String>) {
     let n = ifname.get_ref();
     let bad_char = |ch: char| ch == '/' || ch == ':' || ch.is_whitespace() || ch.is_control();
     if n.is_empty() || n.len() > MAX_IFNAME_LEN || n == "." || n == ".." || n.chars().any(bad_char)

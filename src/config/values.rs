@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::error::Collector;
 use super::units;
-use super::{FamilySet, Gateway, Percent};
+use super::{FamilySet, Gateway, Percent, Priority};
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -236,6 +236,36 @@ pub fn family(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned
         }
     };
     Some(Spanned::new(v.span(), family))
+}
+
+/// `priority`: an integer in `range` or `"auto"`.
+pub fn priority(
+    c: &mut Collector<'_>,
+    key: &str,
+    v: &Value<'_>,
+    range: (u32, u32),
+) -> Option<Spanned<Priority>> {
+    match v.get_ref() {
+        DeValue::Integer(_) => {
+            integer(c, key, v, range).map(|p| Spanned::new(v.span(), Priority::Fixed(*p.get_ref())))
+        }
+        DeValue::String(s) if s.as_ref() == "auto" => Some(Spanned::new(v.span(), Priority::Auto)),
+        DeValue::String(s) => {
+            let msg = format!(
+                "invalid `{key}` {}: expected \"auto\" or an integer from {} to {}",
+                quote(s),
+                range.0,
+                range.1
+            );
+            c.at(&v.span(), msg);
+            None
+        }
+        _ => {
+            let what = format!("an integer from {} to {} or \"auto\"", range.0, range.1);
+            wrong_type(c, key, &what, v);
+            None
+        }
+    }
 }
 
 pub fn gateway(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<Gateway>> {

@@ -7,7 +7,7 @@
 //! ```text
 //! +-------+---------+----------------+----------------------------+
 //! | magic | version | body length    | body: postcard(Request or  |
-//! | 0x57  | 0x01    | u16 big-endian |       Response)            |
+//! | 0x57  | 0x02    | u16 big-endian |       Response)            |
 //! +-------+---------+----------------+----------------------------+
 //!   1 B     1 B       2 B              1 ..= MAX_BODY_LEN bytes
 //! ```
@@ -23,8 +23,11 @@ use crate::engine::{HistoryEntry, WanCounters, WanStatus};
 /// First byte of every frame: catches a peer that is not speaking this protocol at all.
 pub const MAGIC: u8 = 0x57;
 /// Protocol version carried in every frame header. Bumped on any incompatible change of
-/// the frame layout or of the encoding of [`Request`] / [`Response`].
-pub const VERSION: u8 = 1;
+/// the frame layout or of the encoding of [`Request`] / [`Response`]: postcard structs carry
+/// no lengths, so a field added to [`WanStatus`] or [`HistoryEntry`] is one. Version 2: each
+/// status row ends with its families and its automatic priority, each history entry with its
+/// family.
+pub const VERSION: u8 = 2;
 /// Frame header: magic, version, body length (u16 big-endian).
 pub const HEADER_LEN: usize = 4;
 /// Largest frame, header included.
@@ -328,6 +331,7 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::FamilyStatus;
 
     fn status_row() -> WanStatus {
         WanStatus {
@@ -345,6 +349,18 @@ mod tests {
             tx_bps: None,
             since_ms: 192_000,
             late_rounds: 0,
+            families: vec![FamilyStatus {
+                family: "ipv4".into(),
+                state: "up".into(),
+                metric: 1,
+                active: true,
+                latency_us: Some(12_345),
+                jitter_us: None,
+                loss_centi_pct: Some(250),
+                since_ms: 192_000,
+            }],
+            priority_auto: false,
+            device: String::new(),
         }
     }
 
@@ -356,6 +372,7 @@ mod tests {
             from: "up".into(),
             to: "down".into(),
             cause: "3 rounds failed".into(),
+            family: "ipv6".into(),
         }
     }
 
@@ -444,19 +461,20 @@ mod tests {
     fn wire_bytes_match_the_documentation() {
         let mut buf = Vec::new();
         encode_request(&Request::Prefer("lte".into()), &mut buf).unwrap();
-        assert_eq!(buf, [0x57, 0x01, 0x00, 0x05, 0x03, 0x03, b'l', b't', b'e']);
+        assert_eq!(buf, [0x57, 0x02, 0x00, 0x05, 0x03, 0x03, b'l', b't', b'e']);
         buf.clear();
         encode_request(&Request::Status, &mut buf).unwrap();
-        assert_eq!(buf, [0x57, 0x01, 0x00, 0x01, 0x01]);
+        assert_eq!(buf, [0x57, 0x02, 0x00, 0x01, 0x01]);
         buf.clear();
-        let row = WanStatus {
+        let mut row = WanStatus {
             latency_us: Some(300),
             ..status_row()
         };
+        row.families[0].latency_us = Some(300);
         encode_response(&Response::Status(vec![row]), &mut buf).unwrap();
         #[rustfmt::skip]
         let expected = [
-            0x57, 0x01, 0x00, 0x24,
+            0x57, 0x02, 0x00, 0x3b,
             0x04, 0x01, // Status, one row
             0x05, b'f', b'i', b'b', b'e', b'r', 0x04, b'e', b't', b'h', b'0', 0x02, b'u', b'p',
             0x01, 0x01, 0x01, 0x00, // priority 1, metric 1, active, not preferred
@@ -467,6 +485,12 @@ mod tests {
             0x00, // tx_bps None
             0x80, 0xdc, 0x0b, // since_ms 192_000
             0x00, // late_rounds 0
+            0x01, // families: one
+            0x04, b'i', b'p', b'v', b'4', 0x02, b'u', b'p',
+            0x01, 0x01, // metric 1, active
+            0x01, 0xac, 0x02, 0x00, 0x01, 0xfa, 0x01, // latency, jitter, loss
+            0x80, 0xdc, 0x0b, // since_ms 192_000
+            0x00, 0x00, // fixed priority, no device
         ];
         assert_eq!(buf, expected);
     }
@@ -506,17 +530,17 @@ mod tests {
     #[test]
     fn hostile_headers_are_rejected() {
         let cases: [(&[u8], FrameError); 4] = [
-            (&[0x00, 0x01, 0x00, 0x01], FrameError::BadMagic(0)),
+            (&[0x00, 0x02, 0x00, 0x01], FrameError::BadMagic(0)),
             (
-                &[0x57, 0x02, 0x00, 0x01],
+                &[0x57, 0x01, 0x00, 0x01],
                 FrameError::Version {
-                    got: 2,
-                    supported: 1,
+                    got: 1,
+                    supported: 2,
                 },
             ),
-            (&[0x57, 0x01, 0x00, 0x00], FrameError::Empty),
+            (&[0x57, 0x02, 0x00, 0x00], FrameError::Empty),
             (
-                &[0x57, 0x01, 0x10, 0x01],
+                &[0x57, 0x02, 0x10, 0x01],
                 FrameError::TooLong {
                     len: 4097,
                     max: MAX_REQUEST_LEN,
@@ -531,7 +555,7 @@ mod tests {
             assert_eq!(dec.decode(&mut &[0x57u8][..]), Err(expected));
             assert_eq!(dec.wanted(), 0);
         }
-        let oversize = [0x57, 0x01, 0xff, 0xff];
+        let oversize = [0x57, 0x02, 0xff, 0xff];
         let max = FrameError::TooLong {
             len: 0xffff,
             max: MAX_BODY_LEN,

@@ -13,9 +13,11 @@
 use super::json::Json;
 use super::protocol::Counters;
 use crate::engine::report::or_none;
-use crate::engine::{HistoryEntry, WanStatus};
+use crate::engine::{FamilyStatus, HistoryEntry, WanStatus};
 
-/// The `status` table, one row per WAN, `*` marking the active one.
+/// The `status` table, one row per WAN, `*` marking the active one. A dual-stack WAN whose
+/// families are in different states shows them after its own (`up (ipv6 down)`), and a
+/// family whose active WAN is not the `*` one is named below the table.
 pub fn status_table(rows: &[WanStatus]) -> String {
     if rows.is_empty() {
         return "no WANs configured\n".to_string();
@@ -39,6 +41,7 @@ pub fn status_table(rows: &[WanStatus]) -> String {
     ];
     let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
     let mut out = table(&header, &right, &cells);
+    out.push_str(&family_notes(rows));
     for row in rows.iter().filter(|r| r.preferred) {
         out.push_str(&format!(
             "manual override: {} is preferred ('auto' to undo)\n",
@@ -53,8 +56,8 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
         if row.active { "*" } else { "" }.to_string(),
         row.name.clone(),
         row.interface.clone(),
-        row.state.clone(),
-        row.priority.to_string(),
+        state_cell(row),
+        priority_cell(row),
         row.metric.to_string(),
         opt(row.latency_us, millis),
         opt(row.jitter_us, millis),
@@ -63,6 +66,44 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
         opt(row.tx_bps, rate),
         span(row.since_ms),
     ]
+}
+
+/// The WAN's state, followed by those of its families that differ from it:
+/// `up (ipv6 down)`.
+pub fn state_cell(row: &WanStatus) -> String {
+    let odd: Vec<String> = row
+        .families
+        .iter()
+        .filter(|f| f.state != row.state)
+        .map(|f| format!("{} {}", f.family, f.state))
+        .collect();
+    if odd.is_empty() {
+        row.state.clone()
+    } else {
+        format!("{} ({})", row.state, odd.join(", "))
+    }
+}
+
+/// The priority in effect, with the device kind it came from for `priority = "auto"`:
+/// `100 (ethernet)`.
+fn priority_cell(row: &WanStatus) -> String {
+    if row.priority_auto {
+        format!("{} ({})", row.priority, row.device)
+    } else {
+        row.priority.to_string()
+    }
+}
+
+/// One line per family whose active WAN is not the one marked `*`: `ipv6 active: lte`.
+pub fn family_notes(rows: &[WanStatus]) -> String {
+    let mut out = String::new();
+    for family in ["ipv4", "ipv6"] {
+        let of = |r: &&WanStatus| r.families.iter().any(|f| f.family == family && f.active);
+        if let Some(row) = rows.iter().find(of).filter(|r| !r.active) {
+            out.push_str(&format!("{family} active: {}\n", row.name));
+        }
+    }
+    out
 }
 
 /// `history` as a table, oldest first, with ages relative to `now_us` (the daemon's clock).
@@ -79,7 +120,11 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
             vec![
                 format!("{} ago", span(age_ms)),
                 e.kind.clone(),
-                e.wan.clone(),
+                if e.family.is_empty() {
+                    e.wan.clone()
+                } else {
+                    format!("{} ({})", e.wan, e.family)
+                },
                 format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
                 e.cause.clone(),
             ]
@@ -165,10 +210,7 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.key("jitter_us");
     j.opt_uint(row.jitter_us);
     j.key("loss_pct");
-    match row.loss_centi_pct {
-        Some(c) => j.centi(u64::from(c)),
-        None => j.null(),
-    }
+    loss(j, row.loss_centi_pct);
     j.key("rx_bps");
     j.opt_uint(row.rx_bps);
     j.key("tx_bps");
@@ -177,7 +219,48 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.uint(row.since_ms);
     j.key("late_rounds");
     j.uint(row.late_rounds);
+    j.key("families");
+    j.begin_object();
+    for f in &row.families {
+        j.key(&f.family);
+        family_object(j, f);
+    }
     j.end_object();
+    j.key("priority_auto");
+    j.bool(row.priority_auto);
+    j.key("device");
+    if row.priority_auto {
+        j.string(&row.device);
+    } else {
+        j.null();
+    }
+    j.end_object();
+}
+
+fn family_object(j: &mut Json, f: &FamilyStatus) {
+    j.begin_object();
+    j.key("state");
+    j.string(&f.state);
+    j.key("metric");
+    j.uint(u64::from(f.metric));
+    j.key("active");
+    j.bool(f.active);
+    j.key("latency_us");
+    j.opt_uint(f.latency_us);
+    j.key("jitter_us");
+    j.opt_uint(f.jitter_us);
+    j.key("loss_pct");
+    loss(j, f.loss_centi_pct);
+    j.key("in_state_ms");
+    j.uint(f.since_ms);
+    j.end_object();
+}
+
+fn loss(j: &mut Json, centi_pct: Option<u16>) {
+    match centi_pct {
+        Some(c) => j.centi(u64::from(c)),
+        None => j.null(),
+    }
 }
 
 /// `history --json`: `{"now_us":N,"entries":[{...}, ...]}`, oldest first.
@@ -200,6 +283,7 @@ pub fn history_json(now_us: u64, entries: &[HistoryEntry]) -> String {
             ("from", &e.from),
             ("to", &e.to),
             ("cause", &e.cause),
+            ("family", &e.family),
         ] {
             j.key(key);
             j.string(value);
@@ -322,7 +406,11 @@ mod tests {
             tx_bps: Some(312_000),
             since_ms: 192_000,
             late_rounds: 0,
+            families: Vec::new(),
+            priority_auto: false,
+            device: String::new(),
         }
+        .with_one_family("ipv4")
     }
 
     fn lte() -> WanStatus {
@@ -330,8 +418,8 @@ mod tests {
             name: "lte".into(),
             interface: "wwan0".into(),
             state: "degraded".into(),
-            priority: 2,
-            metric: 10_002,
+            priority: 700,
+            metric: 10_700,
             active: false,
             preferred: true,
             latency_us: Some(85_040),
@@ -341,15 +429,85 @@ mod tests {
             tx_bps: None,
             since_ms: 45_900,
             late_rounds: 2,
+            families: Vec::new(),
+            priority_auto: true,
+            device: "modem".into(),
         }
+        .with_one_family("ipv4")
+    }
+
+    trait OneFamily {
+        fn with_one_family(self, family: &str) -> Self;
+    }
+
+    impl OneFamily for WanStatus {
+        /// The row of a single-family WAN: its family is the WAN.
+        fn with_one_family(mut self, family: &str) -> WanStatus {
+            self.families = vec![FamilyStatus {
+                family: family.into(),
+                state: self.state.clone(),
+                metric: self.metric,
+                active: self.active,
+                latency_us: self.latency_us,
+                jitter_us: self.jitter_us,
+                loss_centi_pct: self.loss_centi_pct,
+                since_ms: self.since_ms,
+            }];
+            self
+        }
+    }
+
+    /// fiber with both families, its IPv6 down and ranked after lte's.
+    fn dual_stack() -> Vec<WanStatus> {
+        let mut fiber = fiber();
+        let mut v6 = fiber.families[0].clone();
+        v6.family = "ipv6".into();
+        v6.state = "down".into();
+        v6.metric = 20_001;
+        v6.active = false;
+        v6.latency_us = None;
+        fiber.families.push(v6);
+        let mut lte = lte();
+        lte.state = "up".into();
+        lte.families[0].state = "up".into();
+        lte.families[0].family = "ipv6".into();
+        lte.families[0].active = true;
+        lte.preferred = false;
+        vec![fiber, lte]
+    }
+
+    #[test]
+    fn dual_stack_families_in_the_table() {
+        let out = status_table(&dual_stack());
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[1].starts_with("* fiber  eth0       up (ipv6 down)"),
+            "{out}"
+        );
+        assert!(lines[2].starts_with("  lte    wwan0      up  "), "{out}");
+        assert_eq!(lines[3], "ipv6 active: lte");
+        assert_eq!(lines.len(), 4, "{out}");
+    }
+
+    #[test]
+    fn dual_stack_families_in_json() {
+        let out = status_json(&dual_stack()[..1], None);
+        let expected = concat!(
+            r#""late_rounds":0,"families":{"ipv4":{"state":"up","metric":1,"active":true,"#,
+            r#""latency_us":12345,"jitter_us":400,"loss_pct":0.00,"in_state_ms":192000},"#,
+            r#""ipv6":{"state":"down","metric":20001,"active":false,"latency_us":null,"#,
+            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}},"priority_auto":false,"#,
+            r#""device":null}]}"#,
+        );
+        assert!(out.trim_end().ends_with(expected), "{out}");
     }
 
     #[test]
     fn status_table_text() {
         let expected = concat!(
-            "  NAME   INTERFACE  STATE     PRIO  METRIC  LATENCY  JITTER   LOSS          RX            TX  IN STATE\n",
-            "* fiber  eth0       up           1       1  12.3 ms  0.4 ms   0.0%  1.2 Mbit/s  312.0 kbit/s     3m12s\n",
-            "  lte    wwan0      degraded     2   10002  85.0 ms  9.1 ms  12.5%           -             -       45s\n",
+            "  NAME   INTERFACE  STATE            PRIO  METRIC  LATENCY  JITTER   LOSS          RX            TX  IN STATE\n",
+            "* fiber  eth0       up                  1       1  12.3 ms  0.4 ms   0.0%  1.2 Mbit/s  312.0 kbit/s     3m12s\n",
+            "  lte    wwan0      degraded  700 (modem)   10700  85.0 ms  9.1 ms  12.5%           -             -       45s\n",
             "manual override: lte is preferred ('auto' to undo)\n",
         );
         assert_eq!(status_table(&[fiber(), lte()]), expected);
@@ -361,10 +519,16 @@ mod tests {
         let expected = concat!(
             r#"{"wans":[{"name":"fiber","interface":"eth0","state":"up","priority":1,"metric":1,"#,
             r#""active":true,"preferred":false,"latency_us":12345,"jitter_us":400,"loss_pct":0.00,"#,
-            r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000,"late_rounds":0},"#,
-            r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":2,"metric":10002,"#,
+            r#""rx_bps":1234567,"tx_bps":312000,"in_state_ms":192000,"late_rounds":0,"#,
+            r#""families":{"ipv4":{"state":"up","metric":1,"active":true,"latency_us":12345,"#,
+            r#""jitter_us":400,"loss_pct":0.00,"in_state_ms":192000}},"priority_auto":false,"#,
+            r#""device":null},"#,
+            r#"{"name":"lte","interface":"wwan0","state":"degraded","priority":700,"metric":10700,"#,
             r#""active":false,"preferred":true,"latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"#,
-            r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900,"late_rounds":2}]}"#,
+            r#""rx_bps":null,"tx_bps":null,"in_state_ms":45900,"late_rounds":2,"#,
+            r#""families":{"ipv4":{"state":"degraded","metric":10700,"active":false,"#,
+            r#""latency_us":85040,"jitter_us":9050,"loss_pct":12.50,"in_state_ms":45900}},"#,
+            r#""priority_auto":true,"device":"modem"}]}"#,
             "\n"
         );
         assert_eq!(status_json(&[fiber(), lte()], None), expected);
@@ -404,6 +568,7 @@ mod tests {
                 from: from.into(),
                 to: to.into(),
                 cause: cause.into(),
+                family: String::new(),
             };
         vec![
             entry(1_000_000, "switch", "fiber", "", "fiber", "start"),
@@ -428,6 +593,10 @@ mod tests {
             "2m11s ago  switch      lte    fiber -> lte   fiber down\n",
         );
         assert_eq!(history_lines(192_000_000, &history()), expected);
+        let mut v6 = history()[1].clone();
+        v6.family = "ipv6".into();
+        let line = "2m12s ago  transition  fiber (ipv6)  up -> down  3 rounds failed\n";
+        assert!(history_lines(192_000_000, &[v6]).ends_with(line));
         assert_eq!(history_lines(5, &[]), "no transitions yet\n");
     }
 
@@ -436,7 +605,8 @@ mod tests {
         let out = history_json(61_000_000, &history()[1..2]);
         let expected = concat!(
             r#"{"now_us":61000000,"entries":[{"at_us":60000000,"age_us":1000000,"#,
-            r#""kind":"transition","wan":"fiber","from":"up","to":"down","cause":"3 rounds failed"}]}"#,
+            r#""kind":"transition","wan":"fiber","from":"up","to":"down","cause":"3 rounds failed","#,
+            r#""family":""}]}"#,
             "\n"
         );
         assert_eq!(out, expected);

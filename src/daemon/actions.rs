@@ -1,6 +1,6 @@
 //! Carrying out what the engine decided: each action goes to the part that has the means.
 
-use crate::engine::{wan, Action, HookKind, Instant, WanId};
+use crate::engine::{wan, Action, Family, HookKind, Instant, WanId};
 use crate::hooks::HookEvent;
 use crate::sys::netlink::message::RouteOp;
 
@@ -33,11 +33,13 @@ impl Daemon {
                 Action::Hook {
                     wan,
                     kind,
+                    family,
                     state,
                     previous,
                     active,
                 } => {
-                    self.announce(now, wan, kind, state, previous, active);
+                    let ev = self.hook_event(wan, kind, family, state, previous, active);
+                    self.announce(now, ev);
                     None
                 }
             };
@@ -48,34 +50,43 @@ impl Daemon {
         }
     }
 
-    /// Queues the hooks for an event; a switch also updates the systemd status line.
-    fn announce(
-        &mut self,
-        now: Instant,
+    /// The event as hooks see it: names instead of ids.
+    fn hook_event(
+        &self,
         wan: WanId,
         kind: HookKind,
+        family: Option<Family>,
         state: wan::State,
         previous: wan::State,
         active: Option<WanId>,
-    ) {
-        let active_name = active.map(|a| self.wans.name(a)).unwrap_or_default();
-        if kind == HookKind::Switch && self.notifier.enabled() {
-            let shown = if active.is_some() {
-                active_name
-            } else {
-                "none"
-            };
-            self.notifier.send(&format!("STATUS=active WAN: {shown}"));
-        }
+    ) -> HookEvent {
         let w = self.wans.get(wan);
-        let ev = HookEvent {
+        HookEvent {
             wan: w.map(|w| w.name.clone()).unwrap_or_default(),
             interface: w.map(|w| w.interface.clone()).unwrap_or_default(),
             kind,
+            family,
             state,
             previous,
-            active: active_name.to_string(),
-        };
+            active: active
+                .map(|a| self.wans.name(a))
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    /// Queues the hooks for an event; a switch of the active WAN (of IPv4, or of the WAN
+    /// as a whole) also updates the systemd status line.
+    fn announce(&mut self, now: Instant, ev: HookEvent) {
+        let primary = matches!(ev.family, None | Some(Family::V4));
+        if ev.kind == HookKind::Switch && primary && self.notifier.enabled() {
+            let shown = if ev.active.is_empty() {
+                "none"
+            } else {
+                ev.active.as_str()
+            };
+            self.notifier.send(&format!("STATUS=active WAN: {shown}"));
+        }
         self.hooks.queue(now, ev);
     }
 }

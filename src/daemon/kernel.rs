@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::config::MAX_WANS;
+use crate::engine::device::Kind;
 use crate::engine::{Family, Input, Instant, OpId, Route, RouteError, WanId};
 use crate::sys::netlink::{self, Change, Event, Link, LinkChanges, Netlink, View};
 
@@ -100,6 +101,9 @@ impl Kernel {
         let ifindex = link.ifindex;
         wan.ifindex = Some(ifindex);
         ctx.engine.handle(now, link_input(id, link));
+        if let Some(input) = device_input(id, wan) {
+            ctx.engine.handle(now, input);
+        }
         for &family in Family::managed_by(wan.families) {
             ctx.engine.handle(now, self.addresses(id, ifindex, family));
             ctx.engine.handle(now, self.routes(id, ifindex, family));
@@ -199,6 +203,12 @@ impl Kernel {
                 wan.ifindex = Some(ifindex);
             }
             ctx.engine.handle(now, link_input(id, link));
+            // a new device under the name may be another kind (a modem in the port of a
+            // Wi-Fi stick)
+            let device = ctx.wans.get(id).filter(|_| changed.appeared);
+            if let Some(input) = device.and_then(|wan| device_input(id, wan)) {
+                ctx.engine.handle(now, input);
+            }
             // the kernel flushes the IPv4 routes of an admin-downed link silently, and a
             // new ifindex has routes no notification told us about yet
             redump |= changed.appeared || (changed.admin && !link.admin_up);
@@ -289,6 +299,16 @@ fn link_input(wan: WanId, link: &Link) -> Input {
         admin_up: link.admin_up,
         carrier: link.carrier,
     }
+}
+
+/// For a WAN with `priority = "auto"`: the kind of device its interface is, from sysfs
+/// (unknown when sysfs has no such interface).
+fn device_input(wan: WanId, w: &super::wans::Wan) -> Option<Input> {
+    if !w.auto_priority {
+        return None;
+    }
+    let kind = crate::sys::device::facts(&w.interface).map_or(Kind::Unknown, |f| Kind::of(&f));
+    Some(Input::Device { wan, kind })
 }
 
 fn ids(it: impl Iterator<Item = WanId>) -> Ids {

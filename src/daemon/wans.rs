@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, FamilySet};
+use crate::config::{Config, FamilySet, Priority};
 use crate::engine::WanId;
 
 /// One configured WAN as the shell knows it.
@@ -17,6 +17,8 @@ pub struct Wan {
     pub name: String,
     pub interface: String,
     pub families: FamilySet,
+    /// `priority = "auto"`: the engine needs the kind of device the interface is.
+    pub auto_priority: bool,
     /// Probe timeout, for the prober's purge of stale entries.
     pub probe_timeout: Duration,
     /// The interface's ifindex while it exists.
@@ -32,6 +34,7 @@ impl Wan {
             name: wan.name.clone(),
             interface: wan.interface.clone(),
             families: wan.family,
+            auto_priority: wan.priority == Priority::Auto,
             probe_timeout: wan.probe.timeout,
             ifindex: None,
             addresses_epoch: 0,

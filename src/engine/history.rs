@@ -4,6 +4,7 @@
 use heapless::{Deque, String as HString};
 
 use super::report::HistoryEntry;
+use super::route::Family;
 use super::time::Instant;
 use super::wan::State;
 use crate::config::MAX_NAME_LEN;
@@ -39,6 +40,8 @@ pub enum Event {
 pub struct Record {
     pub at: Instant,
     pub wan: Name,
+    /// The family the event is about (see `Action::Hook`), `None` for the WAN as a whole.
+    pub family: Option<Family>,
     pub event: Event,
     pub cause: &'static str,
 }
@@ -85,6 +88,7 @@ fn to_entry(r: &Record) -> HistoryEntry {
         at_us: r.at.micros,
         kind: kind.into(),
         wan: r.wan.as_str().into(),
+        family: r.family.map_or("", Family::as_str).into(),
         from: from.into(),
         to: to.into(),
         cause: r.cause.into(),
@@ -108,6 +112,7 @@ mod tests {
         Record {
             at: Instant::from_micros(at),
             wan: name("fiber"),
+            family: None,
             event: Event::Transition {
                 from: State::Init,
                 to: State::Up,

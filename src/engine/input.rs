@@ -1,6 +1,7 @@
 //! Inputs: what the kernel, the probes, the control socket and the configuration tell the
 //! engine, applied to the WAN state machines and the reconcilers.
 
+use super::device::Kind;
 use super::entry::Entry;
 use super::reconcile::Reconciler;
 use super::{
@@ -20,6 +21,7 @@ impl Engine {
                 carrier,
             } => self.on_link(now, wan, ifindex, admin_up, carrier),
             Input::LinkGone { wan } => self.on_link_gone(now, wan),
+            Input::Device { wan, kind } => self.on_device(wan, kind),
             Input::Addresses {
                 wan,
                 family,
@@ -65,13 +67,13 @@ impl Engine {
 
     fn on_addresses(&mut self, now: Instant, wan: WanId, family: Family, present: bool) {
         if let Some(e) = self.entry(wan) {
-            e.wan.set_address(now, family, present);
+            e.set_address(now, family, present);
         }
     }
 
     fn on_reply(&mut self, now: Instant, wan: WanId, target: u8, seq: u16, received_at: Instant) {
         if let Some(e) = self.entry(wan) {
-            e.wan.on_reply(now, target, seq, received_at);
+            e.on_reply(now, target, seq, received_at);
         }
     }
 
@@ -86,21 +88,21 @@ impl Engine {
         if let Some(e) = self.entry(wan) {
             log::debug!(
                 "{}: probe {seq} to target {target} failed: {error:?}",
-                e.wan.name
+                e.name
             );
-            e.wan.on_probe_failed(now, target, seq);
+            e.on_probe_failed(now, target, seq);
         }
     }
 
     fn on_counters(&mut self, now: Instant, wan: WanId, rx_bytes: u64, tx_bytes: u64) {
         if let Some(e) = self.entry(wan) {
-            e.wan.throughput.update(now, rx_bytes, tx_bytes);
+            e.throughput.update(now, rx_bytes, tx_bytes);
         }
     }
 
     fn on_link(&mut self, now: Instant, wan: WanId, ifindex: u32, admin_up: bool, carrier: bool) {
         let Some(e) = self.entry(wan) else { return };
-        if e.wan.set_link(now, ifindex, admin_up, carrier) {
+        if e.set_link(now, ifindex, admin_up, carrier) {
             // replug: the old interface's routes are gone; the foreign one moves along
             e.reconcilers
                 .iter_mut()
@@ -111,25 +113,38 @@ impl Engine {
 
     fn on_link_gone(&mut self, now: Instant, wan: WanId) {
         let Some(e) = self.entry(wan) else { return };
-        e.wan.link_gone(now);
+        e.link_gone(now);
         e.reconcilers
             .iter_mut()
             .flatten()
             .for_each(Reconciler::clear_kernel);
     }
 
+    /// The priority of an `auto` WAN follows its device kind from the next decision pass.
+    fn on_device(&mut self, wan: WanId, kind: Kind) {
+        let Some(e) = self.entry(wan) else { return };
+        if e.device != Some(kind) {
+            log::info!(
+                "{}: interface {} is {kind} (priority auto)",
+                e.name,
+                e.interface
+            );
+            e.device = Some(kind);
+        }
+    }
+
     fn on_routes(&mut self, now: Instant, wan: WanId, family: Family, routes: &[Route]) {
         let stopping = self.stopping;
         let Some(e) = self.entry(wan) else { return };
         let Some(slot) = e.reconcilers[(family).index()].as_mut() else {
-            log::debug!("{}: {family} not managed; routes ignored", e.wan.name);
+            log::debug!("{}: {family} not managed; routes ignored", e.name);
             return;
         };
         slot.set_kernel(now, routes);
-        // noroute only when no managed family has a route or gateway
-        let routable = e.reconcilers.iter().flatten().any(Reconciler::routable);
+        // a family without a route or gateway is noroute
+        let routable = slot.routable();
         if !stopping {
-            e.wan.set_routable(now, routable);
+            e.set_routable(now, family, routable);
         }
     }
 
@@ -186,8 +201,11 @@ impl Engine {
     }
 
     fn reload(&mut self, now: Instant, config: &Config) {
-        let prev_active = self.active.and_then(|id| self.entries.get(usize::from(id)));
-        let prev_active = prev_active.map(|e| e.wan.name.clone());
+        let name_of = |id: Option<WanId>| {
+            let e = id.and_then(|id| self.entries.get(usize::from(id)));
+            e.map(|e| e.name.clone())
+        };
+        let prev_active = self.active.map(name_of);
         let mut old = core::mem::take(&mut self.entries);
         for w in config.wans.iter().take(MAX_WANS) {
             let entry = self.keep_or_add(now, w, &mut old);
@@ -197,7 +215,7 @@ impl Engine {
             self.retire(e);
         }
         self.penalties = penalties(config);
-        self.active = prev_active.and_then(|n| self.wan_id(&n));
+        self.active = prev_active.map(|n| n.and_then(|n| self.wan_id(&n)));
         self.switch_cause = SwitchCause::Reload;
     }
 
@@ -205,13 +223,12 @@ impl Engine {
     fn keep_or_add(&mut self, now: Instant, w: &config::Wan, old: &mut Vec<Entry>) -> Entry {
         let kept = old
             .iter()
-            .position(|e| e.wan.name == w.name && e.wan.interface == w.interface);
+            .position(|e| e.name == w.name && e.interface == w.interface);
         match kept {
             // same WAN: state and statistics stay, parameters change
             Some(pos) => {
                 let mut e = old.remove(pos);
-                e.wan.reconfigure(now, w);
-                e.configure_reconcilers(w, &mut self.retiring);
+                e.configure(now, w, &mut self.retiring);
                 e
             }
             // new WAN: starts in init
@@ -221,7 +238,7 @@ impl Engine {
 
     /// A WAN the reload removed: its reconcilers give their routes back.
     fn retire(&mut self, e: Entry) {
-        log::info!("{}: removed by reload; giving its routes back", e.wan.name);
+        log::info!("{}: removed by reload; giving its routes back", e.name);
         for mut slot in e.reconcilers.into_iter().flatten() {
             slot.begin_restore();
             self.retiring.push(slot);
@@ -232,7 +249,7 @@ impl Engine {
         log::info!("shutdown: giving routes back");
         self.stopping = true;
         for e in &mut self.entries {
-            e.wan.stop();
+            e.stop();
             e.reconcilers
                 .iter_mut()
                 .flatten()

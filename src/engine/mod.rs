@@ -48,7 +48,7 @@ use history::History;
 use policy::{Metrics, Penalties};
 use reconcile::{Reconciler, Taken};
 
-pub use report::{HistoryEntry, WanCounters, WanStatus};
+pub use report::{FamilyStatus, HistoryEntry, WanCounters, WanStatus};
 pub use route::{Family, Route};
 pub use time::Instant;
 
@@ -95,7 +95,8 @@ pub enum ProbeError {
 /// Manual steering from the control socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Rank this WAN first while it is not `down`/`linkdown`.
+    /// Rank this WAN first while it is not `down`/`linkdown` (in each family on its own:
+    /// a dual-stack WAN whose IPv6 is down is preferred for IPv4 only).
     Prefer(String),
     /// Back to automatic ranking.
     Auto,
@@ -124,6 +125,9 @@ pub enum Input {
     },
     /// The WAN's interface does not exist (dump found none, or RTM_DELLINK).
     LinkGone { wan: WanId },
+    /// The kind of device the WAN's interface is (read when its link appears or is
+    /// re-created), for a WAN with `priority = "auto"`.
+    Device { wan: WanId, kind: device::Kind },
     /// Whether the WAN's interface has a usable address of this family (probes need one).
     Addresses {
         wan: WanId,
@@ -227,9 +231,14 @@ pub enum Action {
     Hook {
         wan: WanId,
         kind: HookKind,
+        /// The family the event is about, for one family of a dual-stack WAN that changed
+        /// alone (`state` and `previous` are then that family's), or one family's active
+        /// WAN that changed while the other family's did not; `None` for the WAN as a whole.
+        family: Option<Family>,
         state: wan::State,
         previous: wan::State,
-        /// The active WAN after the event, if any.
+        /// The active WAN after the event, if any: of `family`, else of the first family
+        /// any WAN manages (IPv4, unless only IPv6 is managed).
         active: Option<WanId>,
     },
 }
@@ -243,8 +252,10 @@ pub struct Engine {
     penalties: Penalties,
     prefer: Option<String>,
     order: Option<Vec<String>>,
-    metrics: Metrics,
-    active: Option<WanId>,
+    /// Desired metric per WAN, per family (`[v4, v6]`).
+    metrics: [Metrics; 2],
+    /// The active WAN per family: the lowest metric among those managing it, not down.
+    active: [Option<WanId>; 2],
     switch_cause: SwitchCause,
     actions: VecDeque<Action>,
     history: History,
@@ -281,8 +292,8 @@ impl Engine {
             penalties: penalties(config),
             prefer: None,
             order: None,
-            metrics: Metrics::new(),
-            active: None,
+            metrics: [Metrics::new(), Metrics::new()],
+            active: [None, None],
             switch_cause: SwitchCause::StateChange,
             actions: VecDeque::with_capacity(64),
             history: History::default(),
@@ -360,7 +371,7 @@ impl Engine {
             .entries
             .iter()
             .filter(|_| !self.stopping)
-            .filter_map(|e| e.wan.poll_at());
+            .filter_map(Entry::poll_at);
         let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
         wans.chain(reconcilers).min()
     }
@@ -368,7 +379,7 @@ impl Engine {
     /// The id of the WAN with this config name. Ids are config positions: after
     /// `Input::Reload` the shell must look every id up again.
     pub fn wan_id(&self, name: &str) -> Option<WanId> {
-        let i = self.entries.iter().position(|e| e.wan.name == name)?;
+        let i = self.entries.iter().position(|e| e.name == name)?;
         WanId::try_from(i).ok()
     }
 

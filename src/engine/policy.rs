@@ -108,12 +108,13 @@ fn make_unique(metrics: &mut Metrics, base: &Metrics) {
     }
 }
 
-/// The active WAN: lowest desired metric among those not down.
-pub fn active(wans: &[Input], metrics: &[u32]) -> Option<WanId> {
+/// The active WAN: lowest desired metric among those not down that have a route to
+/// carry traffic (`routed`: those managing the family ranked).
+pub fn active(wans: &[Input], metrics: &[u32], routed: impl Fn(usize) -> bool) -> Option<WanId> {
     wans.iter()
         .zip(metrics)
         .enumerate()
-        .filter(|(_, (w, _))| !w.state.is_down())
+        .filter(|(i, (w, _))| !w.state.is_down() && routed(*i))
         .min_by_key(|(_, (_, &m))| m)
         .and_then(|(i, _)| WanId::try_from(i).ok())
 }
@@ -159,7 +160,7 @@ mod tests {
     fn all_down_keeps_priority_order_and_no_active() {
         let w = [(Down, 1), (Linkdown, 2), (Noroute, 3)];
         assert_eq!(m(&w, None, None), [20_001, 20_002, 20_003]);
-        assert_eq!(active(&wans(&w), &m(&w, None, None)), None);
+        assert_eq!(active(&wans(&w), &m(&w, None, None), |_| true), None);
     }
 
     #[test]
@@ -167,7 +168,7 @@ mod tests {
         let w = [(Degraded, 1), (Down, 2), (Up, 3)];
         let got = m(&w, None, None);
         assert_eq!(got, [10_001, 20_002, 3]);
-        assert_eq!(active(&wans(&w), &got), Some(2));
+        assert_eq!(active(&wans(&w), &got, |_| true), Some(2));
     }
 
     #[test]
@@ -188,6 +189,14 @@ mod tests {
         // duplicates and unknown ids are ignored
         assert_eq!(m(&w, Some(&[2, 2, 9]), None), [3, 4, 1, 2]);
         assert_eq!(m(&w, Some(&[2, 0]), Some(1)), [3, 1, 2, 4]);
+    }
+
+    #[test]
+    fn only_a_wan_with_routes_of_the_family_can_be_active() {
+        let w = [(Up, 1), (Up, 2), (Down, 3)];
+        let got = m(&w, None, None);
+        assert_eq!(active(&wans(&w), &got, |i| i != 0), Some(1));
+        assert_eq!(active(&wans(&w), &got, |i| i == 2), None, "down");
     }
 
     #[test]

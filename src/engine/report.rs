@@ -28,6 +28,33 @@ pub struct WanStatus {
     /// Probe rounds that started more than a tenth of their interval after they were due
     /// (the loop was busy): the scale benchmark's "no late rounds".
     pub late_rounds: u64,
+    /// Each managed family on its own, IPv4 first: a dual-stack WAN's families are judged
+    /// and ranked apart. The fields above are the WAN's: its state is the best of its
+    /// families', its metric and figures those of its first family.
+    pub families: Vec<FamilyStatus>,
+    /// `priority = "auto"`: `priority` comes from the kind of device the interface is.
+    pub priority_auto: bool,
+    /// That kind (`ethernet`, `wifi`, `modem`, …, `unknown` while the interface was never
+    /// seen) for an `auto` priority; empty for a fixed one.
+    pub device: String,
+}
+
+/// One family of a WAN in `wanfailover status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyStatus {
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+    /// The state of this family's probes, spelled like the WAN's.
+    pub state: String,
+    /// The metric the daemon wants for the WAN's default route of this family now.
+    pub metric: u32,
+    /// Holds the lowest metric of this family among the WANs that manage it.
+    pub active: bool,
+    pub latency_us: Option<u64>,
+    pub jitter_us: Option<u64>,
+    pub loss_centi_pct: Option<u16>,
+    /// Time in this family's state.
+    pub since_ms: u64,
 }
 
 /// What one WAN counted since it was configured (the daemon started, or a reload added it).
@@ -66,6 +93,10 @@ pub struct HistoryEntry {
     /// For a transition: new state; for a switch: newly active WAN ("" if none).
     pub to: String,
     pub cause: String,
+    /// `ipv4` or `ipv6` when the event is about one family only (one family of a
+    /// dual-stack WAN changed alone, or one family's active WAN changed); empty when it is
+    /// about the WAN as a whole.
+    pub family: String,
 }
 
 /// A status row for the tests of the status's consumers (SNMP, metrics): every field set,
@@ -88,5 +119,8 @@ pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
         tx_bps: Some(8_000),
         since_ms: 192_345,
         late_rounds: u64::from(u32::MAX) + 2,
+        families: Vec::new(),
+        priority_auto: false,
+        device: String::new(),
     }
 }

@@ -44,12 +44,19 @@ impl Family {
     }
 }
 
-impl core::fmt::Display for Family {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl Family {
+    /// `ipv4` or `ipv6`, as the config, the CLI, JSON and hooks spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Family::V4 => "ipv4",
             Family::V6 => "ipv6",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for Family {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

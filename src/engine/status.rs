@@ -1,30 +1,40 @@
 //! What the engine reports to the control socket: a status row per WAN and the history.
 
+use super::device::Kind;
 use super::entry::Entry;
+use super::report::FamilyStatus;
 use super::wan::Wan;
-use super::{wan_id, Engine, HistoryEntry, Instant, WanCounters, WanStatus};
+use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanCounters, WanStatus};
+use crate::config::Priority;
 
 impl Engine {
     /// One row per WAN, in config order.
     pub fn status(&self, now: Instant) -> Vec<WanStatus> {
+        let priorities = self.priorities();
         self.entries
             .iter()
+            .zip(priorities)
             .enumerate()
-            .map(|(i, e)| self.row(now, i, &e.wan))
+            .map(|(i, (e, priority))| self.row(now, i, e, priority))
             .collect()
     }
 
     /// What each WAN counted, in config order.
     pub fn wan_counters(&self) -> Vec<WanCounters> {
         let row = |e: &Entry| {
-            let bytes = e.wan.throughput.bytes();
-            let tally = e.wan.stats.tally();
+            let bytes = e.throughput.bytes();
+            // a dual-stack WAN probes through both families: its counts are the sum
+            let (sent, lost) = [Family::V4, Family::V6]
+                .into_iter()
+                .filter_map(|f| e.family(f))
+                .map(|w: &Wan| w.stats.tally())
+                .fold((0, 0), |(s, l), t| (s + t.sent, l + t.lost));
             WanCounters {
-                name: e.wan.name.clone(),
+                name: e.name.clone(),
                 rx_bytes: bytes.map(|b| b.0),
                 tx_bytes: bytes.map(|b| b.1),
-                probes_sent: tally.sent,
-                probes_lost: tally.lost,
+                probes_sent: sent,
+                probes_lost: lost,
             }
         };
         self.entries.iter().map(row).collect()
@@ -35,24 +45,58 @@ impl Engine {
         self.history.entries()
     }
 
-    fn row(&self, now: Instant, i: usize, wan: &Wan) -> WanStatus {
-        let s = wan.summary(now);
+    fn row(&self, now: Instant, i: usize, e: &Entry, priority: u32) -> WanStatus {
+        let families: Vec<FamilyStatus> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter_map(|f| self.family_row(now, i, e, f))
+            .collect();
+        let first = families.first();
         WanStatus {
-            name: wan.name.clone(),
-            interface: wan.interface.clone(),
-            state: wan.state().as_str().into(),
-            priority: wan.priority,
-            metric: self.metrics.get(i).copied().unwrap_or(0),
-            active: self.active == Some(wan_id(i)),
-            preferred: self.prefer.as_deref() == Some(wan.name.as_str()),
+            name: e.name.clone(),
+            interface: e.interface.clone(),
+            state: e.state().as_str().into(),
+            priority,
+            metric: first.map_or(0, |f| f.metric),
+            active: self.active_of(None) == Some(wan_id(i)),
+            preferred: self.prefer.as_deref() == Some(e.name.as_str()),
+            latency_us: first.and_then(|f| f.latency_us),
+            jitter_us: first.and_then(|f| f.jitter_us),
+            loss_centi_pct: first.and_then(|f| f.loss_centi_pct),
+            rx_bps: e.throughput.rx_bps,
+            tx_bps: e.throughput.tx_bps,
+            since_ms: millis_since(now, e.since()),
+            late_rounds: e.late_rounds(),
+            families,
+            priority_auto: e.priority == Priority::Auto,
+            device: match e.priority {
+                Priority::Auto => e.device.unwrap_or(Kind::Unknown).as_str().into(),
+                Priority::Fixed(_) => String::new(),
+            },
+        }
+    }
+
+    fn family_row(
+        &self,
+        now: Instant,
+        i: usize,
+        e: &Entry,
+        family: Family,
+    ) -> Option<FamilyStatus> {
+        let w = e.family(family)?;
+        let s = w.summary(now);
+        Some(FamilyStatus {
+            family: family.as_str().into(),
+            state: w.state().as_str().into(),
+            metric: self.metrics[family.index()].get(i).copied().unwrap_or(0),
+            active: self.active[family.index()] == Some(wan_id(i)),
             latency_us: s.latency_us,
             jitter_us: s.jitter_us,
             loss_centi_pct: s.loss_centi_pct,
-            rx_bps: wan.throughput.rx_bps,
-            tx_bps: wan.throughput.tx_bps,
-            since_ms: u64::try_from(now.saturating_since(wan.since()).as_millis())
-                .unwrap_or(u64::MAX),
-            late_rounds: wan.late_rounds,
-        }
+            since_ms: millis_since(now, w.since()),
+        })
     }
+}
+
+fn millis_since(now: Instant, at: Instant) -> u64 {
+    u64::try_from(now.saturating_since(at).as_millis()).unwrap_or(u64::MAX)
 }

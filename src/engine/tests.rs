@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{self, FamilySet, Gateway, Percent, Probe, Quality};
+use crate::config::{self, FamilySet, Gateway, Percent, Priority, Probe, Quality};
 use route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use wan::State;
 
@@ -32,7 +32,7 @@ fn wan_cfg(name: &str, priority: u32) -> config::Wan {
     config::Wan {
         name: name.into(),
         interface: format!("if{priority}"),
-        priority,
+        priority: Priority::Fixed(priority),
         family: FamilySet::Ipv4,
         gateway: Gateway::Auto,
         enabled: true,
@@ -93,24 +93,32 @@ impl H {
     /// each with a DHCP route, routes adopted, both up.
     fn two_up() -> H {
         let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
-        let mut acts = Vec::new();
-        for w in 0..2u8 {
-            let i = u32::from(w) + 1;
-            acts.extend(h.feed(
-                0,
-                Input::Link {
-                    wan: w,
-                    ifindex: i,
-                    admin_up: true,
-                    carrier: true,
-                },
-            ));
-            acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
-        }
-        h.ack_all(0, acts);
-        h.answer_all(10);
-        assert_eq!(h.states(), [State::Up, State::Up]);
+        h.bring_up(|_, _| Vec::new());
         h
+    }
+
+    /// Every WAN's link up (WAN `w` on ifindex `w + 1`) with a DHCP route via `.w+1` and
+    /// what `more(w, ifindex)` adds, the routes adopted, every probe answered: all up.
+    fn bring_up(&mut self, more: impl Fn(WanId, u32) -> Vec<Input>) {
+        let mut acts = Vec::new();
+        let n = WanId::try_from(self.e.status(self.now).len()).expect("test: few WANs");
+        for w in 0..n {
+            let i = u32::from(w) + 1;
+            let link = Input::Link {
+                wan: w,
+                ifindex: i,
+                admin_up: true,
+                carrier: true,
+            };
+            acts.extend(self.feed(0, link));
+            acts.extend(self.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
+            for input in more(w, i) {
+                acts.extend(self.feed(0, input));
+            }
+        }
+        self.ack_all(0, acts);
+        self.answer_all(10);
+        assert!(self.states().iter().all(|&s| s == State::Up));
     }
 
     fn at(&mut self, ms: u64) {
@@ -1118,6 +1126,7 @@ fn connectivity_hooks(actions: &[Action]) -> Vec<(WanId, State, State, Option<Wa
                 state,
                 previous,
                 active,
+                ..
             } => Some((*wan, *state, *previous, *active)),
             _ => None,
         })
@@ -1502,21 +1511,7 @@ fn slow_two_up() -> H {
     let mut a = wan_cfg("a", 1);
     a.probe = slow_probe();
     let mut h = H::new(config(vec![a, wan_cfg("b", 2)]));
-    let mut acts = Vec::new();
-    for w in 0..2u8 {
-        let i = u32::from(w) + 1;
-        let link = Input::Link {
-            wan: w,
-            ifindex: i,
-            admin_up: true,
-            carrier: true,
-        };
-        acts.extend(h.feed(0, link));
-        acts.extend(h.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
-    }
-    h.ack_all(0, acts);
-    h.answer_all(10);
-    assert_eq!(h.states(), [State::Up, State::Up]);
+    h.bring_up(|_, _| Vec::new());
     h
 }
 
@@ -1650,7 +1645,7 @@ fn late_reply_after_its_own_deadline_is_lost_while_later_rounds_count() {
         [State::Down],
         "the late reply changes no verdict"
     );
-    let wan = &h.e.entries[0].wan;
+    let wan = h.e.entries[0].family(Family::V4).expect("ipv4 machine");
     assert_eq!(
         wan.ignored_replies, 1,
         "only the late reply was ignored; later rounds' replies counted"
@@ -1820,3 +1815,6 @@ fn operation_ids_stay_below_the_shells_numbers() {
     );
     assert_eq!(first_op(&acts), 1, "wrapped, skipping 0");
 }
+
+mod auto_priority;
+mod dual_stack;

@@ -1,4 +1,6 @@
-//! Per-WAN state machine: probe rounds, verdicts, link facts and quality hysteresis.
+//! Per-WAN state machine: probe rounds, verdicts, link facts and quality hysteresis. A WAN
+//! managed for both IPv4 and IPv6 has one machine per family, each probing its own family's
+//! targets (see `entry.rs`); every machine here serves one family.
 //!
 //! Every state change goes through [`Wan::set_state`], which logs `name: a => b (cause)` and
 //! queues a [`Transition`] the engine turns into history and a hook.
@@ -25,7 +27,7 @@ use std::time::Duration;
 use heapless::{Deque, Vec as HVec};
 
 use super::round::{Outcome, Round, Sent};
-use super::stats::{Summary, Throughput, Window, MIN_SAMPLES, WINDOW};
+use super::stats::{Summary, Window, MIN_SAMPLES, WINDOW};
 use super::time::Instant;
 use super::{as_micros, Action, Family, WanId};
 use crate::config::{self, FamilySet, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
@@ -96,12 +98,14 @@ pub enum Link {
     },
 }
 
-/// One WAN: its configuration, link facts, round counters and statistics.
+/// One WAN (or one family of a dual-stack WAN): its configuration, link facts, round
+/// counters and statistics.
 #[derive(Debug)]
 pub struct Wan {
+    /// What its log lines start with: the WAN's name, and for a family of a dual-stack WAN
+    /// `NAME/ipv4` or `NAME/ipv6`.
     pub name: String,
     pub interface: String,
-    pub priority: u32,
     pub family: FamilySet,
     pub enabled: bool,
     probe: Probe,
@@ -125,7 +129,6 @@ pub struct Wan {
     next_round_at: Option<Instant>,
     seq: u16,
     pub stats: Window,
-    pub throughput: Throughput,
     /// Replies that decided nothing: for unknown or already answered probes, after their
     /// round's deadline, or to a round already judged.
     pub ignored_replies: u64,
@@ -140,7 +143,6 @@ impl Wan {
         let mut wan = Wan {
             name: cfg.name.clone(),
             interface: cfg.interface.clone(),
-            priority: cfg.priority,
             family: cfg.family,
             enabled: cfg.enabled,
             probe: cfg.probe.clone(),
@@ -159,7 +161,6 @@ impl Wan {
             next_round_at: Some(now),
             seq: 0,
             stats: Window::default(),
-            throughput: Throughput::default(),
             ignored_replies: 0,
             late_rounds: 0,
             transitions: Deque::new(),
@@ -187,7 +188,6 @@ impl Wan {
     /// New parameters after a reload; state, counters and statistics stay.
     pub fn reconfigure(&mut self, now: Instant, cfg: &config::Wan) {
         let new_targets = cfg.probe.targets != self.probe.targets;
-        self.priority = cfg.priority;
         self.family = cfg.family;
         self.enabled = cfg.enabled;
         self.probe = cfg.probe.clone();

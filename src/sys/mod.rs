@@ -6,3 +6,4 @@ pub mod icmp;
 pub mod netlink;
 pub mod poll;
 pub mod stream;
+pub mod sysctl;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::spark::{self, Trend};
 use crate::config::format_duration;
-use crate::control::render::{millis, percent, rate, span, table};
+use crate::control::render::{family_notes, millis, percent, rate, span, state_cell, table};
 use crate::engine::WanStatus;
 
 /// Latency bars are scaled to the window's highest latency, but never to less than this:
@@ -81,6 +81,7 @@ pub fn frame(f: &Frame<'_>) -> String {
         return out;
     }
     out.push_str(&rows_table(f.rows));
+    out.push_str(&family_notes(f.rows));
     for row in f.rows.iter().filter(|r| r.preferred) {
         out.push_str(&format!(
             "manual override: {} is preferred ('auto' to undo)\n",
@@ -104,7 +105,7 @@ fn rows_table(rows: &[WanStatus]) -> String {
             vec![
                 if r.active { "*" } else { "" }.to_string(),
                 r.name.clone(),
-                r.state.clone(),
+                state_cell(r),
                 opt(r.latency_us.map(millis)),
                 opt(r.loss_centi_pct.map(|c| percent(u64::from(c)))),
                 opt(r.rx_bps.map(rate)),
@@ -214,6 +215,9 @@ mod tests {
             tx_bps: None,
             since_ms: 192_000,
             late_rounds: 0,
+            families: Vec::new(),
+            priority_auto: false,
+            device: String::new(),
         }
     }
 

@@ -154,6 +154,17 @@ impl Lab {
         self.script(&["loss", &self.prefix, &i, &p]);
     }
 
+    /// Name of the LAN namespace behind the gateway (a lab opened with `--lan`).
+    pub fn lan_ns(&self) -> String {
+        format!("{}lan", self.prefix)
+    }
+
+    /// Source NAT out of every WAN: `"snat"` (to the WAN's address), `"masquerade"` or
+    /// `"off"` (see `lab.sh nat`).
+    pub fn nat(&self, mode: &str) {
+        self.script(&["nat", &self.prefix, mode]);
+    }
+
     /// The gateway's IPv4 default routes as `ip route show default` prints them.
     pub fn default_routes(&self) -> String {
         self.gw(&["ip", "route", "show", "default"])
@@ -180,16 +191,19 @@ impl Drop for Lab {
     }
 }
 
-/// Runs `f` on a thread that has joined namespace `ns`: sockets it creates live there.
-pub fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+/// Runs `f` on a thread inside network namespace `ns` (network namespaces are per
+/// thread), for sockets of the test's own in a lab namespace.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open namespace");
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path).expect("open the namespace");
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
     })
-    .join()
-    .expect("namespace thread")
 }
 
 /// Polls `check` every 10 ms until it returns true or `timeout` passes; returns whether it

@@ -115,6 +115,7 @@
 //!   WAN (and install the learned gateway itself) or steer their metric with
 //!   `ra_defrtr_metric` (Linux 5.18+).
 
+pub mod conntrack;
 pub mod message;
 mod socket;
 mod sorted;

@@ -497,6 +497,7 @@ mod tests {
             oif: Some(ifindex),
             prefsrc: None,
             multipath: false,
+            nexthops: Vec::new(),
         }
     }
 

@@ -2,9 +2,11 @@
 //! for the few requests the daemon makes. Pure: no sockets, fuzzed and golden-tested.
 //!
 //! Only the handful of structures the daemon needs are decoded (`nlmsghdr`, `nlmsgerr`,
-//! `ifinfomsg`, `ifaddrmsg`, `rtmsg` and their attributes), through the checked views of
-//! [`wire`]. Everything else is reported as [`Body::Other`] with its type, never as an
-//! error.
+//! `ifinfomsg`, `ifaddrmsg`, `rtmsg` with its `rtnexthop`s, `fib_rule_hdr` and their
+//! attributes), through the checked views of [`wire`]. Everything else is reported as
+//! [`Body::Other`] with its type, never as an error. The routing requests of DESIGN.md
+//! §10 are here too: FIB rules ([`rule`]), routes in a WAN's table, the `unreachable`
+//! default of a kill switch and balance mode's weighted multipath default (`emit.rs`).
 //!
 //! # Why a hand-written codec next to `neli`
 //!
@@ -26,17 +28,23 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libc::{
     IFA_ADDRESS, IFA_FLAGS, IFA_F_DADFAILED, IFA_F_TENTATIVE, IFA_LOCAL, IFLA_CARRIER, IFLA_IFNAME,
     IFLA_OPERSTATE, IFLA_STATS64, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY,
-    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
-    RTN_UNICAST, RT_SCOPE_UNIVERSE,
+    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_DELRULE, RTM_NEWADDR, RTM_NEWLINK,
+    RTM_NEWROUTE, RTM_NEWRULE, RTN_UNICAST, RT_SCOPE_UNIVERSE,
 };
 
 use crate::engine::{Family, Route};
 
 mod emit;
+pub mod rule;
 pub mod wire;
 
-pub use emit::{emit_dump, emit_get_link, emit_route, DumpKind, RouteOp};
-use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsg, NlMsgErr, RtMsg, RtMsgRepr};
+pub(crate) use emit::Writer;
+pub use emit::{
+    emit_dump, emit_get_link, emit_multipath, emit_route, emit_unreachable, DumpKind, MultipathOp,
+    MultipathRoute, RouteOp, UnreachableRoute,
+};
+pub use rule::{emit_rule, emit_rule_dump, Rule, RuleOp};
+use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsgErr, RtMsg, RtMsgRepr, RtNexthop};
 
 // `libc` has these as `c_int`; the wire carries them as `u16` (types, flags) or `u8`
 // (address families).
@@ -175,7 +183,7 @@ impl Addr {
 
 /// Any route message (not only default routes); [`RouteMsg::default_route`] picks the ones
 /// the daemon manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMsg {
     /// `rtm_family` as sent (`AF_INET`, `AF_INET6`, or anything else).
     pub family: u8,
@@ -191,8 +199,24 @@ pub struct RouteMsg {
     pub oif: Option<u32>,
     /// `RTA_PREFSRC`.
     pub prefsrc: Option<IpAddr>,
-    /// The route has `RTA_MULTIPATH` next hops (ignored by the daemon).
+    /// The route has `RTA_MULTIPATH` (not a WAN's default route; balance mode's own).
     pub multipath: bool,
+    /// The next hops of `RTA_MULTIPATH`, in order (at most [`MAX_NEXTHOPS`]); empty for
+    /// any other route, without allocating.
+    pub nexthops: Vec<Nexthop>,
+}
+
+/// Most next hops read from one `RTA_MULTIPATH`: one per WAN, and then some.
+pub const MAX_NEXTHOPS: usize = 64;
+
+/// One next hop of a multipath route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nexthop {
+    pub ifindex: u32,
+    /// `None` for a device-only next hop.
+    pub gateway: Option<IpAddr>,
+    /// 1 to 256: its share of new flows (`rtnh_hops` + 1).
+    pub weight: u16,
 }
 
 impl RouteMsg {
@@ -223,6 +247,8 @@ pub enum Body {
     Addr { new: bool, addr: Addr },
     /// `RTM_NEWROUTE` or `RTM_DELROUTE`.
     Route { new: bool, route: RouteMsg },
+    /// `RTM_NEWRULE` or `RTM_DELRULE` of an IPv4/IPv6 rule.
+    Rule { new: bool, rule: Rule },
     /// `NLMSG_ERROR`: `errno` 0 is an ACK, otherwise a positive errno.
     Error { errno: i32, request_seq: u32 },
     /// `NLMSG_DONE` closing a dump; `errno` is non-zero when the dump failed.
@@ -246,30 +272,25 @@ pub struct Message {
 /// Decodes every message of one datagram. A broken netlink header ends the iteration
 /// (there is no way to find the next message); a broken payload skips just that message.
 pub fn parse_messages(buf: &[u8]) -> Messages<'_> {
-    Messages { rest: buf }
+    Messages {
+        views: wire::NlMsgs::new(buf),
+    }
 }
 
 /// Iterator returned by [`parse_messages`].
 #[derive(Debug, Clone)]
 pub struct Messages<'a> {
-    rest: &'a [u8],
+    views: wire::NlMsgs<'a>,
 }
 
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let msg = match NlMsg::new_message(self.rest) {
+        let msg = match self.views.next()? {
             Ok(msg) => msg,
-            Err(e) => {
-                self.rest = &[];
-                return Some(Err(e));
-            }
+            Err(e) => return Some(Err(e)),
         };
-        self.rest = self.rest.get(msg.next_offset()..).unwrap_or(&[]);
         let nlmsg_type = msg.nlmsg_type();
         Some(parse_body(nlmsg_type, msg.payload()).map(|body| Message {
             nlmsg_type,
@@ -290,6 +311,7 @@ fn parse_body(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         RTM_NEWLINK | RTM_DELLINK => parse_link(nlmsg_type, payload),
         RTM_NEWADDR | RTM_DELADDR => parse_addr(nlmsg_type, payload),
         RTM_NEWROUTE | RTM_DELROUTE => parse_route(nlmsg_type, payload),
+        RTM_NEWRULE | RTM_DELRULE => rule::parse_rule(nlmsg_type, payload),
         other => Ok(Body::Other(other)),
     }
 }
@@ -398,6 +420,7 @@ fn parse_route(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         oif: None,
         prefsrc: None,
         multipath: false,
+        nexthops: Vec::new(),
     };
     let family = family_of(family);
     for attr in Attrs::new(nlmsg_type, rtm.rest()) {
@@ -417,9 +440,43 @@ fn route_attr(route: &mut RouteMsg, family: Option<Family>, attr: Attr<'_>) {
         (RTA_GATEWAY, Some(fam)) => route.gateway = ip_addr(fam, attr.value),
         (RTA_PREFSRC, Some(fam)) => route.prefsrc = ip_addr(fam, attr.value),
         (RTA_VIA, _) => route.gateway = via_addr(attr.value),
-        (RTA_MULTIPATH, _) => route.multipath = true,
+        (RTA_MULTIPATH, fam) => {
+            route.multipath = true;
+            route.nexthops = fam.map_or_else(Vec::new, |f| nexthops(f, attr.value));
+        }
         _ => {}
     }
+}
+
+/// The `rtnexthop`s of an `RTA_MULTIPATH` value. A next hop whose length lies ends the
+/// list; a gateway attribute that does not parse leaves that hop device-only.
+fn nexthops(family: Family, mut value: &[u8]) -> Vec<Nexthop> {
+    let mut hops = Vec::new();
+    while hops.len() < MAX_NEXTHOPS {
+        let Ok(nh) = RtNexthop::new_checked(value) else {
+            break;
+        };
+        let len = usize::from(nh.rtnh_len());
+        if len < RtNexthop::<&[u8]>::LEN || len > value.len() {
+            break;
+        }
+        let mut gateway = None;
+        for attr in Attrs::new(RTM_NEWROUTE, &value[RtNexthop::<&[u8]>::LEN..len]) {
+            match attr {
+                Ok(a) if a.kind == RTA_GATEWAY => gateway = ip_addr(family, a.value),
+                Ok(a) if a.kind == RTA_VIA => gateway = via_addr(a.value),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        hops.push(Nexthop {
+            ifindex: nh.ifindex(),
+            gateway,
+            weight: u16::from(nh.hops()) + 1,
+        });
+        value = value.get(wire::align(len)..).unwrap_or(&[]);
+    }
+    hops
 }
 
 fn family_of(af: u8) -> Option<Family> {
@@ -470,3 +527,12 @@ fn ifname(value: &[u8]) -> IfName {
 // Captured bytes are host-endian (netlink is); the targets here are all little-endian.
 #[cfg(all(test, target_endian = "little"))]
 mod tests;
+#[cfg(all(test, target_endian = "little"))]
+mod tests_routing;
+
+/// The golden-byte tests' hex reader (whitespace between bytes allowed), for the tests
+/// of other netlink families.
+#[cfg(all(test, target_endian = "little"))]
+pub(crate) fn tests_hex(s: &str) -> Vec<u8> {
+    tests::hex(s)
+}

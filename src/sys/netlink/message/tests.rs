@@ -4,7 +4,7 @@
 use super::*;
 use libc::{RTA_MULTIPATH, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE};
 
-fn hex(s: &str) -> Vec<u8> {
+pub(super) fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
     (0..s.len())
         .step_by(2)

@@ -154,6 +154,39 @@ impl<T: AsRef<[u8]>> NlMsg<T> {
     }
 }
 
+/// The messages of one datagram as checked views. A broken netlink header ends the
+/// iteration (there is no way to find the next message).
+#[derive(Debug, Clone)]
+pub struct NlMsgs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> NlMsgs<'a> {
+    pub fn new(datagram: &'a [u8]) -> NlMsgs<'a> {
+        NlMsgs { rest: datagram }
+    }
+}
+
+impl<'a> Iterator for NlMsgs<'a> {
+    type Item = Result<NlMsg<&'a [u8]>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match NlMsg::new_message(self.rest) {
+            Ok(msg) => {
+                self.rest = self.rest.get(msg.next_offset()..).unwrap_or(&[]);
+                Some(Ok(msg))
+            }
+            Err(e) => {
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// The header fields of a message we send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlMsgRepr {
@@ -263,6 +296,48 @@ impl RtMsgRepr {
         rtm.set_flags(0);
     }
 }
+
+// ----- struct fib_rule_hdr ----------------------------------------------------------------
+
+view!(
+    /// `struct fib_rule_hdr` (`linux/fib_rules.h`), followed by the rule's attributes.
+    FibRuleHdr,
+    12
+);
+
+fields!(FibRuleHdr {
+    family / set_family: u8 = byte 0;
+    dst_len / set_dst_len: u8 = byte 1;
+    src_len / set_src_len: u8 = byte 2;
+    tos / set_tos: u8 = byte 3;
+    /// The table when it fits in 8 bits; else `RT_TABLE_UNSPEC` and `FRA_TABLE`.
+    table / set_table: u8 = byte 4;
+    res1 / set_res1: u8 = byte 5;
+    res2 / set_res2: u8 = byte 6;
+    /// `FR_ACT_*`.
+    action / set_action: u8 = byte 7;
+    /// `FIB_RULE_*`.
+    flags / set_flags: u32 = u32 8..12;
+});
+
+// ----- struct rtnexthop -------------------------------------------------------------------
+
+view!(
+    /// `struct rtnexthop`: one next hop of `RTA_MULTIPATH`, followed by its own attributes
+    /// (`RTA_GATEWAY`) up to `rtnh_len`.
+    RtNexthop,
+    8
+);
+
+fields!(RtNexthop {
+    /// The whole next hop, attributes included.
+    rtnh_len / set_rtnh_len: u16 = u16 0..2;
+    /// `RTNH_F_*`.
+    flags / set_flags: u8 = byte 2;
+    /// The weight minus one.
+    hops / set_hops: u8 = byte 3;
+    ifindex / set_ifindex: u32 = u32 4..8;
+});
 
 // ----- struct ifinfomsg -------------------------------------------------------------------
 
