@@ -19,12 +19,15 @@ so that nothing else happens in the window.
 and, for the HTTP, DNS and TCP checks (`--only checks`, or one of its parts), the time an
 HTTP-only outage takes to move the traffic, the daemon's CPU per 1000 HTTP and per 1000 DNS
 checks (counted by nft in the ISPs), its RSS with checks beside the probes, and the size the
-`checks` feature adds to the aarch64-musl binary.
+`checks` feature adds to the aarch64-musl binary,
+and what the metrics listener costs: CPU and memory of the daemon while its /metrics is
+scraped every second (and its page fetched every 30 s, as the page reloads itself).
 
 Usage (root):  scripts/bench.py [--full] [--record docs/benchmarks.md] [--only NAME,...]
                scripts/bench.py --soak DURATION [--seed N] [--record docs/benchmarks.md]
   NAME: carrier work blackhole-default blackhole-fast renew loss resources scale probes size
         checks (= checks-detect checks-cpu checks-rss checks-size)
+        metrics
   --full   the long version: 10 minutes of 20 % loss instead of 60 s, more trials
   --soak   random faults over the real-DHCP-client lab for DURATION (30m, 90s), the
            routing invariant checked every 100 ms (scripts/soak.py)
@@ -91,11 +94,11 @@ class Lab:
         return sh("ip", "-n", self.gw, "route", "show", "default")
 
 
-def config_text(tmp, n, targets, profile, reliability=1, dns=None):
+def config_text(tmp, n, targets, profile, reliability=1, dns=None, extra_top=""):
     """Targets are addresses (ICMP) or check tables already written as TOML (`{ http = … }`)."""
     p = PROFILES[profile]
     toml = lambda t: t if t.startswith("{") else f'"{t}"'
-    lines = [f'socket = "{tmp}/wf.sock"', f'hooks_dir = "{tmp}/hooks"', "", "[defaults]",
+    lines = [f'socket = "{tmp}/wf.sock"', f'hooks_dir = "{tmp}/hooks"', extra_top, "", "[defaults]",
              "targets = [" + ", ".join(toml(t) for t in targets) + "]"]
     lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in p.items()]
     lines.append(f"reliability = {reliability}")
@@ -345,8 +348,8 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def proc_hwm_kib(pid):
-    m = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+def proc_status_kib(pid, field="VmHWM"):
+    m = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(m.group(1)) if m else None
 
 
@@ -361,8 +364,54 @@ def measure_resources(wans, targets, seconds, prefix):
             status = d.status() or []
             late = sum(w.get("late_rounds", 0) for w in status)
             down = [w["name"] for w in status if w["state"] != "up"]
-            return dict(cpu_pct=100 * (c1 - c0) / (t1 - t0), hwm_kib=proc_hwm_kib(d.pid()),
+            return dict(cpu_pct=100 * (c1 - c0) / (t1 - t0), hwm_kib=proc_status_kib(d.pid()),
                         late_rounds=late, not_up=down)
+        finally:
+            d.stop()
+
+
+METRICS_LISTEN = "127.0.0.1:9567"
+
+
+def scrape(lab, path):
+    """One GET from inside the gateway namespace: (seconds, bytes) or None."""
+    r = subprocess.run(["ip", "netns", "exec", lab.gw, "curl", "-sf", "-o", "/dev/null",
+                        "-w", "%{time_total} %{size_download}", f"http://{METRICS_LISTEN}{path}"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    took, size = r.stdout.split()
+    return float(took), int(size)
+
+
+def measure_metrics(seconds):
+    """The daemon (static musl build, 4 WANs x 3 targets at 5 rounds/s, metrics listener
+    on) for `seconds` without a client, then `seconds` with /metrics scraped every second
+    and / fetched every 30 s: CPU of each phase, VmHWM after each, scrape times and sizes."""
+    with Lab(4, "bx") as lab:
+        d = Daemon(lab, 4, TARGETS4[:3], "fast", BIN_STATIC, extra_top=f'metrics_listen = "{METRICS_LISTEN}"')
+        try:
+            wait(20, lambda: all(s == "up" for s in d.states().values()) and len(d.states()) == 4)
+            c0, t0 = proc_cpu_seconds(d.pid()), time.time()
+            time.sleep(seconds)
+            c1, t1 = proc_cpu_seconds(d.pid()), time.time()
+            idle = dict(cpu_pct=100 * (c1 - c0) / (t1 - t0), hwm_kib=proc_status_kib(d.pid()),
+                        anon_kib=proc_status_kib(d.pid(), "RssAnon"))
+            scrapes, pages = [], []
+            for i in range(seconds):
+                due = t1 + i + 1
+                scrapes.append(scrape(lab, "/metrics"))
+                if i % 30 == 0:
+                    pages.append(scrape(lab, "/"))
+                time.sleep(max(0.0, due - time.time()))
+            c2, t2 = proc_cpu_seconds(d.pid()), time.time()
+            scraped = dict(cpu_pct=100 * (c2 - c1) / (t2 - t1), hwm_kib=proc_status_kib(d.pid()),
+                           anon_kib=proc_status_kib(d.pid(), "RssAnon"))
+            ok = [s for s in scrapes if s]
+            return dict(idle=idle, scraped=scraped, failed=len(scrapes) - len(ok),
+                        scrape_ms=statistics.median(s[0] for s in ok) * 1000 if ok else None,
+                        scrape_bytes=ok[-1][1] if ok else None,
+                        page_bytes=pages[-1][1] if pages and pages[-1] else None)
         finally:
             d.stop()
 
@@ -403,7 +452,7 @@ def main():
     checks = [n for n in ("checks", "checks-detect", "checks-cpu", "checks-rss", "checks-size") if want(n)]
     subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--locked", "--release"], cwd=ROOT, check=True)
-    if want("resources") or want("scale") or want("checks") or want("checks-cpu") or want("checks-rss"):
+    if want("resources") or want("scale") or want("checks") or want("checks-cpu") or want("checks-rss") or want("metrics"):
         subprocess.run(["rustup", "target", "add", STATIC_TARGET], cwd=ROOT, check=True, capture_output=True)
         subprocess.run(["cargo", "build", "--locked", "--release", "--target", STATIC_TARGET], cwd=ROOT,
                        check=True)
@@ -457,6 +506,17 @@ def main():
                      f"{r['late_rounds']} late rounds, CPU {r['cpu_pct']:.2f} %, VmHWM {r['hwm_kib']} KiB"
                      + (f", not up: {','.join(r['not_up'])}" if r["not_up"] else ""),
                      r["late_rounds"] == 0 and not r["not_up"]))
+    if want("metrics"):
+        secs = 300 if args.full else 60
+        r = measure_metrics(secs)
+        idle, scraped = r["idle"], r["scraped"]
+        rows.append((f"metrics listener: CPU, 4 WANs x 3 targets, {secs} s without a client", "(reported)",
+                     f"{idle['cpu_pct']:.2f} %, VmHWM {idle['hwm_kib']} KiB (anonymous {idle['anon_kib']} KiB)", None))
+        rows.append((f"metrics listener: CPU, {secs} s of /metrics every 1 s and / every 30 s", "(reported)",
+                     f"{scraped['cpu_pct']:.2f} %, VmHWM {scraped['hwm_kib']} KiB (anonymous {scraped['anon_kib']} KiB), "
+                     f"{r['failed']} failed, "
+                     f"median scrape {r['scrape_ms']:.1f} ms for {r['scrape_bytes']} B, page {r['page_bytes']} B",
+                     r["failed"] == 0))
     if want("probes"):
         err, cpu = measure_probes()
         rows.append(("probe RTT error vs a 20 ms userspace responder, 100 probes", "max <= 2 ms",

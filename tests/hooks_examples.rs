@@ -483,7 +483,7 @@ fn webhook_from_the_real_daemon_on_a_failover() {
         &["webhook"],
         &format!("WEBHOOK_URL=\"http://127.0.0.1:{port}/e\"\n"),
     );
-    let d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
+    let d = Daemon::start(&lab, &dir.0, &carrier_only_config(&dir.0));
     let settled = wait_for(Duration::from_secs(15), || {
         d.state_of("wan1").as_deref() == Some("up") && d.state_of("wan2").as_deref() == Some("up")
     });
@@ -515,6 +515,14 @@ fn webhook_from_the_real_daemon_on_a_failover() {
         .find(|b| b.contains(r#""event":"switch","wan":"wan2""#))
         .unwrap_or_else(|| panic!("no switch to wan2 posted: {bodies:?}"));
     assert!(switch.contains(r#""active":"wan2""#), "{switch}");
+}
+
+/// A two-WAN lab configuration in which only the carriers take a WAN down: the probes get
+/// time to spare, so a busy machine does not make a WAN fail before the test cuts it.
+fn carrier_only_config(dir: &Path) -> String {
+    lab_config(2, dir, "", "")
+        .replace("timeout = \"150ms\"", "timeout = \"800ms\"")
+        .replace("down = 3", "down = 10")
 }
 
 /// Installs the example hooks `names` into the hooks directory of a lab daemon in `dir`,
@@ -580,11 +588,7 @@ fn webhook_and_syslog_hear_connectivity_from_the_real_daemon() {
             log_path.display()
         ),
     );
-    // Only the carriers may take the WANs down: probes get time to spare on a busy machine.
-    let config = lab_config(2, &dir.0, "", "")
-        .replace("timeout = \"150ms\"", "timeout = \"800ms\"")
-        .replace("down = 3", "down = 10");
-    let d = Daemon::start(&lab, &dir.0, &config);
+    let d = Daemon::start(&lab, &dir.0, &carrier_only_config(&dir.0));
     let settled = wait_for(Duration::from_secs(15), || {
         d.state_of("wan1").as_deref() == Some("up") && d.state_of("wan2").as_deref() == Some("up")
     });

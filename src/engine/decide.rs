@@ -168,7 +168,7 @@ impl Engine {
         );
         // the first choice after start-up is not a change
         if from.is_some() || self.switches > 0 {
-            self.switches += 1;
+            self.switches = self.switches.saturating_add(1);
         }
         let wan = to.or(from)?;
         let e = self.entries.get(usize::from(wan))?;

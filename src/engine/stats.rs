@@ -102,10 +102,10 @@ impl Window {
         let i = usize::from(seq) % WINDOW;
         // a probe still unanswered a whole window later is long past its timeout
         if matches!(self.slots[i], Slot::Sent { .. }) && !self.tallied[i] {
-            self.tally.lost += 1;
+            self.tally.lost = self.tally.lost.saturating_add(1);
         }
         self.tallied[i] = false;
-        self.tally.sent += 1;
+        self.tally.sent = self.tally.sent.saturating_add(1);
         self.slots[i] = Slot::Sent {
             at,
             seq,
@@ -218,7 +218,7 @@ impl Window {
             if let Slot::Sent { at, .. } = *slot {
                 if !*tallied && at + timeout <= now {
                     *tallied = true;
-                    self.tally.lost += 1;
+                    self.tally.lost = self.tally.lost.saturating_add(1);
                 }
             }
         }
@@ -239,7 +239,7 @@ impl Window {
             .filter(|(s, t)| matches!(s, Slot::Sent { .. }) && !**t)
             .count();
         let mut tally = self.tally;
-        tally.lost += waiting as u64;
+        tally.lost = tally.lost.saturating_add(waiting as u64);
         *self = Window {
             tally,
             ..Window::default()
