@@ -8,13 +8,10 @@
 
 mod support;
 
-use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sched::{setns, CloneFlags};
 use support::servers::*;
 use support::*;
 use wanfailover::check::dns::Name;
@@ -28,16 +25,7 @@ const DEADLINE: Duration = Duration::from_secs(1);
 
 /// Runs `f` on a thread inside the lab's gateway namespace.
 fn in_gw<T: Send>(lab: &Lab, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/run/netns/{}", lab.gw_ns());
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let ns = File::open(&path).expect("open gateway netns");
-            setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns into gateway");
-            f()
-        })
-        .join()
-        .expect("check thread panicked")
-    })
+    in_netns(&lab.gw_ns(), f)
 }
 
 /// WAN `i` of the lab, from its own address.

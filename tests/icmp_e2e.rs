@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::os::fd::AsFd;
@@ -16,7 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sched::{setns, CloneFlags};
 use nix::time::{clock_gettime, ClockId};
 use support::*;
 use wanfailover::engine::{Family, Instant};
@@ -39,16 +37,7 @@ fn now() -> Instant {
 
 /// Runs `f` on a thread inside the lab's gateway namespace.
 fn in_gw<T: Send>(lab: &Lab, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/run/netns/{}", lab.gw_ns());
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let ns = File::open(&path).expect("open gateway netns");
-            setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns into gateway");
-            f()
-        })
-        .join()
-        .expect("prober thread panicked")
-    })
+    in_netns(&lab.gw_ns(), f)
 }
 
 /// Polls every prober for `window` and collects their accepted replies.

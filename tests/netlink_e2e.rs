@@ -8,8 +8,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use nix::sched::CloneFlags;
-use support::{open_lab, wait_for, Lab};
+use support::{in_netns, open_lab, wait_for, Lab};
 use wanfailover::engine::route::RTPROT_WANFAILOVER;
 use wanfailover::engine::{Family, Route, RouteError};
 use wanfailover::sys::netlink::message::{
@@ -23,16 +22,7 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// Runs `f` on a thread inside the lab's gateway namespace.
 fn in_gw<T: Send>(lab: &Lab, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/run/netns/{}", lab.gw_ns());
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let ns = std::fs::File::open(&path).expect("open the namespace");
-            nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
+    in_netns(&lab.gw_ns(), f)
 }
 
 /// The daemon side of a test: sockets, view and every change seen so far.
