@@ -19,8 +19,10 @@ use wanfailover::control::client::{self, ClientError};
 use wanfailover::control::protocol::{self, FrameDecoder, MAGIC, VERSION};
 use wanfailover::control::server::{self, Server};
 use wanfailover::control::{Peer, Request, Response};
-use wanfailover::engine::{Instant, WanStatus};
+use wanfailover::engine::Instant;
 use wanfailover::sys::poll::Poller;
+
+use support::status_row::status_row;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -28,28 +30,6 @@ fn temp_socket(tag: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("wf-ctl-{tag}-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     path
-}
-
-fn row(name: &str) -> WanStatus {
-    WanStatus {
-        name: name.into(),
-        interface: "eth0".into(),
-        state: "up".into(),
-        priority: 1,
-        metric: 1,
-        active: true,
-        preferred: false,
-        latency_us: Some(1_500),
-        jitter_us: Some(100),
-        loss_centi_pct: Some(0),
-        rx_bps: None,
-        tx_bps: None,
-        since_ms: 1_000,
-        late_rounds: 0,
-        families: Vec::new(),
-        priority_auto: false,
-        device: String::new(),
-    }
 }
 
 /// A server, a clock and a record of what reached the handler.
@@ -143,7 +123,7 @@ impl Rig {
 /// A stand-in for the daemon's handler.
 fn answer(req: Request) -> Response {
     match req {
-        Request::Status => Response::Status(vec![row("fiber"), row("lte")]),
+        Request::Status => Response::Status(vec![status_row("fiber"), status_row("lte")]),
         Request::History => Response::History {
             now_us: 7,
             entries: Vec::new(),
@@ -248,7 +228,10 @@ fn raw_exchange(rig: &mut Rig, bytes: Vec<u8>) -> Vec<Response> {
 fn client_gets_answers() {
     let mut rig = Rig::new("answers");
     let status = rig.request(Request::Status).unwrap();
-    assert_eq!(status, Response::Status(vec![row("fiber"), row("lte")]));
+    assert_eq!(
+        status,
+        Response::Status(vec![status_row("fiber"), status_row("lte")])
+    );
     let version = rig.request(Request::Version).unwrap();
     assert_eq!(version, Response::Version(env!("CARGO_PKG_VERSION").into()));
     assert_eq!(
@@ -449,7 +432,10 @@ fn status_is_answered_through_a_crowd_of_silent_and_garbage_clients() {
     }
 
     let status = rig.request(Request::Status).unwrap();
-    assert_eq!(status, Response::Status(vec![row("fiber"), row("lte")]));
+    assert_eq!(
+        status,
+        Response::Status(vec![status_row("fiber"), status_row("lte")])
+    );
     assert_eq!(rig.handled, [Request::Status], "garbage reached no handler");
     for _ in 0..5 {
         rig.turn();

@@ -337,37 +337,17 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{FamilyStatus, TargetHealth};
+    use crate::engine::report::fixture::{status_row, StatusRowExt};
+    use crate::engine::TargetHealth;
 
-    fn status_row() -> WanStatus {
+    fn fiber() -> WanStatus {
         WanStatus {
-            name: "fiber".into(),
-            interface: "eth0".into(),
-            state: "up".into(),
-            priority: 1,
-            metric: 1,
-            active: true,
-            preferred: false,
-            latency_us: Some(12_345),
             jitter_us: None,
             loss_centi_pct: Some(250),
             rx_bps: Some(1_000_000),
-            tx_bps: None,
-            since_ms: 192_000,
-            late_rounds: 0,
-            families: vec![FamilyStatus {
-                family: "ipv4".into(),
-                state: "up".into(),
-                metric: 1,
-                active: true,
-                latency_us: Some(12_345),
-                jitter_us: None,
-                loss_centi_pct: Some(250),
-                since_ms: 192_000,
-            }],
-            priority_auto: false,
-            device: String::new(),
+            ..status_row("fiber")
         }
+        .with_one_family("ipv4")
     }
 
     fn history_entry() -> HistoryEntry {
@@ -404,7 +384,7 @@ mod tests {
             Response::Error("unknown WAN \"x\"".into()),
             Response::Denied("permission denied".into()),
             Response::Version("0.1.0".into()),
-            Response::Status(vec![status_row(), status_row()]),
+            Response::Status(vec![fiber(), fiber()]),
             Response::Status(Vec::new()),
             Response::History {
                 now_us: 9_000_000,
@@ -501,7 +481,7 @@ mod tests {
         buf.clear();
         let mut row = WanStatus {
             latency_us: Some(300),
-            ..status_row()
+            ..fiber()
         };
         row.families[0].latency_us = Some(300);
         encode_response(&Response::Status(vec![row]), &mut buf).unwrap();

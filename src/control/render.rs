@@ -490,34 +490,19 @@ pub fn span(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::report::fixture::{status_row, StatusRowExt};
     use crate::engine::WanCounters;
 
     fn fiber() -> WanStatus {
         WanStatus {
-            name: "fiber".into(),
-            interface: "eth0".into(),
-            state: "up".into(),
-            priority: 1,
-            metric: 1,
-            active: true,
-            preferred: false,
-            latency_us: Some(12_345),
-            jitter_us: Some(400),
-            loss_centi_pct: Some(0),
-            rx_bps: Some(1_234_567),
             tx_bps: Some(312_000),
-            since_ms: 192_000,
-            late_rounds: 0,
-            families: Vec::new(),
-            priority_auto: false,
-            device: String::new(),
+            ..status_row("fiber")
         }
         .with_one_family("ipv4")
     }
 
     fn lte() -> WanStatus {
         WanStatus {
-            name: "lte".into(),
             interface: "wwan0".into(),
             state: "degraded".into(),
             priority: 700,
@@ -528,35 +513,13 @@ mod tests {
             jitter_us: Some(9_050),
             loss_centi_pct: Some(1_250),
             rx_bps: None,
-            tx_bps: None,
             since_ms: 45_900,
             late_rounds: 2,
-            families: Vec::new(),
             priority_auto: true,
             device: "modem".into(),
+            ..status_row("lte")
         }
         .with_one_family("ipv4")
-    }
-
-    trait OneFamily {
-        fn with_one_family(self, family: &str) -> Self;
-    }
-
-    impl OneFamily for WanStatus {
-        /// The row of a single-family WAN: its family is the WAN.
-        fn with_one_family(mut self, family: &str) -> WanStatus {
-            self.families = vec![FamilyStatus {
-                family: family.into(),
-                state: self.state.clone(),
-                metric: self.metric,
-                active: self.active,
-                latency_us: self.latency_us,
-                jitter_us: self.jitter_us,
-                loss_centi_pct: self.loss_centi_pct,
-                since_ms: self.since_ms,
-            }];
-            self
-        }
     }
 
     /// fiber with both families, its IPv6 down and ranked after lte's.

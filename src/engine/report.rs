@@ -99,29 +99,28 @@ pub struct HistoryEntry {
     pub family: String,
 }
 
+/// The status row every test starts from; its file is shared with the integration tests.
+#[cfg(test)]
+#[path = "../../tests/support/status_row.rs"]
+pub(crate) mod fixture;
+
 /// A status row for the tests of the status's consumers (SNMP, metrics): every field set,
 /// some to values at the edge of their unit (a rate over `u32::MAX`, a counter past
 /// `u32::MAX`), no jitter.
 #[cfg(all(test, any(feature = "snmp", feature = "metrics")))]
 pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
     WanStatus {
-        name: name.into(),
         interface: format!("if-{name}"),
         state: state.into(),
-        priority: 1,
         metric: 20_001,
         active,
-        preferred: false,
-        latency_us: Some(12_345),
         jitter_us: None,
         loss_centi_pct: Some(250),
         rx_bps: Some(5_000_000_000),
         tx_bps: Some(8_000),
         since_ms: 192_345,
         late_rounds: u64::from(u32::MAX) + 2,
-        families: Vec::new(),
-        priority_auto: false,
-        device: String::new(),
+        ..fixture::status_row(name)
     }
 }
 

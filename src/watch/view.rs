@@ -196,38 +196,21 @@ pub fn utf8_locale(lc_all: Option<&str>, lc_ctype: Option<&str>, lang: Option<&s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::report::fixture::status_row;
 
     const S: Duration = Duration::from_secs(1);
-
-    fn row(name: &str, state: &str, active: bool) -> WanStatus {
-        WanStatus {
-            name: name.into(),
-            interface: "eth0".into(),
-            state: state.into(),
-            priority: 1,
-            metric: 1,
-            active,
-            preferred: false,
-            latency_us: Some(12_345),
-            jitter_us: Some(400),
-            loss_centi_pct: Some(0),
-            rx_bps: Some(1_234_567),
-            tx_bps: None,
-            since_ms: 192_000,
-            late_rounds: 0,
-            families: Vec::new(),
-            priority_auto: false,
-            device: String::new(),
-        }
-    }
 
     /// Two WANs sampled at 0 s, 5 s and 10 s: fiber steady at 12.3 ms with a 40 ms spike,
     /// lte losing more and more until it has no measurement at all.
     fn scene() -> (Vec<WanStatus>, Trends) {
         let mut trends = Trends::new(S);
-        let mut fiber = row("fiber", "up", true);
-        let mut lte = row("lte", "degraded", false);
-        lte.preferred = true;
+        let mut fiber = status_row("fiber");
+        let mut lte = WanStatus {
+            state: "degraded".into(),
+            active: false,
+            preferred: true,
+            ..status_row("lte")
+        };
         for (t, spike, loss) in [
             (0, false, Some(0)),
             (5, true, Some(2_500)),

@@ -1,15 +1,20 @@
 //! Test support shared by the end-to-end tests: the namespace lab (`scripts/lab.sh`) as an
 //! RAII value that tears itself down, also when a test fails; [`open_lab`], the one opening
 //! of every namespace test, and [`skipped`], which makes a test that did not run say so; the
-//! daemon under test; real DHCP clients ([`dhcp`]); real HTTP and DNS servers ([`servers`]).
+//! daemon under test; real DHCP clients ([`dhcp`]); real HTTP and DNS servers ([`servers`]);
+//! the status row fixture the library's unit tests use too ([`status_row`]).
 #![allow(dead_code)]
 
 pub mod dhcp;
 pub mod servers;
+pub mod status_row;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+// For `status_row`, which names the row types through its parent, as in the library.
+use wanfailover::engine::{FamilyStatus, WanStatus};
 
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
