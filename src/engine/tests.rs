@@ -168,19 +168,23 @@ impl H {
         self.probes.retain(|p| wan.is_some_and(|w| w != p.0));
         let at = self.now.micros / 1000 + rtt_ms;
         let mut out = Vec::new();
-        for (w, target, seq) in due {
-            let received_at = Instant::from_millis(at);
-            out.extend(self.feed(
-                at,
-                Input::Reply {
-                    wan: w,
-                    target,
-                    seq,
-                    received_at,
-                },
-            ));
+        for p in due {
+            out.extend(self.reply(at, p));
         }
         out
+    }
+
+    /// The reply to `probe` (wan, target, seq), received at `at_ms`: the one way every
+    /// helper answers a probe.
+    fn reply(&mut self, at_ms: u64, (wan, target, seq): (WanId, u8, u16)) -> Vec<Action> {
+        let received_at = Instant::from_millis(at_ms);
+        let reply = Input::Reply {
+            wan,
+            target,
+            seq,
+            received_at,
+        };
+        self.feed(at_ms, reply)
     }
 
     fn answer_all(&mut self, rtt_ms: u64) -> Vec<Action> {
@@ -324,26 +328,10 @@ fn round_passes_early_with_reliability_and_init_goes_up() {
     let mut h = H::new(config(vec![c]));
     h.run(0);
     let (_, t0, s0) = h.probes[0];
-    h.feed(
-        20,
-        Input::Reply {
-            wan: 0,
-            target: t0,
-            seq: s0,
-            received_at: Instant::from_millis(20),
-        },
-    );
+    h.reply(20, (0, t0, s0));
     assert_eq!(h.states(), [State::Init], "one of two needed answers");
     let (_, t1, s1) = h.probes[1];
-    let acts = h.feed(
-        30,
-        Input::Reply {
-            wan: 0,
-            target: t1,
-            seq: s1,
-            received_at: Instant::from_millis(30),
-        },
-    );
+    let acts = h.reply(30, (0, t1, s1));
     assert_eq!(
         h.states(),
         [State::Up],
@@ -611,33 +599,9 @@ fn stale_and_unknown_replies_are_ignored() {
     let (_, t, seq) = h.probes[0];
     // after the deadline: not counted for the round
     h.run(500);
-    h.feed(
-        600,
-        Input::Reply {
-            wan: 0,
-            target: t,
-            seq,
-            received_at: Instant::from_millis(600),
-        },
-    );
-    h.feed(
-        600,
-        Input::Reply {
-            wan: 0,
-            target: 7,
-            seq: 999,
-            received_at: Instant::from_millis(600),
-        },
-    );
-    h.feed(
-        600,
-        Input::Reply {
-            wan: 42,
-            target: 0,
-            seq: 0,
-            received_at: Instant::from_millis(600),
-        },
-    );
+    h.reply(600, (0, t, seq));
+    h.reply(600, (0, 7, 999));
+    h.reply(600, (42, 0, 0));
     assert_eq!(h.states(), [State::Init]);
 }
 
@@ -668,16 +632,7 @@ fn rounds(h: &mut H, until_ms: u64, rtt: impl Fn(u64) -> Option<u64>) {
         let sent_ms = h.now.micros / 1000;
         for p in std::mem::take(&mut h.probes) {
             if let Some(r) = rtt(i) {
-                let at = sent_ms + r;
-                h.feed(
-                    at,
-                    Input::Reply {
-                        wan: p.0,
-                        target: p.1,
-                        seq: p.2,
-                        received_at: Instant::from_millis(at),
-                    },
-                );
+                h.reply(sent_ms + r, p);
             }
             i += 1;
         }
@@ -1547,16 +1502,7 @@ impl Net {
             match self.in_flight.iter().position(|f| f.0 == next) {
                 Some(i) => {
                     let (at, wan, target, seq) = self.in_flight.swap_remove(i);
-                    let received_at = Instant::from_millis(at);
-                    h.feed(
-                        at,
-                        Input::Reply {
-                            wan,
-                            target,
-                            seq,
-                            received_at,
-                        },
-                    );
+                    h.reply(at, (wan, target, seq));
                 }
                 None => {
                     h.run(next);
