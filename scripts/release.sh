@@ -19,7 +19,7 @@
 # commit's tree with every file dated at the commit, gzip -n. The packaging directories are
 # export-ignored (.gitattributes), so the sums written into them do not change the tarball,
 # and GitHub's archive of the tag holds the same files, which is what Buildroot fetches.
-# Rebuild it from the tag: `git archive --format=tar --prefix=wanfailover-VERSION/
+# Rebuild it from the tag: `git -c tar.umask=0022 archive --format=tar --prefix=wanfailover-VERSION/
 # --mtime=@$(git log -1 --format=%ct vVERSION) vVERSION^{tree} | gzip -9n`.
 # Offline: cargo runs with --offline (the crates must be in cargo's cache already).
 set -euo pipefail
