@@ -107,8 +107,9 @@ for br in "${buildroots[@]}"; do
 		cd "$work"
 		export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} CARGO_NET_OFFLINE=true TAR=$brtar
 		export RUSTUP_TOOLCHAIN=$rust
-		"$br/support/download/cargo-post-process" -n "$name" -o "$work/$name$suffix.tar.gz" >/dev/null
-	) || die "$br: cargo-post-process failed"
+		"$br/support/download/cargo-post-process" -n "$name" -o "$work/$name$suffix.tar.gz" \
+			>"$work/post-process.log" 2>&1
+	) || { cat "$work/post-process.log" >&2; die "$br: cargo-post-process failed"; }
 	brsha=$(sha256sum "$work/$name$suffix.tar.gz" | cut -d' ' -f1)
 	printf 'sha256  %s  %s\n' "$brsha" "$name$suffix.tar.gz" >>"$hashfile"
 	echo "$name$suffix.tar.gz (Rust $rust): sha256 $brsha"
