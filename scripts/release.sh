@@ -47,6 +47,24 @@ done
 [ -z "$(git status --porcelain --untracked-files=no)" ] || die "the work tree has uncommitted changes"
 ! git rev-parse -q --verify "refs/tags/v$version" >/dev/null || die "tag v$version exists"
 
+# What each Buildroot tree needs, checked before anything changes: prints its cargo
+# tarball suffix, its Rust version and the tar to use.
+br_info() {
+	local br=$1 suffix rust brtar
+	[ -x "$br/support/download/cargo-post-process" ] || die "$br: not a Buildroot tree"
+	suffix=$(sed -n 's/^BR_FMT_VERSION_cargo = //p' "$br/package/pkg-download.mk")
+	rust=$(sed -n 's/^RUST_VERSION = //p' "$br/package/rust/rust.mk")
+	{ [ -n "$suffix" ] && [ -n "$rust" ]; } || die "$br: no cargo format or Rust version found"
+	cargo +"$rust" --version >/dev/null 2>&1 ||
+		die "$br ships Rust $rust: rustup toolchain install $rust --profile minimal"
+	brtar=$("$br/support/dependencies/check-host-tar.sh" "${BR_TAR:-tar}") ||
+		die "$br needs GNU tar >= 1.35 (as tar or \$BR_TAR); $(tar --version | head -1)"
+	echo "$suffix $rust $brtar"
+}
+for br in "${buildroots[@]}"; do
+	br_info "$br" >/dev/null
+done
+
 layer=meta-wanfailover/recipes-connectivity/wanfailover
 brpkg=buildroot-package/package/wanfailover
 old_recipe=$(ls "$layer"/wanfailover_*.bb)
@@ -91,14 +109,7 @@ hashfile=$brpkg/wanfailover.hash
 # Old tarball lines go; the license lines stay.
 sed -i '/-cargo[0-9]*\.tar\.gz$/d' "$hashfile"
 for br in "${buildroots[@]}"; do
-	[ -x "$br/support/download/cargo-post-process" ] || die "$br: not a Buildroot tree"
-	suffix=$(sed -n 's/^BR_FMT_VERSION_cargo = //p' "$br/package/pkg-download.mk")
-	rust=$(sed -n 's/^RUST_VERSION = //p' "$br/package/rust/rust.mk")
-	{ [ -n "$suffix" ] && [ -n "$rust" ]; } || die "$br: no cargo format or Rust version found"
-	cargo +"$rust" --version >/dev/null 2>&1 ||
-		die "$br ships Rust $rust: rustup toolchain install $rust --profile minimal"
-	brtar=$("$br/support/dependencies/check-host-tar.sh" "${BR_TAR:-tar}") ||
-		die "$br needs GNU tar >= 1.35 (as tar or \$BR_TAR); $(tar --version | head -1)"
+	read -r suffix rust brtar <<<"$(br_info "$br")"
 	work=$(mktemp -d)
 	cp "$tarball" "$work/$name$suffix.tar.gz"
 	# Buildroot's own post-process, as its download step runs it (in the download dir;
