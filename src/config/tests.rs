@@ -889,6 +889,7 @@ fn routing_defaults() {
     assert_eq!(ok(&two_wans("", "", "")), s.config);
 }
 
+#[cfg(feature = "routing")]
 #[test]
 fn routing_tables() {
     let s = settings(&two_wans(
@@ -1268,7 +1269,11 @@ fn routing_keys_need_the_feature() {
         "{errors:#?}"
     );
     // what this build does anyway is fine, and the flush is off by default
-    let r = settings(&two_wans("mode = \"failover\"\nflush_conntrack = false", "", ""));
+    let r = settings(&two_wans(
+        "mode = \"failover\"\nflush_conntrack = false",
+        "",
+        "",
+    ));
     assert!(!r.routing.flush_conntrack);
 }
 

@@ -30,13 +30,17 @@ impl SavedRoutes {
     }
 
     /// The sysctl originals a previous run saved (none without a file).
+    #[cfg_attr(not(feature = "routing"), allow(dead_code))]
     pub fn sysctls(&self) -> Vec<state::SavedSysctl> {
         let Ok(text) = std::fs::read_to_string(&self.path) else {
             return Vec::new();
         };
         let (sysctls, skipped) = state::parse_sysctls(&text);
         if skipped > 0 {
-            log::warn!("{}: {skipped} damaged setting(s) skipped", self.path.display());
+            log::warn!(
+                "{}: {skipped} damaged setting(s) skipped",
+                self.path.display()
+            );
         }
         sysctls
     }
