@@ -39,6 +39,9 @@ pub const POLICY_PRIORITY: u32 = 11_000;
 pub const KILL_METRIC: u32 = u32::MAX;
 /// The multipath default's metric per family (`[v4, v6]`): IPv6 turns 0 into 1024.
 pub const MULTIPATH_METRIC: [u32; 2] = [0, 1];
+/// A WAN's default in its table, per family: IPv6 stores 0 as 1024, and a dump after a
+/// restart must find it under the metric it was added with.
+pub const TABLE_METRIC: [u32; 2] = [0, 1024];
 /// How long a failed operation waits before it is tried again the first time.
 pub const RETRY: Duration = Duration::from_secs(1);
 /// The longest wait after failures in a row.
@@ -74,7 +77,7 @@ pub struct Hop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
     Rule(RuleSpec),
-    /// A WAN's default in its table, metric 0.
+    /// A WAN's default in its table, at [`TABLE_METRIC`].
     Table(Route),
     /// The kill switch: `unreachable default` in a WAN's table at [`KILL_METRIC`].
     Unreachable {
@@ -421,7 +424,7 @@ impl Engine {
                         table: wr.table,
                         ifindex,
                         gateway,
-                        metric: 0,
+                        metric: TABLE_METRIC[family.index()],
                         protocol: RTPROT_WANFAILOVER,
                         prefsrc: None,
                     }));
