@@ -48,17 +48,10 @@ pub struct Conntrack {
 
 impl Conntrack {
     pub fn open() -> io::Result<Conntrack> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+        let (fd, pid) = open_netlink(SockProtocol::NetlinkNetFilter)?;
         Ok(Conntrack {
             fd,
-            pid: local.pid(),
+            pid,
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(DELETES_PER_DATAGRAM * 160),
             next_seq: 1,
@@ -68,6 +61,57 @@ impl Conntrack {
     /// The socket, for `poll(2)`.
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// Our netlink port id: answers to our requests carry it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    // ----- the same requests without waiting, for a poll loop --------------------------
+
+    /// Sends a dump request of `family` (`None`: all); returns its sequence number. The
+    /// answers come with [`Conntrack::try_recv`].
+    pub fn start_dump(&mut self, family: Option<Family>) -> io::Result<u32> {
+        let seq = self.seq();
+        self.tx.clear();
+        emit_ct_dump(&mut self.tx, family, seq);
+        self.send()?;
+        Ok(seq)
+    }
+
+    /// Sends deletes of these entries (at most [`DELETES_PER_DATAGRAM`] are taken) in one
+    /// datagram, only the last asking for an ACK; returns how many were sent and the
+    /// sequence numbers of the first and the last.
+    pub fn send_deletes(&mut self, entries: &[Entry]) -> io::Result<(usize, u32, u32)> {
+        let batch = &entries[..entries.len().min(DELETES_PER_DATAGRAM)];
+        self.tx.clear();
+        let first = self.next_seq;
+        let mut last = first;
+        for (i, entry) in batch.iter().enumerate() {
+            last = self.seq();
+            emit_ct_delete(&mut self.tx, entry, i + 1 == batch.len(), last);
+        }
+        if !batch.is_empty() {
+            self.send()?;
+        }
+        Ok((batch.len(), first, last))
+    }
+
+    /// One datagram if one is waiting (`None`: `EAGAIN`). A datagram cut short by the
+    /// buffer is an error: entries were lost.
+    pub fn try_recv(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut self.rx, MsgFlags::MSG_TRUNC) {
+                Ok(n) if n > self.rx.len() => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram cut"));
+                }
+                Ok(n) => return Ok(Some(&self.rx[..n])),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn seq(&mut self) -> u32 {
@@ -144,14 +188,7 @@ impl Conntrack {
         until: Instant,
         report: &mut DeleteReport,
     ) -> io::Result<()> {
-        self.tx.clear();
-        let first = self.next_seq;
-        let mut last = first;
-        for (i, entry) in batch.iter().enumerate() {
-            last = self.seq();
-            emit_ct_delete(&mut self.tx, entry, i + 1 == batch.len(), last);
-        }
-        self.send()?;
+        let (_, first, last) = self.send_deletes(batch)?;
         let mut failed = 0;
         loop {
             let n = self.recv_until(until)?;
@@ -194,14 +231,8 @@ impl Conntrack {
     /// is an error: entries were lost.
     fn recv_until(&mut self, until: Instant) -> io::Result<usize> {
         loop {
-            match recv(self.fd.as_raw_fd(), &mut self.rx, MsgFlags::MSG_TRUNC) {
-                Ok(n) if n > self.rx.len() => {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram cut"));
-                }
-                Ok(n) => return Ok(n),
-                Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(data) = self.try_recv()? {
+                return Ok(data.len());
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -214,8 +245,22 @@ impl Conntrack {
     }
 }
 
+/// A non-blocking netlink socket of `protocol`, bound to a port of the kernel's choice;
+/// returns it and that port id.
+pub fn open_netlink(protocol: SockProtocol) -> io::Result<(OwnedFd, u32)> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        protocol,
+    )?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+    Ok((fd, local.pid()))
+}
+
 /// Whether `seq` lies in `first..=last`, across a wrap of the counter.
-fn in_seq_range(seq: u32, first: u32, last: u32) -> bool {
+pub fn in_seq_range(seq: u32, first: u32, last: u32) -> bool {
     seq.wrapping_sub(first) <= last.wrapping_sub(first)
 }
 
