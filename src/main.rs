@@ -304,9 +304,18 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
                 Ok(Response::Counters(c)) => Some(c),
                 _ => None,
             };
-            println!("{}", render::status_json(&rows, counters.as_ref()))
+            let routing = routing_status(&socket);
+            println!(
+                "{}",
+                render::status_json(&rows, counters.as_ref(), routing.as_ref())
+            )
         }
-        Response::Status(rows) => print!("{}", render::status_table(&rows)),
+        Response::Status(rows) => {
+            print!("{}", render::status_table(&rows));
+            if let Some(r) = routing_status(&socket) {
+                print!("{}", render::routing_lines(&r));
+            }
+        }
         Response::History { now_us, entries } if args.json => {
             println!("{}", render::history_json(now_us, &entries))
         }
@@ -323,9 +332,18 @@ fn client_command(args: &Args, request: &Request) -> Result<ExitCode, Failure> {
         }
         Response::Error(msg) | Response::Denied(msg) => return Err(Failure::Error(msg)),
         Response::Version(v) => println!("wanfailover daemon {v}"),
-        Response::Counters(_) | Response::Ok => {}
+        Response::Counters(_) | Response::Routing(_) | Response::Ok => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The routing half, asked in a second exchange: none from a daemon built without it or
+/// older than it.
+fn routing_status(socket: &std::path::Path) -> Option<wanfailover::engine::RoutingStatus> {
+    match client::request(socket, &Request::Routing, CLIENT_TIMEOUT) {
+        Ok(Response::Routing(r)) => Some(r),
+        _ => None,
+    }
 }
 
 fn init_logging(verbose: u8) {

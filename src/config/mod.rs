@@ -204,10 +204,8 @@ pub struct Config {
 /// Largest configuration file accepted; a real one is a few kilobytes.
 pub const MAX_FILE_LEN: u64 = 1024 * 1024;
 
-/// The whole file: the failover settings and the routing half (DESIGN.md §10).
-///
-/// The routing half is kept beside [`Config`] rather than in it while the daemon does not
-/// act on it yet; [`parse`] checks it all the same, so every key is validated either way.
+/// The whole file: the failover settings and the routing half (DESIGN.md §10), which the
+/// engine takes as its own input (`Input::Routing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub config: Config,
@@ -215,25 +213,18 @@ pub struct Settings {
     pub routing: Routing,
 }
 
-/// Parses and validates configuration `text`; `file` names it in error messages.
+/// Parses and validates configuration `text`; `file` names it in error messages. The
+/// routing half is checked too (see [`parse_settings`] to keep it).
 pub fn parse(text: &str, file: &str) -> Result<Config, Errors> {
-    read_settings(text, file, Unapplied::Refuse).map(|s| s.config)
+    read_settings(text, file).map(|s| s.config)
 }
 
-/// [`parse`], keeping the routing half (which the daemon does not apply yet: [`parse`]
-/// refuses it, this does not).
+/// [`parse`], keeping the routing half.
 pub fn parse_settings(text: &str, file: &str) -> Result<Settings, Errors> {
-    read_settings(text, file, Unapplied::Keep)
+    read_settings(text, file)
 }
 
-/// What to do with keys the daemon reads but does not apply yet.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Unapplied {
-    Refuse,
-    Keep,
-}
-
-fn read_settings(text: &str, file: &str, unapplied: Unapplied) -> Result<Settings, Errors> {
+fn read_settings(text: &str, file: &str) -> Result<Settings, Errors> {
     let mut c = error::Collector::new(file, text);
     let root = match toml::de::DeTable::parse(text) {
         Ok(root) => root,
@@ -252,9 +243,6 @@ fn read_settings(text: &str, file: &str, unapplied: Unapplied) -> Result<Setting
     }
     let config = validate::config(&mut c, &raw);
     let routing = routing::validate(&mut c, &raw, &config);
-    if unapplied == Unapplied::Refuse {
-        routing::refuse_unapplied(&mut c, &raw);
-    }
     match c.finish() {
         Some(errors) => Err(errors),
         None => Ok(Settings { config, routing }),
@@ -282,15 +270,11 @@ fn syntax_message(message: &str, spanned: Option<&str>) -> String {
 /// Reads and parses the file at `path`. An unreadable, oversized or non-UTF-8 file is one
 /// error; nothing here panics.
 pub fn load(path: &Path) -> Result<Config, Errors> {
-    load_with(path, Unapplied::Refuse).map(|s| s.config)
+    load_settings(path).map(|s| s.config)
 }
 
 /// [`load`], keeping the routing half (see [`parse_settings`]).
 pub fn load_settings(path: &Path) -> Result<Settings, Errors> {
-    load_with(path, Unapplied::Keep)
-}
-
-fn load_with(path: &Path, unapplied: Unapplied) -> Result<Settings, Errors> {
     let file = path.display().to_string();
     let mut bytes = Vec::new();
     let read =
@@ -303,7 +287,7 @@ fn load_with(path: &Path, unapplied: Unapplied) -> Result<Settings, Errors> {
         return Err(Errors::single(&file, msg));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => read_settings(&text, &file, unapplied),
+        Ok(text) => read_settings(&text, &file),
         Err(e) => Err(error::not_utf8(
             &file,
             e.as_bytes(),

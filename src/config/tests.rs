@@ -881,7 +881,7 @@ fn routing_defaults() {
     let r = &s.routing;
     assert_eq!(
         (r.mode, r.sticky, r.flush_conntrack),
-        (Mode::Failover, Sticky::Flow, true)
+        (Mode::Failover, Sticky::Flow, cfg!(feature = "routing"))
     );
     let tables: Vec<_> = r.wans.iter().map(|w| (w.table, w.weight)).collect();
     assert_eq!(tables, [(101, 1), (102, 1)]);
@@ -1234,40 +1234,42 @@ fn balance_keys_need_the_feature() {
         "{errors:#?}"
     );
     assert!(errors[0].starts_with("1:8: mode = \"balance\""));
-    // failover, tables and the conntrack flush need no feature
+    // failover and no conntrack flush need no feature
     let r = settings(&two_wans(
         "mode = \"failover\"\nflush_conntrack = false",
-        "table = 9",
+        "",
         "",
     ));
-    assert_eq!(r.routing.wans[0].table, 9);
+    assert!(!r.routing.flush_conntrack);
 }
 
 #[cfg(feature = "balance")]
 #[test]
-fn routing_keys_are_refused_until_the_daemon_applies_them() {
+fn routing_keys_are_applied_by_the_daemon() {
     let text = "mode = \"balance\"\nflush_conntrack = true\n\n[[wan]]\nname = \"a\"\n\
                 interface = \"eth0\"\npriority = 1\ntargets = [\"192.0.2.1\"]\ntable = 7\n";
+    assert!(parse(text, FILE).is_ok(), "the daemon's parse takes them");
+    let s = parse_settings(text, FILE).expect("valid");
+    assert_eq!(s.routing.mode, Mode::Balance);
+    assert!(s.routing.flush_conntrack);
+    assert_eq!(s.routing.wans[0].table, 7);
+}
+
+#[cfg(not(feature = "routing"))]
+#[test]
+fn routing_keys_need_the_feature() {
+    let text = two_wans("flush_conntrack = true", "table = 9", "");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(
-        parse_settings(text, FILE).is_ok(),
-        "valid as a routing config"
+        errors
+            .iter()
+            .all(|e| e.contains("needs the `routing` feature")),
+        "{errors:#?}"
     );
-    let errors = parse(text, FILE).expect_err("refused by the daemon's parse");
-    let places: Vec<(Option<usize>, Option<usize>)> =
-        errors.iter().map(|e| (e.line, e.col)).collect();
-    assert_eq!(
-        places,
-        [(Some(1), Some(8)), (Some(2), Some(19)), (Some(9), Some(9))]
-    );
-    assert!(errors.iter().all(|e| e
-        .message
-        .contains("not applied by this version of the daemon yet")));
-    // today's behaviour spelled out is fine
-    let plain = text
-        .replace("mode = \"balance\"", "mode = \"failover\"")
-        .replace("flush_conntrack = true", "flush_conntrack = false")
-        .replace("table = 7\n", "");
-    assert!(parse(&plain, FILE).is_ok());
+    // what this build does anyway is fine, and the flush is off by default
+    let r = settings(&two_wans("mode = \"failover\"\nflush_conntrack = false", "", ""));
+    assert!(!r.routing.flush_conntrack);
 }
 
 // ----- check targets (DESIGN.md §9) ------------------------------------------------------

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{HistoryEntry, WanCounters, WanHealth, WanStatus};
+use crate::engine::{HistoryEntry, RoutingStatus, WanCounters, WanHealth, WanStatus};
 
 /// First byte of every frame: catches a peer that is not speaking this protocol at all.
 pub const MAGIC: u8 = 0x57;
@@ -61,6 +61,8 @@ pub enum Request {
     Counters,
     /// Tag 9: per WAN and target, the last result and the cause of the last failure.
     Health,
+    /// Tag 10: the routing half (mode, multipath weights, policies, flushes).
+    Routing,
 }
 
 impl Request {
@@ -69,7 +71,7 @@ impl Request {
     pub fn is_mutating(&self) -> bool {
         match self {
             Request::Version | Request::Status | Request::History => false,
-            Request::Counters | Request::Health => false,
+            Request::Counters | Request::Health | Request::Routing => false,
             Request::Prefer(_) | Request::Auto | Request::Order(_) => true,
             Request::Reload | Request::Stop => true,
         }
@@ -88,6 +90,7 @@ impl Request {
             Request::Stop => "stop",
             Request::Counters => "counters",
             Request::Health => "health",
+            Request::Routing => "routing",
         }
     }
 }
@@ -115,6 +118,9 @@ pub enum Response {
     Counters(Counters),
     /// Tag 7: one entry per WAN, in config order, with a row per target.
     Health(Vec<WanHealth>),
+    /// Tag 8: the routing half (a daemon built without the `routing` feature answers
+    /// `Error`).
+    Routing(RoutingStatus),
 }
 
 /// How much work the daemon did since it started: what the benchmark reads to show that one
@@ -395,6 +401,7 @@ mod tests {
             Request::Stop,
             Request::Counters,
             Request::Health,
+            Request::Routing,
         ]
     }
 
@@ -428,6 +435,23 @@ mod tests {
             }),
             Response::Health(vec![health()]),
             Response::Health(Vec::new()),
+            Response::Routing(crate::engine::RoutingStatus {
+                mode: "balance".into(),
+                sticky: Some("source".into()),
+                multipath: vec![crate::engine::MultipathHop {
+                    wan: "lte".into(),
+                    weight: 256,
+                }],
+                policies: vec![crate::engine::PolicyStatus {
+                    name: "vpn".into(),
+                    wan: "lte".into(),
+                    uses: None,
+                    blocked: false,
+                }],
+                flushes: 2,
+                flushed: u64::MAX,
+            }),
+            Response::Routing(crate::engine::RoutingStatus::default()),
         ]
     }
 
@@ -609,7 +633,7 @@ mod tests {
     #[test]
     fn garbage_bodies_are_malformed() {
         let cases: [&[u8]; 6] = [
-            &[0x0a],                               // no such request tag
+            &[0x0b],                               // no such request tag
             &[0x03, 0x05, b'a'],                   // string shorter than announced
             &[0x03, 0x01, 0xff],                   // invalid UTF-8
             &[0x01, 0x00],                         // trailing byte
@@ -619,7 +643,9 @@ mod tests {
         for body in cases {
             assert_eq!(decode_request(body), Err(FrameError::Malformed), "{body:?}");
         }
-        assert_eq!(decode_response(&[0x08]), Err(FrameError::Malformed));
+        assert_eq!(decode_response(&[0x09]), Err(FrameError::Malformed));
+        // a routing answer cut short
+        assert_eq!(decode_response(&[0x08, 0x01]), Err(FrameError::Malformed));
     }
 
     #[test]

@@ -14,7 +14,9 @@
 use super::json::Json;
 use super::protocol::Counters;
 use crate::engine::report::or_none;
-use crate::engine::{FamilyStatus, HistoryEntry, TargetHealth, WanHealth, WanStatus};
+use crate::engine::{
+    FamilyStatus, HistoryEntry, RoutingStatus, TargetHealth, WanHealth, WanStatus,
+};
 
 /// The `status` table, one row per WAN, `*` marking the active one. A dual-stack WAN whose
 /// families are in different states shows them after its own (`up (ipv6 down)`), and a
@@ -134,9 +136,43 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
     table(&header, &right, &cells)
 }
 
-/// `status --json`: `{"wans":[{...}, ...],"counters":{...}}` (no `counters` from a daemon
-/// that does not report them).
-pub fn status_json(rows: &[WanStatus], counters: Option<&Counters>) -> String {
+/// `status`'s routing lines, under the table: the mode, the multipath weights in force,
+/// each policy and the WAN it uses now, the flushes.
+pub fn routing_lines(r: &RoutingStatus) -> String {
+    let mut out = format!("mode: {}", r.mode);
+    if let Some(s) = &r.sticky {
+        out.push_str(&format!(" (sticky {s})"));
+    }
+    if r.mode == "balance" {
+        let hops: Vec<String> = r
+            .multipath
+            .iter()
+            .map(|h| format!("{} {}", h.wan, h.weight))
+            .collect();
+        out.push_str(&format!("; multipath: {}", or_none(&hops.join(", "))));
+    }
+    out.push_str(&format!(
+        "; conntrack flushes: {} ({} entries)\n",
+        r.flushes, r.flushed
+    ));
+    for p in &r.policies {
+        let uses = match (&p.uses, p.blocked) {
+            (_, true) => format!("blocked ({} not usable, no fallback)", p.wan),
+            (Some(w), false) => w.clone(),
+            (None, false) => format!("main table ({} not usable)", p.wan),
+        };
+        out.push_str(&format!("policy {}: {uses}\n", p.name));
+    }
+    out
+}
+
+/// `status --json`: `{"wans":[{...}, ...],"counters":{...},"routing":{...}}` (no
+/// `counters` or `routing` from a daemon that does not report them).
+pub fn status_json(
+    rows: &[WanStatus],
+    counters: Option<&Counters>,
+    routing: Option<&RoutingStatus>,
+) -> String {
     let mut j = Json::new();
     j.begin_object();
     j.key("wans");
@@ -148,8 +184,57 @@ pub fn status_json(rows: &[WanStatus], counters: Option<&Counters>) -> String {
     if let Some(c) = counters {
         counters_object(&mut j, c);
     }
+    if let Some(r) = routing {
+        routing_object(&mut j, r);
+    }
     j.end_object();
     j.finish()
+}
+
+fn routing_object(j: &mut Json, r: &RoutingStatus) {
+    j.key("routing");
+    j.begin_object();
+    j.key("mode");
+    j.string(&r.mode);
+    j.key("sticky");
+    match &r.sticky {
+        Some(s) => j.string(s),
+        None => j.null(),
+    }
+    j.key("multipath");
+    j.begin_array();
+    for h in &r.multipath {
+        j.begin_object();
+        j.key("wan");
+        j.string(&h.wan);
+        j.key("weight");
+        j.uint(u64::from(h.weight));
+        j.end_object();
+    }
+    j.end_array();
+    j.key("policies");
+    j.begin_array();
+    for p in &r.policies {
+        j.begin_object();
+        j.key("name");
+        j.string(&p.name);
+        j.key("wan");
+        j.string(&p.wan);
+        j.key("uses");
+        match &p.uses {
+            Some(w) => j.string(w),
+            None => j.null(),
+        }
+        j.key("blocked");
+        j.bool(p.blocked);
+        j.end_object();
+    }
+    j.end_array();
+    j.key("flushes");
+    j.uint(r.flushes);
+    j.key("flushed");
+    j.uint(r.flushed);
+    j.end_object();
 }
 
 fn counters_object(j: &mut Json, c: &Counters) {
@@ -593,7 +678,7 @@ mod tests {
 
     #[test]
     fn dual_stack_families_in_json() {
-        let out = status_json(&dual_stack()[..1], None);
+        let out = status_json(&dual_stack()[..1], None, None);
         let expected = concat!(
             r#""late_rounds":0,"families":{"ipv4":{"state":"up","metric":1,"active":true,"#,
             r#""latency_us":12345,"jitter_us":400,"loss_pct":0.00,"in_state_ms":192000},"#,
@@ -633,8 +718,8 @@ mod tests {
             r#""priority_auto":true,"device":"modem"}]}"#,
             "\n"
         );
-        assert_eq!(status_json(&[fiber(), lte()], None), expected);
-        assert_eq!(status_json(&[], None), "{\"wans\":[]}\n");
+        assert_eq!(status_json(&[fiber(), lte()], None, None), expected);
+        assert_eq!(status_json(&[], None, None), "{\"wans\":[]}\n");
         let counters = Counters {
             decision_passes: 7,
             route_dumps: 1,
@@ -650,7 +735,7 @@ mod tests {
             ..Counters::default()
         };
         assert_eq!(
-            status_json(&[], Some(&counters)),
+            status_json(&[], Some(&counters), None),
             concat!(
                 r#"{"wans":[],"counters":{"decision_passes":7,"route_dumps":1,"#,
                 r#""netlink_overruns":0,"netlink_parse_errors":0,"multipath_skipped":0,"#,
@@ -799,5 +884,75 @@ mod tests {
         assert_eq!(millis(99_950), "100.0 ms");
         assert_eq!(percent(10_000), "100.0%");
         assert_eq!(percent(4), "0.0%");
+    }
+
+    fn routing() -> RoutingStatus {
+        RoutingStatus {
+            mode: "balance".into(),
+            sticky: Some("flow".into()),
+            multipath: vec![
+                crate::engine::MultipathHop {
+                    wan: "fiber".into(),
+                    weight: 3,
+                },
+                crate::engine::MultipathHop {
+                    wan: "lte".into(),
+                    weight: 1,
+                },
+            ],
+            policies: vec![
+                crate::engine::PolicyStatus {
+                    name: "vpn".into(),
+                    wan: "lte".into(),
+                    uses: Some("lte".into()),
+                    blocked: false,
+                },
+                crate::engine::PolicyStatus {
+                    name: "voip".into(),
+                    wan: "fiber".into(),
+                    uses: None,
+                    blocked: false,
+                },
+                crate::engine::PolicyStatus {
+                    name: "bank".into(),
+                    wan: "fiber".into(),
+                    uses: Some("fiber".into()),
+                    blocked: true,
+                },
+            ],
+            flushes: 2,
+            flushed: 17,
+        }
+    }
+
+    #[test]
+    fn routing_json_text() {
+        let expected = concat!(
+            r#"{"wans":[],"routing":{"mode":"balance","sticky":"flow","#,
+            r#""multipath":[{"wan":"fiber","weight":3},{"wan":"lte","weight":1}],"#,
+            r#""policies":[{"name":"vpn","wan":"lte","uses":"lte","blocked":false},"#,
+            r#"{"name":"voip","wan":"fiber","uses":null,"blocked":false},"#,
+            r#"{"name":"bank","wan":"fiber","uses":"fiber","blocked":true}],"#,
+            r#""flushes":2,"flushed":17}}"#,
+            "\n"
+        );
+        assert_eq!(status_json(&[], None, Some(&routing())), expected);
+        let failover = RoutingStatus {
+            mode: "failover".into(),
+            ..RoutingStatus::default()
+        };
+        let json = status_json(&[], None, Some(&failover));
+        assert!(json.contains(r#""mode":"failover","sticky":null,"multipath":[],"policies":[]"#));
+    }
+
+    #[test]
+    fn routing_text() {
+        assert_eq!(
+            routing_lines(&routing()),
+            "mode: balance (sticky flow); multipath: fiber 3, lte 1; conntrack flushes: 2 (17 entries)\n\
+             policy vpn: lte\n\
+             policy voip: main table (fiber not usable)\n\
+             policy bank: blocked (fiber not usable, no fallback)\n"
+        );
     }
 }

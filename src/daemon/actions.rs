@@ -45,6 +45,12 @@ impl Daemon {
                 Action::DelRoute { op, route } => {
                     self.parts.kernel.send_route(op, &route, RouteOp::Del)
                 }
+                #[cfg(feature = "routing")]
+                Action::Routing { op, change } => self.parts.routing.send(op, &change),
+                #[cfg(feature = "routing")]
+                Action::FlushConntrack { moved, keep } => {
+                    self.parts.routing.flush(now, moved, &keep)
+                }
                 Action::Hook {
                     wan,
                     kind,

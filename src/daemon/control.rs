@@ -71,6 +71,10 @@ fn answer(now: Instant, request: Request, ctx: &mut Ctx<'_>) -> Response {
         },
         Request::Counters => Response::Counters(ctx.full_counters()),
         Request::Health => Response::Health(ctx.engine.health(now)),
+        #[cfg(feature = "routing")]
+        Request::Routing => Response::Routing(ctx.engine.routing_status()),
+        #[cfg(not(feature = "routing"))]
+        Request::Routing => Response::Error("this build has no routing feature".into()),
         Request::Prefer(name) => steer(now, Command::Prefer(name), ctx),
         Request::Auto => steer(now, Command::Auto, ctx),
         Request::Order(names) => steer(now, Command::Order(names), ctx),
@@ -104,8 +108,8 @@ fn steer(now: Instant, command: Command, ctx: &mut Ctx<'_>) -> Response {
 
 /// Reads the configuration for a reload. A bad file changes nothing; the reason is
 /// returned for the user.
-pub fn load(path: &Path) -> Result<config::Config, String> {
-    config::load(path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))
+pub fn load(path: &Path) -> Result<config::Settings, String> {
+    config::load_settings(path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))
 }
 
 #[cfg(test)]

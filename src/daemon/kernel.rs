@@ -106,9 +106,29 @@ impl Kernel {
             ctx.engine.handle(now, input);
         }
         for &family in Family::managed_by(wan.families) {
-            wan.sources[family.index()] = self.view.source_address(ifindex, family);
-            ctx.engine.handle(now, self.addresses(id, ifindex, family));
+            if let Some(wan) = ctx.wans.get_mut(id) {
+                wan.sources[family.index()] = self.view.source_address(ifindex, family);
+            }
+            self.feed_addresses(now, id, ifindex, family, ctx);
             ctx.engine.handle(now, self.routes(id, ifindex, family));
+        }
+    }
+
+    /// Whether the WAN has an address of `family` and, for the routing half, which.
+    fn feed_addresses(
+        &self,
+        now: Instant,
+        wan: WanId,
+        ifindex: u32,
+        family: Family,
+        ctx: &mut Ctx<'_>,
+    ) {
+        ctx.engine.handle(now, self.addresses(wan, ifindex, family));
+        #[cfg(feature = "routing")]
+        {
+            let addrs = self.view.usable_addresses(ifindex, family).collect();
+            let input = Input::WanAddresses { wan, family, addrs };
+            ctx.engine.handle(now, input);
         }
     }
 
@@ -172,8 +192,7 @@ impl Kernel {
                         wan.addresses_epoch = wan.addresses_epoch.wrapping_add(1);
                         wan.sources[family.index()] = self.view.source_address(*ifindex, *family);
                     }
-                    ctx.engine
-                        .handle(now, self.addresses(id, *ifindex, *family));
+                    self.feed_addresses(now, id, *ifindex, *family, ctx);
                 }
             }
             Change::RoutesChanged { ifindex, family } => {

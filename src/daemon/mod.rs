@@ -32,6 +32,8 @@ pub mod notify;
 mod part;
 mod persist;
 mod probes;
+#[cfg(feature = "routing")]
+mod routing;
 pub mod signals;
 pub mod state;
 mod wans;
@@ -83,6 +85,8 @@ pub enum Error {
     #[cfg(feature = "metrics")]
     Metrics(crate::metrics::server::Error),
     Netlink(netlink::Error),
+    #[cfg(feature = "routing")]
+    Routing(io::Error),
     Poll(io::Error),
 }
 
@@ -96,6 +100,8 @@ impl std::fmt::Display for Error {
             #[cfg(feature = "metrics")]
             Error::Metrics(e) => write!(f, "{e}"),
             Error::Netlink(e) => write!(f, "rtnetlink: {e}"),
+            #[cfg(feature = "routing")]
+            Error::Routing(e) => write!(f, "routing: rules and tables: {e}"),
             Error::Poll(e) => write!(f, "poll: {e}"),
         }
     }
@@ -112,10 +118,12 @@ struct Parts {
     metrics: Metrics,
     #[cfg(feature = "checks")]
     checks: Checks,
+    #[cfg(feature = "routing")]
+    routing: routing::Routing,
 }
 
 /// How many parts there are.
-const PARTS: usize = if cfg!(feature = "checks") { 6 } else { 5 };
+const PARTS: usize = 5 + cfg!(feature = "checks") as usize + cfg!(feature = "routing") as usize;
 
 impl Parts {
     /// Every part. A new kind of socket is one more field and one more entry here.
@@ -128,6 +136,8 @@ impl Parts {
             &mut self.metrics,
             #[cfg(feature = "checks")]
             &mut self.checks,
+            #[cfg(feature = "routing")]
+            &mut self.routing,
         ]
     }
 }
@@ -160,7 +170,8 @@ struct Daemon {
 
 /// Runs the daemon until SIGTERM/SIGINT or `wanfailover stop`, then gives every route back.
 pub fn run(options: Options) -> Result<(), Error> {
-    let mut config = config::load(&options.config).map_err(Error::Config)?;
+    let settings = config::load_settings(&options.config).map_err(Error::Config)?;
+    let mut config = settings.config;
     if let Some(socket) = &options.socket {
         config.socket = socket.clone();
     }
@@ -172,6 +183,11 @@ pub fn run(options: Options) -> Result<(), Error> {
     let metrics = Metrics::bind(config.metrics_listen)?;
     let now = monotonic_now();
     let kernel = Kernel::open(SYNC_TIMEOUT, now).map_err(Error::Netlink)?;
+    let saved = SavedRoutes::beside(&config.socket);
+    #[cfg(feature = "routing")]
+    let (routing, leftovers) =
+        routing::Routing::open(settings.routing.clone(), &saved.sysctls(), SYNC_TIMEOUT)
+            .map_err(Error::Routing)?;
     warn_about_sysctls(&config);
     log::info!(
         "wanfailover {} managing {} WAN(s); control socket {}",
@@ -191,10 +207,12 @@ pub fn run(options: Options) -> Result<(), Error> {
             metrics,
             #[cfg(feature = "checks")]
             checks: Checks::default(),
+            #[cfg(feature = "routing")]
+            routing,
         },
         hooks: Hooks::new(config.hooks_dir.clone(), config.hook_timeout),
         notifier: Notifier::from_env(now),
-        saved: SavedRoutes::beside(&config.socket),
+        saved,
         asks: Asks::default(),
         feedback: Vec::new(),
         stop_by: None,
@@ -204,6 +222,11 @@ pub fn run(options: Options) -> Result<(), Error> {
         config_path: options.config,
         config,
     };
+    #[cfg(feature = "routing")]
+    {
+        daemon.engine.handle(now, Input::Routing(settings.routing));
+        daemon.engine.handle(now, Input::RoutingState(leftovers));
+    }
     daemon.start(now);
     daemon.run_loop()?;
     daemon.finish();
@@ -232,6 +255,13 @@ impl Daemon {
         self.saved
             .restore(now, &mut self.engine, |name| kernel.ifindex_of(name));
         self.parts.kernel.feed_all(now, &mut ctx!(self));
+        self.save_state();
+    }
+
+    /// The state file: foreign routes, and the sysctl originals of balance mode.
+    fn save_state(&mut self) {
+        #[cfg(feature = "routing")]
+        self.saved.set_sysctls(self.parts.routing.saved_sysctls());
         self.saved.save(&self.engine, &self.wans);
     }
 
@@ -295,10 +325,10 @@ impl Daemon {
     /// What the parts asked for in this turn.
     fn carry_out_asks(&mut self, now: Instant) {
         if std::mem::take(&mut self.asks.save_routes) {
-            self.saved.save(&self.engine, &self.wans);
+            self.save_state();
         }
-        if let Some(config) = self.asks.reload.take() {
-            self.reload(now, config);
+        if let Some(settings) = self.asks.reload.take() {
+            self.reload(now, settings);
         }
         if std::mem::take(&mut self.asks.stop) {
             self.begin_stop(now);
@@ -320,7 +350,8 @@ impl Daemon {
     }
 
     /// Applies a new, valid configuration.
-    fn reload(&mut self, now: Instant, new: Config) {
+    fn reload(&mut self, now: Instant, settings: config::Settings) {
+        let new = settings.config;
         if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
             log::warn!("reload: socket and socket_group changes take effect at the next start");
         }
@@ -329,13 +360,18 @@ impl Daemon {
         }
         self.notifier.send("RELOADING=1");
         self.engine.handle(now, Input::Reload(new.clone()));
+        #[cfg(feature = "routing")]
+        {
+            self.parts.routing.reconfigure(settings.routing.clone());
+            self.engine.handle(now, Input::Routing(settings.routing));
+        }
         self.wans.reconfigure(&new);
         self.hooks
             .reconfigure(new.hooks_dir.clone(), new.hook_timeout);
         let socket = std::mem::replace(&mut self.config, new).socket;
         self.config.socket = socket;
         self.parts.kernel.feed_all(now, &mut ctx!(self));
-        self.saved.save(&self.engine, &self.wans);
+        self.save_state();
         self.notifier.send("READY=1");
         log::info!("configuration reloaded from {}", self.config_path.display());
     }
@@ -365,6 +401,11 @@ impl Daemon {
     /// is back.
     fn finish(&mut self) {
         self.hooks.kill_all();
+        #[cfg(feature = "routing")]
+        {
+            self.parts.routing.restore_sysctls();
+            self.saved.set_sysctls(self.parts.routing.saved_sysctls());
+        }
         self.saved.finish(&self.engine, &self.wans);
     }
 }

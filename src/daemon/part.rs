@@ -13,7 +13,7 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::Settings;
 use crate::control::protocol::Counters;
 use crate::engine::{Engine, Instant};
 use crate::sys::poll::{Poller, Ready};
@@ -50,7 +50,7 @@ pub struct Asks {
     /// Give the routes back and exit (SIGTERM, SIGINT, `stop`).
     pub stop: bool,
     /// A new, valid configuration to apply (SIGHUP, `reload`).
-    pub reload: Option<Config>,
+    pub reload: Option<Settings>,
     /// A hook process may have exited (SIGCHLD).
     pub reap_hooks: bool,
     /// Route facts went to the engine: the foreign routes it remembers may have changed.

@@ -11,6 +11,10 @@ use crate::engine::{Engine, Input, Instant, Route};
 pub struct SavedRoutes {
     path: PathBuf,
     saved: Vec<state::Saved>,
+    /// Balance mode's sysctls as they were before the first start.
+    sysctls: Vec<state::SavedSysctl>,
+    /// `sysctls` changed since the file was written.
+    sysctls_changed: bool,
 }
 
 impl SavedRoutes {
@@ -20,6 +24,29 @@ impl SavedRoutes {
         SavedRoutes {
             path: socket.with_extension("routes"),
             saved: Vec::new(),
+            sysctls: Vec::new(),
+            sysctls_changed: false,
+        }
+    }
+
+    /// The sysctl originals a previous run saved (none without a file).
+    pub fn sysctls(&self) -> Vec<state::SavedSysctl> {
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            return Vec::new();
+        };
+        let (sysctls, skipped) = state::parse_sysctls(&text);
+        if skipped > 0 {
+            log::warn!("{}: {skipped} damaged setting(s) skipped", self.path.display());
+        }
+        sysctls
+    }
+
+    /// The sysctl originals to keep, written with the next [`SavedRoutes::save`].
+    #[cfg_attr(not(feature = "routing"), allow(dead_code))]
+    pub fn set_sysctls(&mut self, sysctls: Vec<state::SavedSysctl>) {
+        if sysctls != self.sysctls {
+            self.sysctls = sysctls;
+            self.sysctls_changed = true;
         }
     }
 
@@ -77,7 +104,7 @@ impl SavedRoutes {
                 .iter()
                 .zip(&self.saved)
                 .all(|(a, b)| a.wan == b.wan && a.route == b.route);
-        if same {
+        if same && !core::mem::take(&mut self.sysctls_changed) {
             return;
         }
         self.saved = now_saved;
@@ -89,7 +116,7 @@ impl SavedRoutes {
     /// After the loop: once every foreign route is back in the kernel the file that
     /// remembered them goes too (if the stop ran out of time, it stays for the next run).
     pub fn finish(&mut self, engine: &Engine, wans: &Wans) {
-        if !engine.is_stopped() {
+        if !engine.is_stopped() || !self.sysctls.is_empty() {
             return self.save(engine, wans);
         }
         if let Err(e) = std::fs::remove_file(&self.path) {
@@ -101,14 +128,14 @@ impl SavedRoutes {
 
     /// Replaces the file with what `saved` holds, or removes it when that is nothing.
     fn write(&self) -> std::io::Result<()> {
-        if self.saved.is_empty() {
+        if self.saved.is_empty() && self.sysctls.is_empty() {
             std::fs::remove_file(&self.path).or_else(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),
             })
         } else {
             let tmp = self.path.with_extension("routes.tmp");
-            std::fs::write(&tmp, state::format(&self.saved))
+            std::fs::write(&tmp, state::format_all(&self.saved, &self.sysctls))
                 .and_then(|()| std::fs::rename(&tmp, &self.path))
         }
     }

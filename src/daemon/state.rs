@@ -6,8 +6,11 @@
 //! One route per line, `key=value` words, unknown keys ignored (forward compatible):
 //! `wan=fiber interface=eth0 family=ipv4 table=254 gateway=192.0.2.1 metric=0 protocol=16`
 //! (`gateway=-` for a device-only route), and `src=ADDRESS` when the route has a preferred
-//! source address. A line that does not parse is skipped and
-//! counted: a damaged file costs at most the routes on its damaged lines.
+//! source address. Balance mode's kernel settings as they were before the first start
+//! (restored on exit, also after a `kill -9` and a restart) take one line each:
+//! `sysctl=net.ipv4.fib_multipath_hash_policy value=0`; a file without such lines (an
+//! older daemon's) has none. A line that does not parse is skipped and counted: a damaged
+//! file costs at most the routes or settings on its damaged lines.
 
 use std::net::IpAddr;
 
@@ -22,10 +25,67 @@ pub struct Saved {
     pub route: Route,
 }
 
+/// A kernel setting's original value (`sysctl` names it with dots).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSysctl {
+    pub name: String,
+    pub value: u32,
+}
+
+/// Most settings read.
+const MAX_SYSCTLS: usize = 16;
+/// Longest setting name read.
+const MAX_SYSCTL_NAME: usize = 64;
+
 /// Longest line read; anything longer is damage.
 const MAX_LINE: usize = 512;
 /// Most routes read (two families per WAN, with room to spare).
 const MAX_ROUTES: usize = 4 * crate::config::MAX_WANS;
+
+/// The routes and the settings, as the file keeps them.
+pub fn format_all(saved: &[Saved], sysctls: &[SavedSysctl]) -> String {
+    let mut s = format(saved);
+    for c in sysctls {
+        s.push_str(&format!("sysctl={} value={}\n", c.name, c.value));
+    }
+    s
+}
+
+/// The settings in `text` and the number of their lines skipped as damaged (route lines
+/// are [`parse`]'s).
+pub fn parse_sysctls(text: &str) -> (Vec<SavedSysctl>, usize) {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().map(str::trim).filter(|l| l.starts_with("sysctl=")) {
+        match parse_sysctl(line) {
+            Some(c) if out.len() < MAX_SYSCTLS => out.push(c),
+            _ => skipped += 1,
+        }
+    }
+    (out, skipped)
+}
+
+fn parse_sysctl(line: &str) -> Option<SavedSysctl> {
+    if line.len() > MAX_LINE {
+        return None;
+    }
+    let (mut name, mut value) = (None, None);
+    for word in line.split_ascii_whitespace() {
+        match word.split_once('=')? {
+            ("sysctl", v) => name = Some(v),
+            ("value", v) => value = Some(v.parse::<u32>().ok()?),
+            _ => {}
+        }
+    }
+    let name = name?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'_';
+    let ok = !name.is_empty() && name.len() <= MAX_SYSCTL_NAME && name.bytes().all(plain);
+    ok.then(|| SavedSysctl {
+        name: name.to_string(),
+        value: value.unwrap_or(u32::MAX),
+    })
+    .filter(|_| value.is_some())
+}
 
 pub fn format(saved: &[Saved]) -> String {
     let mut s = String::from("# wanfailover: foreign default routes to restore on exit\n");
@@ -51,7 +111,8 @@ pub fn parse(text: &str) -> (Vec<Saved>, usize) {
     let mut saved = Vec::new();
     let mut skipped = 0;
     for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
+        // settings are parse_sysctls' lines
+        if line.is_empty() || line.starts_with('#') || line.starts_with("sysctl=") {
             continue;
         }
         match parse_line(line) {
@@ -190,6 +251,49 @@ mod tests {
             "wan=a interface=b family=ipv4 table=254 gateway=- metric=3 protocol=4 future=1\n",
         );
         assert_eq!((saved.len(), skipped), (1, 0));
+    }
+
+    #[test]
+    fn settings_round_trip_beside_the_routes() {
+        let routes = vec![dhcp("fiber", Some("192.0.2.1"), 0)];
+        let sysctls = vec![
+            SavedSysctl {
+                name: "net.ipv4.fib_multipath_hash_fields".into(),
+                value: 7,
+            },
+            SavedSysctl {
+                name: "net.ipv4.fib_multipath_hash_policy".into(),
+                value: 0,
+            },
+        ];
+        let text = format_all(&routes, &sysctls);
+        assert_eq!(parse(&text), (routes, 0), "settings are not damaged routes");
+        assert_eq!(parse_sysctls(&text), (sysctls, 0));
+        // an older daemon's file has none
+        assert_eq!(parse_sysctls(&format(&[])), (vec![], 0));
+    }
+
+    #[test]
+    fn hostile_settings_lines_are_skipped() {
+        let bad = [
+            "sysctl=",
+            "sysctl=net.ipv4.x",
+            "sysctl=net.ipv4.x value=",
+            "sysctl=net.ipv4.x value=-1",
+            "sysctl=net.ipv4.x value=4294967296",
+            "sysctl=../../etc/passwd value=1",
+            "sysctl=net/ipv4/x value=1",
+            "sysctl=net.ipv4.x value=1 junk",
+            "sysctl=\u{0}\u{ffff} value=1",
+        ];
+        for line in bad {
+            assert_eq!(parse_sysctls(line), (vec![], 1), "{line:?}");
+        }
+        let long = format!("sysctl={} value=1", "a".repeat(MAX_SYSCTL_NAME + 1));
+        assert_eq!(parse_sysctls(&long), (vec![], 1));
+        let many = "sysctl=net.ipv4.x value=1\n".repeat(MAX_SYSCTLS + 3);
+        assert_eq!(parse_sysctls(&many).0.len(), MAX_SYSCTLS);
+        assert_eq!(parse_sysctls(&many).1, 3);
     }
 
     #[test]

@@ -43,6 +43,8 @@ impl Engine {
             self.connectivity(now, was_active, &transitions)
         };
         self.reconcile(now);
+        #[cfg(feature = "routing")]
+        self.route_objects(now);
         self.retiring.retain(|s| !s.is_done());
         for (id, (family, t)) in transitions {
             self.actions.push_back(Action::Hook {
@@ -110,7 +112,13 @@ impl Engine {
         let before = self.active;
         for family in FAMILIES {
             let inputs = policy_inputs(&self.entries, &priorities, family);
-            let metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
+            #[allow(unused_mut)]
+            let mut metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
+            // balance: every WAN's route behind the multipath default (metric 0 or 1)
+            #[cfg(feature = "routing")]
+            if self.routing.mode() == crate::config::Mode::Balance {
+                metrics.iter_mut().for_each(|m| *m = m.saturating_add(1));
+            }
             let routed = |i: usize| self.entries.get(i).is_some_and(|e| e.manages(family));
             self.active[family.index()] = policy::active(&inputs, &metrics, routed);
             self.metrics[family.index()] = metrics;

@@ -34,6 +34,9 @@ pub enum Event {
     Switch { from: Name, to: Name },
     /// Whether any WAN is usable changed; `connected` is the new value.
     Connectivity { connected: bool },
+    /// Conntrack entries of flows NATed to WANs that stopped carrying them were deleted
+    /// (`from`: those WANs' names, comma-separated).
+    Flush { from: Name, deleted: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +78,21 @@ impl History {
 }
 
 fn to_entry(r: &Record) -> HistoryEntry {
+    if let Event::Flush { from, deleted } = &r.event {
+        return HistoryEntry {
+            at_us: r.at.micros,
+            kind: "flush".into(),
+            wan: r.wan.as_str().into(),
+            family: String::new(),
+            from: from.as_str().into(),
+            to: String::new(),
+            cause: format!("{deleted} conntrack entries deleted"),
+        };
+    }
     let (kind, from, to) = match &r.event {
         Event::Transition { from, to } => ("transition", from.as_str(), to.as_str()),
         Event::Switch { from, to } => ("switch", from.as_str(), to.as_str()),
+        Event::Flush { .. } => ("flush", "", ""), // above
         Event::Connectivity { connected } => (
             "connectivity",
             connectivity(!connected),

@@ -64,7 +64,35 @@ impl Engine {
             } => self.on_counters(now, wan, rx_bytes, tx_bytes),
             Input::Command(c) => self.on_command(c),
             Input::ForeignRoute { wan, route } => self.on_foreign_route(wan, route),
-            Input::Reload(config) => self.reload(now, &config),
+            Input::Reload(config) => {
+                #[cfg(feature = "routing")]
+                self.routing.forget_addresses();
+                self.reload(now, &config);
+            }
+            #[cfg(feature = "routing")]
+            Input::Routing(config) => self.routing.set_config(config),
+            #[cfg(feature = "routing")]
+            Input::WanAddresses { wan, family, addrs } => {
+                self.routing.set_addresses(wan, family, addrs);
+            }
+            #[cfg(feature = "routing")]
+            Input::RoutingState(objects) => self.routing.set_kernel(objects),
+            #[cfg(feature = "routing")]
+            Input::RoutingDone { op, result } => {
+                let stopping = self.stopping;
+                self.routing.on_done(now, op, result, stopping);
+            }
+            #[cfg(feature = "routing")]
+            Input::FlushDone {
+                deleted,
+                gone,
+                failed,
+            } => {
+                if failed > 0 {
+                    log::warn!("flush_conntrack: {failed} deletes refused ({gone} already gone)");
+                }
+                self.flush_done(now, deleted);
+            }
             Input::Shutdown => self.shutdown(),
         }
     }

@@ -34,6 +34,8 @@ pub mod reconcile;
 pub mod report;
 mod round;
 pub mod route;
+#[cfg(feature = "routing")]
+pub mod routing;
 pub mod stats;
 mod status;
 pub mod time;
@@ -50,7 +52,10 @@ use policy::{Metrics, Penalties};
 use reconcile::{Reconciler, Taken};
 
 pub use health::Failure;
-pub use report::{FamilyStatus, HistoryEntry, TargetHealth, WanCounters, WanHealth, WanStatus};
+pub use report::{
+    FamilyStatus, HistoryEntry, MultipathHop, PolicyStatus, RoutingStatus, TargetHealth,
+    WanCounters, WanHealth, WanStatus,
+};
 pub use route::{Family, Route};
 pub use time::Instant;
 
@@ -188,6 +193,33 @@ pub enum Input {
     ForeignRoute { wan: WanId, route: Route },
     /// A new, already validated configuration.
     Reload(Config),
+    /// The routing half of the configuration (DESIGN.md §10), at start and after every
+    /// `Reload`; `routing.wans[i]` belongs to WAN `i`. Until it comes nothing is routed
+    /// beyond the main table's defaults.
+    #[cfg(feature = "routing")]
+    Routing(crate::config::Routing),
+    /// Every usable address of this family on the WAN's interface (reply rules, the
+    /// conntrack flush), after a dump or an address event.
+    #[cfg(feature = "routing")]
+    WanAddresses {
+        wan: WanId,
+        family: Family,
+        addrs: Vec<IpAddr>,
+    },
+    /// The rules and routes of protocol 87 the kernel holds at start-up (a run killed
+    /// before it cleaned up left them): kept if wanted, else deleted.
+    #[cfg(feature = "routing")]
+    RoutingState(Vec<routing::Object>),
+    /// The kernel answered an [`Action::Routing`].
+    #[cfg(feature = "routing")]
+    RoutingDone {
+        op: OpId,
+        result: Result<(), RouteError>,
+    },
+    /// The shell finished an [`Action::FlushConntrack`]: entries deleted, already gone,
+    /// refused.
+    #[cfg(feature = "routing")]
+    FlushDone { deleted: u64, gone: u64, failed: u64 },
     /// Stop: give back foreign routes, remove ours. Afterwards `poll_action` drains the
     /// restore operations and [`Engine::is_stopped`] turns true.
     Shutdown,
@@ -256,6 +288,14 @@ pub enum Action {
     },
     /// Delete exactly this route, answer with `Input::RouteDone`.
     DelRoute { op: OpId, route: Route },
+    /// Change a rule or a route of the routing half; answer with `Input::RoutingDone`.
+    #[cfg(feature = "routing")]
+    Routing { op: OpId, change: routing::Change },
+    /// Delete the conntrack entries of flows source-NATed to `moved` (addresses of WANs
+    /// that no longer carry them), except those policy `keep[i]` still pins to its WAN;
+    /// answer with `Input::FlushDone`. Spread over turns by the shell.
+    #[cfg(feature = "routing")]
+    FlushConntrack { moved: Vec<IpAddr>, keep: Vec<u8> },
     /// Run the hooks for this event.
     Hook {
         wan: WanId,
@@ -300,6 +340,8 @@ pub struct Engine {
     connected: Option<bool>,
     /// Inputs were recorded since the last decision pass.
     recorded: bool,
+    #[cfg(feature = "routing")]
+    routing: routing::State,
 }
 
 impl Engine {
@@ -333,13 +375,15 @@ impl Engine {
             switches: 0,
             connected: None,
             recorded: false,
+            #[cfg(feature = "routing")]
+            routing: routing::State::default(),
         }
     }
 
     /// Records one input; the decision it calls for comes from the next
     /// [`Engine::poll_action`]. Unknown WAN ids are logged and ignored.
     pub fn handle(&mut self, now: Instant, input: Input) {
-        if self.stopping && !matches!(input, Input::Routes { .. } | Input::RouteDone { .. }) {
+        if self.stopping && !input.while_stopping() {
             log::debug!("stopping: ignored {input:?}");
             return;
         }
@@ -402,6 +446,8 @@ impl Engine {
             .filter(|_| !self.stopping)
             .filter_map(Entry::poll_at);
         let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
+        #[cfg(feature = "routing")]
+        let reconcilers = reconcilers.chain(self.routing.poll_at());
         wans.chain(reconcilers).min()
     }
 
@@ -445,6 +491,10 @@ impl Engine {
 
     /// Whether a route operation is waiting for the kernel's answer.
     pub fn ops_in_flight(&self) -> bool {
+        #[cfg(feature = "routing")]
+        if self.routing.in_flight() {
+            return true;
+        }
         self.reconcilers().any(Reconciler::in_flight)
     }
 
@@ -462,6 +512,10 @@ impl Engine {
 
     /// After `Input::Shutdown`: true once every restore operation has been answered.
     pub fn is_stopped(&self) -> bool {
+        #[cfg(feature = "routing")]
+        if !self.routing.is_clean() {
+            return false;
+        }
         self.stopping && self.reconcilers().all(Reconciler::is_done)
     }
 
@@ -471,6 +525,17 @@ impl Engine {
             .iter()
             .flat_map(|e| e.reconcilers.iter().flatten());
         managed.chain(self.retiring.iter())
+    }
+}
+
+impl Input {
+    /// Kernel answers still count once a stop began: they finish the clean-up.
+    fn while_stopping(&self) -> bool {
+        #[cfg(feature = "routing")]
+        if matches!(self, Input::RoutingDone { .. } | Input::FlushDone { .. }) {
+            return true;
+        }
+        matches!(self, Input::Routes { .. } | Input::RouteDone { .. })
     }
 }
 

@@ -260,6 +260,12 @@ impl Reconciler {
     }
 
     /// False only when a dump showed no route and no gateway was ever known (`noroute`).
+    /// The gateway our route uses: the configured one, else the learned one (`Some(None)`:
+    /// device-only); `None` while neither is known.
+    pub fn gateway(&self) -> Option<Option<IpAddr>> {
+        self.config_gateway.map(Some).or(self.learned)
+    }
+
     pub fn routable(&self) -> bool {
         !self.seen || self.config_gateway.is_some() || self.learned.is_some()
     }

@@ -157,3 +157,40 @@ pub struct TargetHealth {
     /// How long ago the last failure was, ms.
     pub failed_ago_ms: Option<u64>,
 }
+
+/// The routing half (DESIGN.md §10) as `status` shows it: the `Routing` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingStatus {
+    /// `failover` or `balance`.
+    pub mode: String,
+    /// `flow` or `source` in balance mode; none in failover.
+    pub sticky: Option<String>,
+    /// The multipath default in force in the kernel now (of IPv4, else IPv6): each WAN
+    /// with its weight; empty when there is none.
+    pub multipath: Vec<MultipathHop>,
+    /// Every `[[policy]]`, in configuration order.
+    pub policies: Vec<PolicyStatus>,
+    /// Conntrack flushes done since the daemon started.
+    pub flushes: u64,
+    /// Conntrack entries they deleted.
+    pub flushed: u64,
+}
+
+/// One WAN of the multipath default and its weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultipathHop {
+    pub wan: String,
+    pub weight: u16,
+}
+
+/// A policy and where its traffic goes now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyStatus {
+    pub name: String,
+    /// The WAN it names.
+    pub wan: String,
+    /// The WAN its traffic uses now; none when it falls back to the main table.
+    pub uses: Option<String>,
+    /// The kill switch is in force: its WAN is not usable and `fallback = false`.
+    pub blocked: bool,
+}

@@ -53,7 +53,7 @@ pub fn answer(
             exposition::render(&rows, &counters, &mut text);
             (exposition::CONTENT_TYPE, "", text)
         }
-        Resource::Status => (JSON, "", render::status_json(&rows, Some(&counters))),
+        Resource::Status => (JSON, "", render::status_json(&rows, Some(&counters), None)),
         Resource::Page | Resource::Unknown => {
             let page = page::render(&rows, &counters, trend, now);
             (page::CONTENT_TYPE, page::SECURITY_HEADERS, page)

@@ -1,9 +1,10 @@
 //! The routing half of the file (DESIGN.md §10): `mode`, `sticky` and `flush_conntrack` at
 //! the top, each WAN's `table` and `weight`, and `[[policy]]` routes.
 //!
-//! Balance and policy routing are the Cargo feature `balance` (on by default). A build
-//! without it still knows every key, so a file written for a full build gets one clear
-//! error per key that needs the feature instead of an "unknown key".
+//! Per-WAN tables and the conntrack flush are the Cargo feature `routing`, balance and
+//! policy routing the feature `balance` (both on by default). A build without them still
+//! knows every key, so a file written for a full build gets one clear error per key that
+//! needs a feature instead of an "unknown key".
 
 use std::ops::Range;
 
@@ -174,7 +175,7 @@ pub fn validate(c: &mut Collector<'_>, raw: &RawConfig, config: &Config) -> Rout
     Routing {
         mode,
         sticky: value(&r.sticky).unwrap_or_default(),
-        flush_conntrack: value(&r.flush_conntrack).unwrap_or(true),
+        flush_conntrack: value(&r.flush_conntrack).unwrap_or(cfg!(feature = "routing")),
         wans,
         policies,
     }
@@ -184,12 +185,27 @@ fn value<T: Copy>(field: &Field<T>) -> Option<T> {
     field.as_ref().map(|f| *f.get_ref())
 }
 
-/// Without the `balance` feature: one error per key that needs it.
+/// Without the `routing` or `balance` feature: one error per key that needs it.
 fn check_feature(c: &mut Collector<'_>, raw: &RawConfig) {
+    let r = &raw.routing;
+    if !cfg!(feature = "routing") {
+        let mut needs = |span: Range<usize>, what: &str| {
+            let msg = format!("{what} needs the `routing` feature, which this build leaves out");
+            c.at(&span, msg);
+        };
+        // `false` asks for what this build does anyway
+        if let Some(f) = r.flush_conntrack.as_ref().filter(|f| *f.get_ref()) {
+            needs(f.span(), "flush_conntrack = true");
+        }
+        for w in &raw.wans {
+            if let Some(t) = &w.routing.table {
+                needs(t.span(), "`table`");
+            }
+        }
+    }
     if cfg!(feature = "balance") {
         return;
     }
-    let r = &raw.routing;
     let mut needs = |span: Range<usize>, what: &str| {
         let msg = format!("{what} needs the `balance` feature, which this build leaves out");
         c.at(&span, msg);
@@ -206,39 +222,6 @@ fn check_feature(c: &mut Collector<'_>, raw: &RawConfig) {
     for w in &raw.wans {
         if let Some(weight) = &w.routing.weight {
             needs(weight.span(), "`weight`");
-        }
-    }
-}
-
-/// The daemon does not apply the routing half yet (policy rules, per-WAN tables, balance,
-/// conntrack flushing are built and tested against the kernel, not wired into the loop):
-/// every routing key written in the file is refused where it stands, so a file never
-/// promises what the running daemon does not do. `flush_conntrack = false` and a `mode` of
-/// `"failover"` ask for today's behaviour and pass.
-pub fn refuse_unapplied(c: &mut Collector<'_>, raw: &RawConfig) {
-    let r = &raw.routing;
-    let mut refuse = |span: Range<usize>, what: &str| {
-        let msg = format!("{what} is read but not applied by this version of the daemon yet; remove it (docs/routing.md)");
-        c.at(&span, msg);
-    };
-    if let Some(m) = r.mode.as_ref().filter(|m| *m.get_ref() == Mode::Balance) {
-        refuse(m.span(), "mode = \"balance\"");
-    }
-    if let Some(s) = &r.sticky {
-        refuse(s.span(), "`sticky`");
-    }
-    if let Some(f) = r.flush_conntrack.as_ref().filter(|f| *f.get_ref()) {
-        refuse(f.span(), "flush_conntrack = true");
-    }
-    if let Some(span) = &r.policy_span {
-        refuse(span.clone(), "[[policy]]");
-    }
-    for w in &raw.wans {
-        if let Some(t) = &w.routing.table {
-            refuse(t.span(), "`table`");
-        }
-        if let Some(weight) = &w.routing.weight {
-            refuse(weight.span(), "`weight`");
         }
     }
 }

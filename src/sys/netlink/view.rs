@@ -127,6 +127,17 @@ impl View {
         self.source_address(ifindex, family).is_some()
     }
 
+    /// Every usable address of this family on the link.
+    pub fn usable_addresses(
+        &self,
+        ifindex: u32,
+        family: Family,
+    ) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addresses(ifindex)
+            .filter(move |a| a.family == family && a.is_usable())
+            .map(|a| a.address)
+    }
+
     /// The first usable address of this family on the link: the source checks bind to.
     pub fn source_address(&self, ifindex: u32, family: Family) -> Option<IpAddr> {
         self.addresses(ifindex)

@@ -70,6 +70,57 @@ impl Conntrack {
         self.fd.as_raw_fd()
     }
 
+    /// Our netlink port id: answers to our requests carry it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    // ----- the same requests without waiting, for a poll loop --------------------------
+
+    /// Sends a dump request of `family` (`None`: all); returns its sequence number. The
+    /// answers come with [`Conntrack::try_recv`].
+    pub fn start_dump(&mut self, family: Option<Family>) -> io::Result<u32> {
+        let seq = self.seq();
+        self.tx.clear();
+        emit_ct_dump(&mut self.tx, family, seq);
+        self.send()?;
+        Ok(seq)
+    }
+
+    /// Sends deletes of these entries (at most [`DELETES_PER_DATAGRAM`] are taken) in one
+    /// datagram, only the last asking for an ACK; returns how many were sent and the
+    /// sequence numbers of the first and the last.
+    pub fn send_deletes(&mut self, entries: &[Entry]) -> io::Result<(usize, u32, u32)> {
+        let batch = &entries[..entries.len().min(DELETES_PER_DATAGRAM)];
+        self.tx.clear();
+        let first = self.next_seq;
+        let mut last = first;
+        for (i, entry) in batch.iter().enumerate() {
+            last = self.seq();
+            emit_ct_delete(&mut self.tx, entry, i + 1 == batch.len(), last);
+        }
+        if !batch.is_empty() {
+            self.send()?;
+        }
+        Ok((batch.len(), first, last))
+    }
+
+    /// One datagram if one is waiting (`None`: `EAGAIN`). A datagram cut short by the
+    /// buffer is an error: entries were lost.
+    pub fn try_recv(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut self.rx, MsgFlags::MSG_TRUNC) {
+                Ok(n) if n > self.rx.len() => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram cut"));
+                }
+                Ok(n) => return Ok(Some(&self.rx[..n])),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     fn seq(&mut self) -> u32 {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1).max(1);
@@ -215,7 +266,7 @@ impl Conntrack {
 }
 
 /// Whether `seq` lies in `first..=last`, across a wrap of the counter.
-fn in_seq_range(seq: u32, first: u32, last: u32) -> bool {
+pub fn in_seq_range(seq: u32, first: u32, last: u32) -> bool {
     seq.wrapping_sub(first) <= last.wrapping_sub(first)
 }
 

@@ -1,0 +1,627 @@
+//! The routing part (DESIGN.md §10): the FIB rules, WAN tables and multipath default the
+//! engine decides, the conntrack flush, and balance mode's hash sysctls.
+//!
+//! It owns a `NETLINK_ROUTE` request socket of its own (so its sequence numbers, the
+//! engine's op ids, never meet the kernel part's dumps), the ctnetlink socket and the
+//! sysctls. At start a rule dump and a route dump of every table, filtered to protocol 87,
+//! tell the engine what a killed run left (`Input::RoutingState`); the engine's diff
+//! deletes what is no longer wanted.
+//!
+//! A flush reads the conntrack table a bounded batch per turn, keeping only the entries
+//! to delete, then deletes them 128 to a datagram, one datagram in flight: the loop never
+//! waits on the kernel.
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    bind, getsockname, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
+    SockProtocol, SockType,
+};
+
+use super::part::{Ctx, Interests, Part, Readiness};
+use super::state::SavedSysctl;
+use crate::config::{Mode, Policy, Routing as Config};
+use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
+use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
+use crate::engine::{Family, Input, Instant, OpId};
+use crate::sys::netlink::conntrack::{
+    in_seq_range, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry, Flush as Select,
+};
+use crate::sys::netlink::message::rule::FR_ACT_TO_TBL;
+use crate::sys::netlink::message::{
+    emit_dump, emit_multipath, emit_route, emit_rule, emit_rule_dump, emit_unreachable,
+    parse_messages, Body, DumpKind, IfName, MultipathOp, MultipathRoute, Nexthop, RouteMsg,
+    RouteOp, Rule, RuleOp, UnreachableRoute,
+};
+use crate::sys::netlink::route_error;
+use crate::sys::poll::Poller;
+use crate::sys::sysctl::{Key, Saved, Sysctls};
+
+const RECV_BUF_LEN: usize = 64 * 1024;
+/// Datagrams read per turn from either socket.
+const BATCH: usize = 16;
+/// A flush whose kernel answers stop for this long ends with what it did.
+const FLUSH_SILENCE: Duration = Duration::from_secs(5);
+
+/// A `NETLINK_ROUTE` socket for requests only.
+struct RouteSocket {
+    fd: OwnedFd,
+    pid: u32,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+}
+
+impl RouteSocket {
+    fn open() -> io::Result<RouteSocket> {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )?;
+        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+        let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+        Ok(RouteSocket {
+            fd,
+            pid: local.pid(),
+            rx: vec![0; RECV_BUF_LEN],
+            tx: Vec::with_capacity(512),
+        })
+    }
+
+    fn send(&self) -> io::Result<()> {
+        loop {
+            match send(self.fd.as_raw_fd(), &self.tx, MsgFlags::empty()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// One datagram if one is waiting.
+    fn try_recv(&mut self) -> io::Result<Option<usize>> {
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut self.rx, MsgFlags::MSG_TRUNC) {
+                Ok(n) if n > self.rx.len() => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram cut"));
+                }
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A dump (already in `tx`), every message of ours to `each`, waiting up to `timeout`.
+    fn dump(&mut self, seq: u32, timeout: Duration, mut each: impl FnMut(Body)) -> io::Result<()> {
+        let until = std::time::Instant::now() + timeout;
+        self.send()?;
+        loop {
+            let Some(n) = self.try_recv()? else {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let mut poller = Poller::default();
+                poller.add(self.fd.as_raw_fd(), false);
+                poller.wait(Some(left))?;
+                continue;
+            };
+            for msg in parse_messages(&self.rx[..n]).flatten() {
+                if msg.seq != seq || msg.pid != self.pid {
+                    continue;
+                }
+                match msg.body {
+                    Body::Done { errno: 0 } => return Ok(()),
+                    Body::Done { errno } | Body::Error { errno, .. } if errno != 0 => {
+                        return Err(io::Error::from_raw_os_error(errno));
+                    }
+                    body => each(body),
+                }
+            }
+        }
+    }
+}
+
+/// Where a flush is.
+enum Flush {
+    Idle,
+    /// Reading the table; `selected` keeps only what goes.
+    Dumping {
+        seq: u32,
+        moved: Vec<IpAddr>,
+        keep: Vec<Policy>,
+        selected: Vec<Entry>,
+    },
+    /// Deleting `left`, one datagram in flight (`first..=last`, `sent` entries).
+    Deleting {
+        left: Vec<Entry>,
+        in_flight: Option<(u32, u32, usize, usize)>,
+    },
+}
+
+/// What a flush did so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Report {
+    deleted: u64,
+    gone: u64,
+    failed: u64,
+}
+
+/// The routing part.
+pub struct Routing {
+    nl: RouteSocket,
+    ct: Option<Conntrack>,
+    flush: Flush,
+    report: Report,
+    /// The kernel said something about the flush by then, or it ends.
+    flush_until: Option<Instant>,
+    config: Config,
+    sysctls: Sysctls,
+}
+
+impl Routing {
+    /// Opens the sockets and reads what of ours the kernel holds; `saved` are the sysctl
+    /// originals of a previous run.
+    pub fn open(
+        config: Config,
+        saved: &[SavedSysctl],
+        timeout: Duration,
+    ) -> io::Result<(Routing, Vec<Object>)> {
+        let mut nl = RouteSocket::open()?;
+        let objects = dump_ours(&mut nl, timeout)?;
+        let ct = Conntrack::open()
+            .map_err(|e| log::warn!("conntrack: cannot open ctnetlink ({e}); no flushes"))
+            .ok();
+        let entries = saved
+            .iter()
+            .filter_map(|s| {
+                let key = Key::ALL.into_iter().find(|k| k.name() == s.name);
+                if key.is_none() {
+                    log::warn!("state file: unknown setting {} ignored", s.name);
+                }
+                Some((key?, s.value))
+            })
+            .collect();
+        let mut part = Routing {
+            nl,
+            ct,
+            flush: Flush::Idle,
+            report: Report::default(),
+            flush_until: None,
+            config,
+            sysctls: Sysctls::at(Path::new("/proc/sys"), Saved::from_entries(entries)),
+        };
+        part.apply_sysctls();
+        Ok((part, objects))
+    }
+
+    /// A reload's routing half.
+    pub fn reconfigure(&mut self, config: Config) {
+        self.config = config;
+        self.apply_sysctls();
+    }
+
+    /// Balance mode's hash settings, or the originals back in failover mode.
+    fn apply_sysctls(&mut self) {
+        let r = if self.config.mode == Mode::Balance {
+            self.sysctls.apply(self.config.sticky)
+        } else {
+            self.sysctls.restore()
+        };
+        if let Err(e) = r {
+            log::warn!("sysctl: {e}");
+        }
+    }
+
+    /// The originals to keep in the state file.
+    pub fn saved_sysctls(&self) -> Vec<SavedSysctl> {
+        let entries = self.sysctls.saved().entries().iter();
+        entries
+            .map(|&(key, value)| SavedSysctl {
+                name: key.name(),
+                value,
+            })
+            .collect()
+    }
+
+    /// On exit: the settings as they were before the first start.
+    pub fn restore_sysctls(&mut self) {
+        if let Err(e) = self.sysctls.restore() {
+            log::warn!("sysctl: {e}");
+        }
+    }
+
+    /// Sends one change; a send that failed at once is its answer.
+    pub fn send(&mut self, op: OpId, change: &Change) -> Option<Input> {
+        self.nl.tx.clear();
+        emit_change(&mut self.nl.tx, change, op);
+        match self.nl.send() {
+            Ok(()) => None,
+            Err(e) => {
+                log::warn!("routing: send failed: {e}");
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                Some(Input::RoutingDone {
+                    op,
+                    result: Err(route_error(errno)),
+                })
+            }
+        }
+    }
+
+    /// Starts a flush; a failure to start is answered at once.
+    pub fn flush(&mut self, now: Instant, moved: Vec<IpAddr>, keep: &[u8]) -> Option<Input> {
+        let Some(ct) = self.ct.as_mut() else {
+            return Some(done(Report::default()));
+        };
+        let keep = keep
+            .iter()
+            .filter_map(|&k| self.config.policies.get(usize::from(k)).cloned())
+            .collect();
+        match ct.start_dump(None) {
+            Ok(seq) => {
+                self.flush = Flush::Dumping {
+                    seq,
+                    moved,
+                    keep,
+                    selected: Vec::new(),
+                };
+                self.report = Report::default();
+                self.flush_until = Some(now + FLUSH_SILENCE);
+                None
+            }
+            Err(e) => {
+                log::warn!("conntrack: dump failed: {e}");
+                Some(done(Report::default()))
+            }
+        }
+    }
+
+    /// Answers on the request socket.
+    fn read_acks(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        for _ in 0..BATCH {
+            let n = match self.nl.try_recv() {
+                Ok(Some(n)) => n,
+                Ok(None) => return,
+                Err(e) => {
+                    // a lost ACK times out in the engine and is retried
+                    log::warn!("routing: {e}");
+                    return;
+                }
+            };
+            for msg in parse_messages(&self.nl.rx[..n]).flatten() {
+                if let Body::Error { errno, request_seq } = msg.body {
+                    let result = if errno == 0 {
+                        Ok(())
+                    } else {
+                        Err(route_error(errno))
+                    };
+                    let op = request_seq;
+                    ctx.engine.handle(now, Input::RoutingDone { op, result });
+                }
+            }
+        }
+    }
+
+    /// One bounded step of the flush.
+    fn step_flush(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        for _ in 0..BATCH {
+            let Some(ct) = self.ct.as_mut() else { return };
+            let data = match ct.try_recv() {
+                Ok(Some(d)) => d.to_vec(),
+                Ok(None) => break,
+                Err(e) => {
+                    log::warn!("conntrack: {e}");
+                    self.report.failed += 1;
+                    self.end_flush(now, ctx);
+                    return;
+                }
+            };
+            self.flush_until = Some(now + FLUSH_SILENCE);
+            if self.on_ct_datagram(&data) {
+                break;
+            }
+        }
+        self.next_deletes(now, ctx);
+    }
+
+    /// One datagram of a dump or of delete answers; true when the dump ended.
+    fn on_ct_datagram(&mut self, data: &[u8]) -> bool {
+        let pid = self.ct.as_ref().map_or(0, Conntrack::pid);
+        let report = &mut self.report;
+        match &mut self.flush {
+            Flush::Idle => false,
+            Flush::Dumping {
+                seq,
+                moved,
+                keep,
+                selected,
+            } => {
+                let select = Select::new(moved);
+                for msg in parse_ct_messages(data).flatten() {
+                    if msg.pid != pid || msg.seq != *seq {
+                        continue;
+                    }
+                    match msg.body {
+                        CtBody::Entry(Some(e)) => {
+                            if select.selects(&e) && !keep.iter().any(|p| policy_covers(p, &e.orig))
+                            {
+                                selected.push(e);
+                            }
+                        }
+                        CtBody::Done { .. } | CtBody::Error { .. } => {
+                            let left = core::mem::take(selected);
+                            self.flush = Flush::Deleting {
+                                left,
+                                in_flight: None,
+                            };
+                            return true;
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Flush::Deleting { in_flight, .. } => {
+                let Some((first, last, sent, failed)) = in_flight.as_mut() else {
+                    return false;
+                };
+                for msg in parse_ct_messages(data).flatten() {
+                    let CtBody::Error { errno, request_seq } = msg.body else {
+                        continue;
+                    };
+                    if msg.pid != pid || !in_seq_range(request_seq, *first, *last) {
+                        continue;
+                    }
+                    match errno {
+                        0 => {}
+                        libc::ENOENT => report.gone += 1,
+                        _ => report.failed += 1,
+                    }
+                    *failed += usize::from(errno != 0);
+                    if request_seq == *last {
+                        report.deleted += (*sent - *failed) as u64;
+                        *in_flight = None;
+                        break;
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// The next datagram of deletes, or the end of the flush.
+    fn next_deletes(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        let Flush::Deleting { left, in_flight } = &mut self.flush else {
+            return;
+        };
+        if in_flight.is_some() {
+            return;
+        }
+        if left.is_empty() {
+            return self.end_flush(now, ctx);
+        }
+        let Some(ct) = self.ct.as_mut() else { return };
+        match ct.send_deletes(left) {
+            Ok((sent, first, last)) => {
+                left.drain(..sent);
+                *in_flight = Some((first, last, sent, 0));
+                self.flush_until = Some(now + FLUSH_SILENCE);
+            }
+            Err(e) => {
+                log::warn!("conntrack: delete failed: {e}");
+                self.report.failed += left.len() as u64;
+                self.end_flush(now, ctx);
+            }
+        }
+    }
+
+    fn end_flush(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.flush = Flush::Idle;
+        self.flush_until = None;
+        let r = core::mem::take(&mut self.report);
+        log::info!(
+            "flush_conntrack: {} entries deleted ({} already gone, {} refused)",
+            r.deleted,
+            r.gone,
+            r.failed
+        );
+        ctx.engine.handle(now, done(r));
+    }
+}
+
+fn done(r: Report) -> Input {
+    Input::FlushDone {
+        deleted: r.deleted,
+        gone: r.gone,
+        failed: r.failed,
+    }
+}
+
+impl Part for Routing {
+    fn prepare(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        // the kernel went silent in the middle of a flush: end it with what it did
+        if self.flush_until.is_some_and(|t| now >= t) {
+            log::warn!("conntrack: no answer for {FLUSH_SILENCE:?}; flush ended");
+            self.report.failed += 1;
+            self.end_flush(now, ctx);
+        }
+        if matches!(self.flush, Flush::Deleting { .. }) {
+            self.next_deletes(now, ctx);
+        }
+    }
+
+    fn register(&mut self, interests: &mut Interests<'_>) {
+        interests.add(self.nl.fd.as_raw_fd(), false);
+        if let (Some(ct), false) = (&self.ct, matches!(self.flush, Flush::Idle)) {
+            interests.add(ct.fd(), false);
+        }
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.flush_until
+    }
+
+    fn on_ready(&mut self, now: Instant, ready: &Readiness<'_>, ctx: &mut Ctx<'_>) {
+        let nl = self.nl.fd.as_raw_fd();
+        for (fd, r) in ready.all() {
+            if !r.any() {
+                continue;
+            }
+            if fd == nl {
+                self.read_acks(now, ctx);
+            } else {
+                self.step_flush(now, ctx);
+            }
+        }
+    }
+}
+
+// ----- between the engine's objects and the kernel's messages ----------------------------
+
+fn emit_change(buf: &mut Vec<u8>, change: &Change, seq: u32) {
+    let (obj, add) = match change {
+        Change::Add(o) => (o, Some(false)),
+        Change::Replace(o) => (o, Some(true)),
+        Change::Del(o) => (o, None),
+    };
+    match obj {
+        Object::Rule(spec) => {
+            let op = if add.is_some() {
+                RuleOp::Add
+            } else {
+                RuleOp::Del
+            };
+            emit_rule(buf, op, &to_rule(spec), seq);
+        }
+        Object::Table(route) => {
+            let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
+            emit_route(buf, op, route, seq);
+        }
+        Object::Unreachable { family, table } => {
+            let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
+            let route = UnreachableRoute {
+                family: *family,
+                table: *table,
+                metric: KILL_METRIC,
+                protocol: RTPROT_WANFAILOVER,
+            };
+            emit_unreachable(buf, op, &route, seq);
+        }
+        Object::Multipath { family, hops } => {
+            let op = match add {
+                None => MultipathOp::Del,
+                Some(false) => MultipathOp::Add,
+                Some(true) => MultipathOp::Replace,
+            };
+            let nexthops: Vec<Nexthop> = hops
+                .iter()
+                .map(|h| Nexthop {
+                    ifindex: h.ifindex,
+                    gateway: h.gateway,
+                    weight: h.weight,
+                })
+                .collect();
+            let route = MultipathRoute {
+                family: *family,
+                table: RT_TABLE_MAIN,
+                metric: MULTIPATH_METRIC[family.index()],
+                protocol: RTPROT_WANFAILOVER,
+                nexthops: &nexthops,
+            };
+            emit_multipath(buf, op, &route, seq);
+        }
+    }
+}
+
+fn to_rule(s: &RuleSpec) -> Rule {
+    let mut rule = Rule::lookup(s.family, s.table, s.priority, RTPROT_WANFAILOVER);
+    rule.src = s.src;
+    rule.dst = s.dst;
+    rule.ip_proto = s.ip_proto;
+    rule.sport = s.sport;
+    rule.dport = s.dport;
+    rule.fwmark = s.fwmark;
+    rule.iif = s.iif.as_deref().and_then(|n| IfName::try_from(n).ok());
+    rule
+}
+
+fn from_rule(r: Rule) -> Option<RuleSpec> {
+    (r.protocol == RTPROT_WANFAILOVER && r.action == FR_ACT_TO_TBL).then(|| RuleSpec {
+        family: r.family,
+        priority: r.priority,
+        table: r.table,
+        src: r.src,
+        dst: r.dst,
+        ip_proto: r.ip_proto,
+        sport: r.sport,
+        dport: r.dport,
+        fwmark: r.fwmark,
+        iif: r.iif.map(|n| n.as_str().to_string()),
+    })
+}
+
+/// A protocol-87 route of ours as the engine keys it; the main table's single-path
+/// defaults are the kernel part's.
+fn from_route(r: RouteMsg) -> Option<Object> {
+    if r.protocol != RTPROT_WANFAILOVER || r.dst_len != 0 {
+        return None;
+    }
+    let family = match i32::from(r.family) {
+        libc::AF_INET => Family::V4,
+        libc::AF_INET6 => Family::V6,
+        _ => return None,
+    };
+    if r.table == RT_TABLE_MAIN {
+        let hops = r.nexthops.iter().map(|n| Hop {
+            ifindex: n.ifindex,
+            gateway: n.gateway,
+            weight: n.weight,
+        });
+        return r.multipath.then(|| Object::Multipath {
+            family,
+            hops: hops.collect(),
+        });
+    }
+    if r.kind == libc::RTN_UNREACHABLE && r.metric == KILL_METRIC {
+        return Some(Object::Unreachable {
+            family,
+            table: r.table,
+        });
+    }
+    r.default_route().map(Object::Table)
+}
+
+/// The start-up dumps: every rule and route of protocol 87.
+fn dump_ours(nl: &mut RouteSocket, timeout: Duration) -> io::Result<Vec<Object>> {
+    let mut out = Vec::new();
+    nl.tx.clear();
+    emit_rule_dump(&mut nl.tx, None, 1);
+    nl.dump(1, timeout, |body| {
+        if let Body::Rule { rule, .. } = body {
+            out.extend(from_rule(rule).map(Object::Rule));
+        }
+    })?;
+    // not strict: the kernel sends every table
+    nl.tx.clear();
+    emit_dump(&mut nl.tx, DumpKind::Routes, 2);
+    nl.dump(2, timeout, |body| {
+        if let Body::Route { route, .. } = body {
+            out.extend(from_route(route));
+        }
+    })?;
+    if !out.is_empty() {
+        log::info!(
+            "routing: {} rule(s) and route(s) of a previous run found",
+            out.len()
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,678 @@
+//! The routing half of DESIGN.md §10, decided once per pass like the routes of the main
+//! table: per-WAN tables with their `from ADDRESS` reply rules, `[[policy]]` rules with
+//! their kill switch, balance mode's multipath default, and the conntrack flush when the
+//! WANs carrying the default traffic change.
+//!
+//! Each pass computes the objects the kernel should hold ([`Object`]) from the WANs'
+//! usability (what the ranking uses: not down, routed), the active WAN or the usable set,
+//! the WANs' addresses and the config, and diffs them against what the kernel has (the
+//! start-up dump of protocol-87 objects, then every acknowledged operation):
+//!
+//! - one operation in flight per object (per kernel key: a table's default, a family's
+//!   multipath route);
+//! - `EEXIST` on an add and `ENOENT`/`ESRCH` on a delete are done;
+//! - a stale object in a key another one wants is deleted first (a table's default that
+//!   changed its gateway), except the multipath route, replaced whole in one step;
+//! - a failed or unanswered operation is tried again after [`RETRY`].
+//!
+//! On shutdown nothing is wanted: everything is deleted.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use heapless::Vec as HVec;
+
+use super::history::{self, Event, Record};
+use super::reconcile::OP_TIMEOUT;
+use super::report::{MultipathHop, PolicyStatus, RoutingStatus};
+use super::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
+use super::wan::Link;
+use super::{Action, Engine, Family, Instant, OpId, Route, RouteError, WanId, OP_ID_LIMIT};
+use crate::config::{Cidr, Fwmark, Mode, PortRange, Routing, Sticky, MAX_WANS};
+
+/// Reply rules: `from ADDRESS lookup TABLE` at this priority + the WAN's index, before the
+/// policies, so a reply leaves by the WAN it came in on whatever a policy says.
+pub const REPLY_PRIORITY: u32 = 10_000;
+/// Policy rules: this priority + the policy's index.
+pub const POLICY_PRIORITY: u32 = 11_000;
+/// The kill switch's `unreachable` default sits below the WAN's own default in its table.
+pub const KILL_METRIC: u32 = u32::MAX;
+/// The multipath default's metric per family (`[v4, v6]`): IPv6 turns 0 into 1024.
+pub const MULTIPATH_METRIC: [u32; 2] = [0, 1];
+/// How long a failed operation waits before it is tried again.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// Most objects kept (rules per address and policy, table routes, multipath).
+const MAX_OBJECTS: usize = 1024;
+
+/// A FIB rule as the daemon writes it (looked up in `table`, tagged protocol 87).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub family: Family,
+    pub priority: u32,
+    pub table: u32,
+    pub src: Option<Cidr>,
+    pub dst: Option<Cidr>,
+    /// `IPPROTO_*`.
+    pub ip_proto: Option<u8>,
+    pub sport: Option<PortRange>,
+    pub dport: Option<PortRange>,
+    pub fwmark: Option<Fwmark>,
+    pub iif: Option<String>,
+}
+
+/// One next hop of the multipath default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    pub ifindex: u32,
+    pub gateway: Option<IpAddr>,
+    pub weight: u16,
+}
+
+/// Something the daemon owns in the kernel, all of it protocol 87.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Rule(RuleSpec),
+    /// A WAN's default in its table, metric 0.
+    Table(Route),
+    /// The kill switch: `unreachable default` in a WAN's table at [`KILL_METRIC`].
+    Unreachable { family: Family, table: u32 },
+    /// Balance mode's weighted default in the main table at [`MULTIPATH_METRIC`].
+    Multipath { family: Family, hops: Vec<Hop> },
+}
+
+/// What the kernel keys an object by: two objects of one key cannot both be there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key<'a> {
+    Rule(&'a RuleSpec),
+    Route {
+        family: Family,
+        table: u32,
+        metric: u32,
+    },
+}
+
+impl Object {
+    fn key(&self) -> Key<'_> {
+        match self {
+            Object::Rule(r) => Key::Rule(r),
+            Object::Table(r) => Key::Route {
+                family: r.family,
+                table: r.table,
+                metric: r.metric,
+            },
+            Object::Unreachable { family, table } => Key::Route {
+                family: *family,
+                table: *table,
+                metric: KILL_METRIC,
+            },
+            Object::Multipath { family, .. } => Key::Route {
+                family: *family,
+                table: RT_TABLE_MAIN,
+                metric: MULTIPATH_METRIC[family.index()],
+            },
+        }
+    }
+}
+
+/// A change of one object, answered with `Input::RoutingDone`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `NLM_F_CREATE | NLM_F_EXCL`.
+    Add(Object),
+    /// The multipath route swapped whole (`NLM_F_REPLACE`), make-before-break.
+    Replace(Object),
+    Del(Object),
+}
+
+impl Change {
+    pub fn object(&self) -> &Object {
+        match self {
+            Change::Add(o) | Change::Replace(o) | Change::Del(o) => o,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    op: OpId,
+    change: Change,
+    deadline_at: Instant,
+}
+
+/// A flush the shell is carrying out: the WANs it moves flows away from.
+#[derive(Debug, Clone)]
+struct Flushing {
+    from: history::Name,
+}
+
+/// The routing state of the engine.
+#[derive(Debug, Default)]
+pub struct State {
+    config: Routing,
+    /// Per WAN and family (`[v4, v6]`), its addresses as the kernel reports them.
+    addrs: Vec<[Vec<IpAddr>; 2]>,
+    /// What the kernel holds of ours.
+    have: Vec<Object>,
+    ops: Vec<InFlight>,
+    /// Objects whose last operation failed, and when to try again.
+    retry: Vec<(Object, Instant)>,
+    /// The WANs carrying each family's default traffic after the last pass; `None`
+    /// before the first.
+    carriers: Option<[HVec<WanId, MAX_WANS>; 2]>,
+    flushing: Option<Flushing>,
+    /// Addresses of a flush asked for while another runs, with the WANs' names.
+    queued: Option<(Vec<IpAddr>, Vec<u8>, history::Name)>,
+    flushes: u64,
+    flushed: u64,
+}
+
+impl State {
+    pub(super) fn set_config(&mut self, config: Routing) {
+        self.config = config;
+    }
+
+    pub(super) fn mode(&self) -> Mode {
+        self.config.mode
+    }
+
+    /// A reload renumbers the WANs: their addresses come again.
+    pub(super) fn forget_addresses(&mut self) {
+        self.addrs.clear();
+        self.carriers = None;
+    }
+
+    pub(super) fn set_addresses(&mut self, wan: WanId, family: Family, addrs: Vec<IpAddr>) {
+        let i = usize::from(wan);
+        if i >= MAX_WANS {
+            return;
+        }
+        if self.addrs.len() <= i {
+            self.addrs.resize_with(i + 1, Default::default);
+        }
+        self.addrs[i][family.index()] = addrs;
+    }
+
+    /// The start-up dump: what a previous run left is ours to keep or delete.
+    pub(super) fn set_kernel(&mut self, objects: Vec<Object>) {
+        self.have = objects;
+        self.have.truncate(MAX_OBJECTS);
+    }
+
+    pub(super) fn in_flight(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    /// Nothing of ours left in the kernel and nothing on the way.
+    pub(super) fn is_clean(&self) -> bool {
+        self.have.is_empty() && self.ops.is_empty()
+    }
+
+    pub(super) fn poll_at(&self) -> Option<Instant> {
+        let deadlines = self.ops.iter().map(|o| o.deadline_at);
+        let retries = self.retry.iter().map(|(_, at)| *at);
+        deadlines.chain(retries).min()
+    }
+
+    /// The kernel's answer to an operation.
+    pub(super) fn on_done(
+        &mut self,
+        now: Instant,
+        op: OpId,
+        result: Result<(), RouteError>,
+        stopping: bool,
+    ) {
+        let Some(pos) = self.ops.iter().position(|o| o.op == op) else {
+            return;
+        };
+        let change = self.ops.swap_remove(pos).change;
+        match (change, result) {
+            // an identical rule or route is there already: ours from before
+            (Change::Add(obj), Ok(()) | Err(RouteError::Exists))
+                if !matches!(obj, Object::Multipath { .. }) =>
+            {
+                self.have_insert(obj);
+            }
+            (Change::Add(obj) | Change::Replace(obj), Ok(())) => self.have_insert(obj),
+            (Change::Del(obj), Ok(()) | Err(RouteError::NotFound)) => {
+                self.have.retain(|h| *h != obj);
+            }
+            (Change::Del(obj), Err(e)) if stopping => {
+                log::warn!("routing: cannot delete {obj:?} on exit: {e:?}; left behind");
+                self.have.retain(|h| *h != obj);
+            }
+            (change, Err(e)) => {
+                log::warn!("routing: {change:?} failed: {e:?}; again in {RETRY:?}");
+                self.retry.push((change.object().clone(), now + RETRY));
+            }
+        }
+    }
+
+    /// Puts `obj` where the kernel has it now: what held its key before is gone.
+    fn have_insert(&mut self, obj: Object) {
+        let key = obj.key();
+        if let Object::Multipath { .. } = obj {
+            self.have.retain(|h| h.key() != key);
+        }
+        if !self.have.contains(&obj) && self.have.len() < MAX_OBJECTS {
+            self.have.push(obj);
+        }
+    }
+
+    /// Operations past their deadline fail; retries whose time came are forgotten.
+    fn expire(&mut self, now: Instant) {
+        let (late, ops): (Vec<_>, Vec<_>) = core::mem::take(&mut self.ops)
+            .into_iter()
+            .partition(|o| o.deadline_at <= now);
+        self.ops = ops;
+        for o in late {
+            log::warn!("routing: no answer to {:?}; again in {RETRY:?}", o.change);
+            self.retry.push((o.change.object().clone(), now + RETRY));
+        }
+        self.retry.retain(|(_, at)| *at > now);
+    }
+
+    /// The operations that bring the kernel to `want`, one per key.
+    fn diff(&mut self, now: Instant, want: &[Object], ids: &mut OpId, out: &mut Vec<Action>) {
+        self.expire(now);
+        let mut changes = Vec::new();
+        for h in &self.have {
+            let key = h.key();
+            let replaced = matches!(h, Object::Multipath { .. })
+                && want.iter().any(|w| w.key() == key);
+            if !want.contains(h) && !replaced && self.free(&key) {
+                changes.push(Change::Del(h.clone()));
+            }
+        }
+        for w in want {
+            let key = w.key();
+            if self.have.contains(w) || !self.free(&key) {
+                continue;
+            }
+            let held = self.have.iter().find(|h| h.key() == key);
+            match (held, w) {
+                (None, _) => changes.push(Change::Add(w.clone())),
+                (Some(Object::Multipath { .. }), Object::Multipath { .. }) => {
+                    changes.push(Change::Replace(w.clone()));
+                }
+                (Some(_), _) => {} // deleted first (above), then added
+            }
+        }
+        for change in changes {
+            // a second change of one key in the same pass waits for the first
+            if !self.free(&change.object().key()) {
+                continue;
+            }
+            let op = next_id(ids);
+            self.ops.push(InFlight {
+                op,
+                change: change.clone(),
+                deadline_at: now + OP_TIMEOUT,
+            });
+            out.push(Action::Routing { op, change });
+        }
+    }
+
+    /// No operation on `key` in flight and none waiting to be tried again.
+    fn free(&self, key: &Key<'_>) -> bool {
+        let busy = self.ops.iter().any(|o| o.change.object().key() == *key);
+        let waiting = self.retry.iter().any(|(o, _)| o.key() == *key);
+        !busy && !waiting
+    }
+
+    /// The shell finished a flush.
+    pub(super) fn on_flush_done(&mut self, deleted: u64) -> Option<(history::Name, u64)> {
+        let f = self.flushing.take()?;
+        self.flushes = self.flushes.saturating_add(1);
+        self.flushed = self.flushed.saturating_add(deleted);
+        Some((f.from, deleted))
+    }
+}
+
+/// The next operation id: shared with the main table's reconcilers, so every op is unique.
+fn next_id(ids: &mut OpId) -> OpId {
+    let id = *ids;
+    *ids = if id + 1 >= OP_ID_LIMIT { 1 } else { id + 1 };
+    id
+}
+
+/// What one WAN brings to the routing decision, per family.
+#[derive(Debug, Clone, Copy, Default)]
+struct WanView {
+    /// Its default in its table could be installed: interface up, gateway known.
+    basis: Option<(u32, Option<IpAddr>)>,
+    /// Usable for traffic: not down, routed.
+    usable: bool,
+}
+
+impl Engine {
+    /// Per WAN and family what routing needs of it.
+    fn wan_views(&self) -> Vec<[WanView; 2]> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let mut views = [WanView::default(); 2];
+                let ifindex = match e.link() {
+                    Link::Present {
+                        ifindex,
+                        admin_up: true,
+                        ..
+                    } => Some(ifindex),
+                    _ => None,
+                };
+                for family in [Family::V4, Family::V6] {
+                    let (Some(machine), Some(slot)) =
+                        (e.family(family), e.reconcilers[family.index()].as_ref())
+                    else {
+                        continue;
+                    };
+                    let basis = ifindex.zip(slot.gateway());
+                    views[family.index()] = WanView {
+                        basis,
+                        usable: basis.is_some() && !machine.state().is_down(),
+                    };
+                }
+                views
+            })
+            .collect()
+    }
+
+    /// The objects the kernel should hold now.
+    fn desired(&self, views: &[[WanView; 2]]) -> Vec<Object> {
+        let r = &self.routing.config;
+        let mut out = Vec::new();
+        for (i, (view, wr)) in views.iter().zip(&r.wans).enumerate() {
+            for family in [Family::V4, Family::V6] {
+                let v = view[family.index()];
+                if let Some((ifindex, gateway)) = v.basis {
+                    out.push(Object::Table(Route {
+                        family,
+                        table: wr.table,
+                        ifindex,
+                        gateway,
+                        metric: 0,
+                        protocol: RTPROT_WANFAILOVER,
+                        prefsrc: None,
+                    }));
+                }
+                let addrs = self.routing.addrs.get(i).map_or(&[][..], |a| &a[family.index()]);
+                for &addr in addrs {
+                    let len = if addr.is_ipv4() { 32 } else { 128 };
+                    let mut rule = rule(family, REPLY_PRIORITY + i as u32, wr.table);
+                    rule.src = Cidr::new(addr, len);
+                    out.push(Object::Rule(rule));
+                }
+                let kill = r.policies.iter().any(|p| {
+                    p.wan_index == i && !p.fallback && p.family().map_or(true, |f| f == family)
+                });
+                if kill && self.entries.get(i).is_some_and(|e| e.manages(family)) {
+                    out.push(Object::Unreachable {
+                        family,
+                        table: wr.table,
+                    });
+                }
+            }
+        }
+        self.policy_rules(views, &mut out);
+        for family in [Family::V4, Family::V6] {
+            if let Some(hops) = self.multipath(views, family) {
+                out.push(Object::Multipath { family, hops });
+            }
+        }
+        out
+    }
+
+    fn policy_rules(&self, views: &[[WanView; 2]], out: &mut Vec<Object>) {
+        let r = &self.routing.config;
+        for (k, p) in r.policies.iter().enumerate() {
+            let (Some(wr), Some(e)) = (r.wans.get(p.wan_index), self.entries.get(p.wan_index))
+            else {
+                continue;
+            };
+            for family in [Family::V4, Family::V6] {
+                if !e.manages(family) || p.family().is_some_and(|f| f != family) {
+                    continue;
+                }
+                let usable = views
+                    .get(p.wan_index)
+                    .is_some_and(|v| v[family.index()].usable);
+                // fallback: the rule goes with the WAN; else it stays, over the kill switch
+                if !usable && p.fallback {
+                    continue;
+                }
+                let mut rule = rule(family, POLICY_PRIORITY + k as u32, wr.table);
+                rule.src = p.source;
+                rule.dst = p.destination;
+                rule.ip_proto = p.protocol.map(|proto| proto.number(family));
+                rule.sport = p.sport;
+                rule.dport = p.dport;
+                rule.fwmark = p.fwmark;
+                rule.iif = p.iif.clone();
+                out.push(Object::Rule(rule));
+            }
+        }
+    }
+
+    /// Balance mode's next hops of `family`: every usable WAN with its weight, when two or
+    /// more are (with one, its failover route suffices).
+    fn multipath(&self, views: &[[WanView; 2]], family: Family) -> Option<Vec<Hop>> {
+        let r = &self.routing.config;
+        if r.mode != Mode::Balance || self.stopping {
+            return None;
+        }
+        let hops: Vec<Hop> = views
+            .iter()
+            .zip(&r.wans)
+            .filter_map(|(v, wr)| {
+                let v = v[family.index()];
+                let (ifindex, gateway) = v.basis.filter(|_| v.usable)?;
+                Some(Hop {
+                    ifindex,
+                    gateway,
+                    weight: wr.weight,
+                })
+            })
+            .collect();
+        (hops.len() >= 2).then_some(hops)
+    }
+
+    /// The routing part of a decision pass: the objects, then the flush.
+    pub(super) fn route_objects(&mut self, now: Instant) {
+        let views = self.wan_views();
+        let want = if self.stopping {
+            Vec::new()
+        } else {
+            self.desired(&views)
+        };
+        let mut out = Vec::new();
+        self.routing.diff(now, &want, &mut self.next_op, &mut out);
+        self.actions.extend(out);
+        if !self.stopping {
+            self.carriers_changed(&views);
+        }
+    }
+
+    /// The WANs carrying each family's default traffic: the multipath route's, else the
+    /// active WAN.
+    fn carriers(&self, views: &[[WanView; 2]]) -> [HVec<WanId, MAX_WANS>; 2] {
+        let mut out: [HVec<WanId, MAX_WANS>; 2] = Default::default();
+        for family in [Family::V4, Family::V6] {
+            let set = &mut out[family.index()];
+            if self.multipath(views, family).is_some() {
+                for (i, v) in views.iter().enumerate().take(MAX_WANS) {
+                    if v[family.index()].usable && i < self.routing.config.wans.len() {
+                        let _ = set.push(super::wan_id(i)); // at most MAX_WANS
+                    }
+                }
+            } else if let Some(a) = self.active[family.index()] {
+                let _ = set.push(a);
+            }
+        }
+        out
+    }
+
+    /// A flush when a WAN stopped carrying a family's default traffic.
+    fn carriers_changed(&mut self, views: &[[WanView; 2]]) {
+        let now_carrying = self.carriers(views);
+        let Some(before) = self.routing.carriers.replace(now_carrying.clone()) else {
+            return; // the first choice moves no flow
+        };
+        if !self.routing.config.flush_conntrack {
+            return;
+        }
+        let mut moved_addrs = Vec::new();
+        let mut moved_wans: HVec<WanId, MAX_WANS> = HVec::new();
+        for family in [Family::V4, Family::V6] {
+            let fi = family.index();
+            for &w in before[fi].iter().filter(|w| !now_carrying[fi].contains(w)) {
+                if let Some(a) = self.routing.addrs.get(usize::from(w)) {
+                    moved_addrs.extend_from_slice(&a[fi]);
+                }
+                if !moved_wans.contains(&w) {
+                    let _ = moved_wans.push(w); // at most MAX_WANS
+                }
+            }
+        }
+        if moved_wans.is_empty() {
+            return;
+        }
+        // a policy still pins its flows to its WAN while its rule is in force
+        let keep: Vec<u8> = (self.routing.config.policies.iter().enumerate())
+            .filter(|(_, p)| moved_wans.iter().any(|&w| usize::from(w) == p.wan_index))
+            .filter(|(_, p)| {
+                let v = views.get(p.wan_index);
+                v.is_some_and(|v| v.iter().any(|f| f.usable)) || !p.fallback
+            })
+            .filter_map(|(k, _)| u8::try_from(k).ok())
+            .collect();
+        let mut names = history::Name::new();
+        for (n, &w) in moved_wans.iter().enumerate() {
+            let name = self.history_name_of(w);
+            let sep = if n == 0 { "" } else { "," };
+            if names.push_str(sep).is_err() || names.push_str(&name).is_err() {
+                break;
+            }
+        }
+        log::info!(
+            "flush_conntrack: flows NATed to {names} ({} address(es)) are re-routed",
+            moved_addrs.len()
+        );
+        self.start_flush(moved_addrs, keep, names);
+    }
+
+    fn start_flush(&mut self, moved: Vec<IpAddr>, keep: Vec<u8>, from: history::Name) {
+        if self.routing.flushing.is_some() {
+            // one flush at a time; the next takes the union
+            let q = self.routing.queued.get_or_insert_with(Default::default);
+            q.0.extend(moved);
+            q.1.extend(keep);
+            q.2 = from;
+            return;
+        }
+        self.routing.flushing = Some(Flushing { from });
+        self.actions.push_back(Action::FlushConntrack { moved, keep });
+    }
+
+    /// `Input::FlushDone`: the history records it; a queued flush starts.
+    pub(super) fn flush_done(&mut self, now: Instant, deleted: u64) {
+        let Some((from, deleted)) = self.routing.on_flush_done(deleted) else {
+            log::debug!("flush answer without a flush ignored");
+            return;
+        };
+        self.history.push(Record {
+            at: now,
+            wan: from.clone(),
+            family: None,
+            event: Event::Flush { from, deleted },
+            cause: "flush_conntrack",
+        });
+        if let Some((moved, keep, from)) = self.routing.queued.take() {
+            if !self.stopping {
+                self.start_flush(moved, keep, from);
+            }
+        }
+    }
+
+    fn history_name_of(&self, id: WanId) -> history::Name {
+        self.entries
+            .get(usize::from(id))
+            .map(|e| history::name(&e.name))
+            .unwrap_or_default()
+    }
+
+    /// `status`'s routing object.
+    pub fn routing_status(&self) -> RoutingStatus {
+        let r = &self.routing.config;
+        let views = self.wan_views();
+        let name = |i: usize| self.entries.get(i).map_or(String::new(), |e| e.name.clone());
+        let in_force = [Family::V4, Family::V6].into_iter().find_map(|f| {
+            self.routing.have.iter().find_map(|h| match h {
+                Object::Multipath { family, hops } if *family == f => Some(hops),
+                _ => None,
+            })
+        });
+        let wan_of = |ifindex: u32| {
+            self.entries.iter().position(|e| {
+                matches!(e.link(), Link::Present { ifindex: i, .. } if i == ifindex)
+            })
+        };
+        let multipath = in_force.map_or_else(Vec::new, |hops| {
+            hops.iter()
+                .map(|h| MultipathHop {
+                    wan: wan_of(h.ifindex).map_or_else(|| format!("#{}", h.ifindex), name),
+                    weight: h.weight,
+                })
+                .collect()
+        });
+        let policies = r
+            .policies
+            .iter()
+            .map(|p| {
+                let usable = views.get(p.wan_index).is_some_and(|v| {
+                    [Family::V4, Family::V6]
+                        .into_iter()
+                        .filter(|f| p.family().map_or(true, |pf| pf == *f))
+                        .any(|f| v[f.index()].usable)
+                });
+                PolicyStatus {
+                    name: p.name.clone(),
+                    wan: p.wan.clone(),
+                    uses: (usable || !p.fallback).then(|| p.wan.clone()),
+                    blocked: !usable && !p.fallback,
+                }
+            })
+            .collect();
+        RoutingStatus {
+            mode: match r.mode {
+                Mode::Failover => "failover",
+                Mode::Balance => "balance",
+            }
+            .into(),
+            sticky: (r.mode == Mode::Balance).then(|| {
+                match r.sticky {
+                    Sticky::Flow => "flow",
+                    Sticky::Source => "source",
+                }
+                .into()
+            }),
+            multipath,
+            policies,
+            flushes: self.routing.flushes,
+            flushed: self.routing.flushed,
+        }
+    }
+}
+
+fn rule(family: Family, priority: u32, table: u32) -> RuleSpec {
+    RuleSpec {
+        family,
+        priority,
+        table,
+        src: None,
+        dst: None,
+        ip_proto: None,
+        sport: None,
+        dport: None,
+        fwmark: None,
+        iif: None,
+    }
+}
