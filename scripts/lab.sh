@@ -410,8 +410,8 @@ NFT
 	;;
 counted)
 	[ $# -eq 1 ] || die "counted PREFIX I"
-	ip netns exec "$(isp "$1")" nft list set inet lab_count seen |
-		grep -oE '(tcp|udp) \. [0-9]+ counter packets [0-9]+' | awk '{print $1, $3, $6}'
+	set=$(ip netns exec "$(isp "$1")" nft list set inet lab_count seen)
+	{ grep -oE '(tcp|udp) \. [0-9]+ counter packets [0-9]+' <<<"$set" || true; } | awk '{print $1, $3, $6}'
 	;;
 gw) in_gw "$@" ;;
 lan) ip netns exec "${p}lan" "$@" ;;

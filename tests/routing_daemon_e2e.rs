@@ -128,12 +128,14 @@ fn a_policy_with_fallback_moves_with_the_rest_when_its_wan_is_blackholed() {
         "{:#?}",
         lab.our_rules()
     );
+    // status: the policy uses no WAN of its own now (its traffic follows the main table)
     assert_eq!(
-        policy_uses(&d, "vpn").as_deref(),
-        Some("wan1"),
+        policy_blocked(&d, "vpn"),
+        Some(false),
         "{}",
         routing_status(&d)
     );
+    assert_eq!(policy_uses(&d, "vpn"), None, "{}", routing_status(&d));
 }
 
 #[test]
@@ -153,14 +155,27 @@ fn a_policy_without_fallback_never_leaks_through_another_wan() {
     );
     // new flows to the VPN port too, from 200 source ports, while wan2 is down
     lab.new_flows(&[LAN_HOST], TARGET, VPN_PORT, 200, 30_000);
-    // and its link gone: the WAN's default leaves its table, the `unreachable` floor holds
+    // its carrier lost: the WAN's default stays in its table, marked linkdown (the kernel
+    // still picks it: no leak either) ...
     lab.carrier(2, false);
+    d.expect_state("wan2", "linkdown", secs(2.0));
+    lab.new_flows(&[LAN_HOST], TARGET, VPN_PORT, 200, 31_000);
+    // ... and the interface down: the kernel drops the WAN's routes, the floor holds alone
+    lab.gw(&["ip", "link", "set", "wan2", "down"]);
     let floor = wait_for(secs(2.0), || {
         let t = lab.table(102);
         t.contains("unreachable default") && !t.contains("dev wan2")
     });
     assert!(floor, "table 102:\n{}", lab.table(102));
-    lab.new_flows(&[LAN_HOST], TARGET, VPN_PORT, 200, 31_000);
+    let verdict = lab
+        .gw_command("ip")
+        .args(["route", "get", TARGET, "from", LAN_HOST, "iif", "lan0"])
+        .args(["ipproto", "udp", "dport", "1194"])
+        .output()
+        .expect("ip route get");
+    let verdict = String::from_utf8_lossy(&verdict.stderr);
+    assert!(verdict.contains("No route to host"), "{verdict}");
+    lab.new_flows(&[LAN_HOST], TARGET, VPN_PORT, 200, 32_000);
     std::thread::sleep(secs(1.0));
     let t_end = now();
     assert!(vpn.sent_after(t_bh) >= 15, "the VPN flow kept sending");
@@ -178,6 +193,7 @@ fn a_policy_without_fallback_never_leaks_through_another_wan() {
         "plain flow answered"
     );
     // link and upstream back: the VPN flow is answered through wan2 again
+    lab.gw(&["ip", "link", "set", "wan2", "up"]);
     lab.carrier(2, true);
     lab.blackhole(2, false);
     let t_up = now();

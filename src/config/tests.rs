@@ -1268,7 +1268,11 @@ fn routing_keys_need_the_feature() {
         "{errors:#?}"
     );
     // what this build does anyway is fine, and the flush is off by default
-    let r = settings(&two_wans("mode = \"failover\"\nflush_conntrack = false", "", ""));
+    let r = settings(&two_wans(
+        "mode = \"failover\"\nflush_conntrack = false",
+        "",
+        "",
+    ));
     assert!(!r.routing.flush_conntrack);
 }
 

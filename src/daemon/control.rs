@@ -109,7 +109,8 @@ fn steer(now: Instant, command: Command, ctx: &mut Ctx<'_>) -> Response {
 /// Reads the configuration for a reload. A bad file changes nothing; the reason is
 /// returned for the user.
 pub fn load(path: &Path) -> Result<config::Settings, String> {
-    config::load_settings(path).map_err(|e| format!("reload refused, old config stays in force:\n{e}"))
+    config::load_settings(path)
+        .map_err(|e| format!("reload refused, old config stays in force:\n{e}"))
 }
 
 #[cfg(test)]

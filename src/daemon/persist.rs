@@ -36,7 +36,10 @@ impl SavedRoutes {
         };
         let (sysctls, skipped) = state::parse_sysctls(&text);
         if skipped > 0 {
-            log::warn!("{}: {skipped} damaged setting(s) skipped", self.path.display());
+            log::warn!(
+                "{}: {skipped} damaged setting(s) skipped",
+                self.path.display()
+            );
         }
         sysctls
     }

@@ -26,8 +26,8 @@ use nix::sys::socket::{
 use super::part::{Ctx, Interests, Part, Readiness};
 use super::state::SavedSysctl;
 use crate::config::{Mode, Policy, Routing as Config};
-use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
 use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
+use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
 use crate::engine::{Family, Input, Instant, OpId};
 use crate::sys::netlink::conntrack::{
     in_seq_range, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry, Flush as Select,

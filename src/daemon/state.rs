@@ -56,7 +56,11 @@ pub fn format_all(saved: &[Saved], sysctls: &[SavedSysctl]) -> String {
 pub fn parse_sysctls(text: &str) -> (Vec<SavedSysctl>, usize) {
     let mut out = Vec::new();
     let mut skipped = 0;
-    for line in text.lines().map(str::trim).filter(|l| l.starts_with("sysctl=")) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("sysctl="))
+    {
         match parse_sysctl(line) {
             Some(c) if out.len() < MAX_SYSCTLS => out.push(c),
             _ => skipped += 1,

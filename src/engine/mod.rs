@@ -219,7 +219,11 @@ pub enum Input {
     /// The shell finished an [`Action::FlushConntrack`]: entries deleted, already gone,
     /// refused.
     #[cfg(feature = "routing")]
-    FlushDone { deleted: u64, gone: u64, failed: u64 },
+    FlushDone {
+        deleted: u64,
+        gone: u64,
+        failed: u64,
+    },
     /// Stop: give back foreign routes, remove ours. Afterwards `poll_action` drains the
     /// restore operations and [`Engine::is_stopped`] turns true.
     Shutdown,

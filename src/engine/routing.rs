@@ -75,9 +75,15 @@ pub enum Object {
     /// A WAN's default in its table, metric 0.
     Table(Route),
     /// The kill switch: `unreachable default` in a WAN's table at [`KILL_METRIC`].
-    Unreachable { family: Family, table: u32 },
+    Unreachable {
+        family: Family,
+        table: u32,
+    },
     /// Balance mode's weighted default in the main table at [`MULTIPATH_METRIC`].
-    Multipath { family: Family, hops: Vec<Hop> },
+    Multipath {
+        family: Family,
+        hops: Vec<Hop>,
+    },
 }
 
 /// What the kernel keys an object by: two objects of one key cannot both be there.
@@ -277,8 +283,8 @@ impl State {
         let mut changes = Vec::new();
         for h in &self.have {
             let key = h.key();
-            let replaced = matches!(h, Object::Multipath { .. })
-                && want.iter().any(|w| w.key() == key);
+            let replaced =
+                matches!(h, Object::Multipath { .. }) && want.iter().any(|w| w.key() == key);
             if !want.contains(h) && !replaced && self.free(&key) {
                 changes.push(Change::Del(h.clone()));
             }
@@ -394,7 +400,11 @@ impl Engine {
                         prefsrc: None,
                     }));
                 }
-                let addrs = self.routing.addrs.get(i).map_or(&[][..], |a| &a[family.index()]);
+                let addrs = self
+                    .routing
+                    .addrs
+                    .get(i)
+                    .map_or(&[][..], |a| &a[family.index()]);
                 for &addr in addrs {
                     let len = if addr.is_ipv4() { 32 } else { 128 };
                     let mut rule = rule(family, REPLY_PRIORITY + i as u32, wr.table);
@@ -569,7 +579,8 @@ impl Engine {
             return;
         }
         self.routing.flushing = Some(Flushing { from });
-        self.actions.push_back(Action::FlushConntrack { moved, keep });
+        self.actions
+            .push_back(Action::FlushConntrack { moved, keep });
     }
 
     /// `Input::FlushDone`: the history records it; a queued flush starts.
@@ -603,7 +614,11 @@ impl Engine {
     pub fn routing_status(&self) -> RoutingStatus {
         let r = &self.routing.config;
         let views = self.wan_views();
-        let name = |i: usize| self.entries.get(i).map_or(String::new(), |e| e.name.clone());
+        let name = |i: usize| {
+            self.entries
+                .get(i)
+                .map_or(String::new(), |e| e.name.clone())
+        };
         let in_force = [Family::V4, Family::V6].into_iter().find_map(|f| {
             self.routing.have.iter().find_map(|h| match h {
                 Object::Multipath { family, hops } if *family == f => Some(hops),
@@ -611,9 +626,9 @@ impl Engine {
             })
         });
         let wan_of = |ifindex: u32| {
-            self.entries.iter().position(|e| {
-                matches!(e.link(), Link::Present { ifindex: i, .. } if i == ifindex)
-            })
+            self.entries
+                .iter()
+                .position(|e| matches!(e.link(), Link::Present { ifindex: i, .. } if i == ifindex))
         };
         let multipath = in_force.map_or_else(Vec::new, |hops| {
             hops.iter()
