@@ -185,7 +185,7 @@ def measure_apply(b, trials):
                 b.wait(5, lambda: "dev wan3 weight" not in lab.routes() and "dport 1194" not in sh_rules(b, lab))
                 time.sleep(0.05)
                 t_link = mon.first(t0 - 0.01, r"wan3.*NO-CARRIER")
-                t_mp = t_link and mon.first(t_link, r"^default .*proto 87 metric 0")
+                t_mp = t_link and mon.first(t_link, r"^default proto 87\b")
                 t_rule = t_link and mon.first(t_link, r"^Deleted .*dport 1194")
                 if t_link and t_mp and t_rule:
                     out.append((t_mp - t_link, t_rule - t_link))
