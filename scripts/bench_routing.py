@@ -143,6 +143,7 @@ def measure_flush(b, trials, total=50_000):
                 healthy = b.our_metric(lab, "wan1")
                 sent = make_flows(lab, TARGET, half, 20000) + make_flows(lab, "198.51.100.54", half, 20000)
                 before = int(b.sh("ip", "netns", "exec", lab.gw, "cat", CT_COUNT))
+                late0 = late_rounds(d)
                 poll = ct_poller(lab, before - sent // 2 + 50, 25)
                 time.sleep(0.2)
                 lab.run("blackhole", 1, "on")
@@ -154,11 +155,17 @@ def measure_flush(b, trials, total=50_000):
                 flushed = [e for e in d.history() if e.get("kind") == "flush"]
                 if t_switch and drops and done:
                     out.append(dict(before=before, first=drops[0][0] - t_switch, last=done[0] - t_switch,
-                                    history=flushed[-1].get("cause", "") if flushed else "none"))
+                                    history=flushed[-1].get("cause", "") if flushed else "none",
+                                    late=late_rounds(d) - late0))
             finally:
                 mon.close()
                 d.stop()
     return out
+
+
+def late_rounds(d):
+    """Probe rounds that started late, over every WAN (a loop the flush blocked)."""
+    return sum(w.get("late_rounds", 0) for w in d.status() or [])
 
 
 def sh_rules(b, lab):
@@ -216,7 +223,8 @@ def rows(b, args, want):
     if on("flush"):
         got = measure_flush(b, 3 if args.full else 2)
         first, last = [r["first"] for r in got], [r["last"] for r in got]
-        desc = "; ".join(f"{r['before']} entries, daemon: {r['history']}" for r in got)
+        desc = "; ".join(f"{r['before']} entries, daemon: {r['history']}, {r['late']} late probe rounds"
+                         for r in got)
         out.append(("flush of one WAN's 25 000 conntrack entries out of 50 000: switch -> first deleted", "(reported)",
                     fmt(first) + f" ({len(got)} trials)", None if got else False))
         out.append(("flush of one WAN's 25 000 conntrack entries out of 50 000: switch -> all deleted", "(reported)",
