@@ -194,6 +194,11 @@ impl Sim {
             // the simulated config has ICMP targets only
             #[cfg(feature = "checks")]
             Action::StartCheck { .. } | Action::CancelChecks { .. } => {}
+            // no `Input::Routing`: the main table's failover alone
+            #[cfg(feature = "routing")]
+            Action::Routing { .. } | Action::FlushConntrack { .. } => {
+                panic!("routing action without a routing config: {action:?}")
+            }
         }
     }
 

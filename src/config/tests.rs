@@ -866,6 +866,7 @@ fn settings(text: &str) -> Settings {
 
 /// "LINE:COL" of the last occurrence of `needle` in `text`; of its value when it is a
 /// `key = value` line.
+#[cfg_attr(not(feature = "routing"), allow(dead_code))]
 fn at(text: &str, needle: &str) -> String {
     let mut offset = text.rfind(needle).expect("needle in text");
     if let Some(eq) = needle.find(" = ") {
@@ -889,6 +890,7 @@ fn routing_defaults() {
     assert_eq!(ok(&two_wans("", "", "")), s.config);
 }
 
+#[cfg(feature = "routing")]
 #[test]
 fn routing_tables() {
     let s = settings(&two_wans(

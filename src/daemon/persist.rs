@@ -30,6 +30,7 @@ impl SavedRoutes {
     }
 
     /// The sysctl originals a previous run saved (none without a file).
+    #[cfg_attr(not(feature = "routing"), allow(dead_code))]
     pub fn sysctls(&self) -> Vec<state::SavedSysctl> {
         let Ok(text) = std::fs::read_to_string(&self.path) else {
             return Vec::new();

@@ -18,10 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    bind, getsockname, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
-    SockProtocol, SockType,
-};
+use nix::sys::socket::{recv, send, MsgFlags, SockProtocol};
 
 use super::part::{Ctx, Interests, Part, Readiness};
 use super::state::SavedSysctl;
@@ -30,7 +27,8 @@ use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
 use crate::engine::{Family, Input, Instant, OpId};
 use crate::sys::netlink::conntrack::{
-    in_seq_range, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry, Flush as Select,
+    in_seq_range, open_netlink, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry,
+    Flush as Select,
 };
 use crate::sys::netlink::message::rule::FR_ACT_TO_TBL;
 use crate::sys::netlink::message::{
@@ -58,17 +56,10 @@ struct RouteSocket {
 
 impl RouteSocket {
     fn open() -> io::Result<RouteSocket> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+        let (fd, pid) = open_netlink(SockProtocol::NetlinkRoute)?;
         Ok(RouteSocket {
             fd,
-            pid: local.pid(),
+            pid,
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(512),
         })
@@ -350,11 +341,11 @@ impl Routing {
                         continue;
                     }
                     match msg.body {
-                        CtBody::Entry(Some(e)) => {
-                            if select.selects(&e) && !keep.iter().any(|p| policy_covers(p, &e.orig))
-                            {
-                                selected.push(e);
-                            }
+                        CtBody::Entry(Some(e))
+                            if select.selects(&e)
+                                && !keep.iter().any(|p| policy_covers(p, &e.orig)) =>
+                        {
+                            selected.push(e);
                         }
                         CtBody::Done { .. } | CtBody::Error { .. } => {
                             let left = core::mem::take(selected);

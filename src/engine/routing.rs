@@ -677,7 +677,8 @@ impl Engine {
     }
 }
 
-fn rule(family: Family, priority: u32, table: u32) -> RuleSpec {
+/// A rule without matches that looks up `table`; set the matches on the result.
+pub fn rule(family: Family, priority: u32, table: u32) -> RuleSpec {
     RuleSpec {
         family,
         priority,

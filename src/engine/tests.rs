@@ -1820,3 +1820,5 @@ mod auto_priority;
 #[cfg(feature = "checks")]
 mod checks;
 mod dual_stack;
+#[cfg(feature = "routing")]
+mod routing;

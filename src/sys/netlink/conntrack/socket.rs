@@ -48,17 +48,10 @@ pub struct Conntrack {
 
 impl Conntrack {
     pub fn open() -> io::Result<Conntrack> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+        let (fd, pid) = open_netlink(SockProtocol::NetlinkNetFilter)?;
         Ok(Conntrack {
             fd,
-            pid: local.pid(),
+            pid,
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(DELETES_PER_DATAGRAM * 160),
             next_seq: 1,
@@ -195,14 +188,7 @@ impl Conntrack {
         until: Instant,
         report: &mut DeleteReport,
     ) -> io::Result<()> {
-        self.tx.clear();
-        let first = self.next_seq;
-        let mut last = first;
-        for (i, entry) in batch.iter().enumerate() {
-            last = self.seq();
-            emit_ct_delete(&mut self.tx, entry, i + 1 == batch.len(), last);
-        }
-        self.send()?;
+        let (_, first, last) = self.send_deletes(batch)?;
         let mut failed = 0;
         loop {
             let n = self.recv_until(until)?;
@@ -245,14 +231,8 @@ impl Conntrack {
     /// is an error: entries were lost.
     fn recv_until(&mut self, until: Instant) -> io::Result<usize> {
         loop {
-            match recv(self.fd.as_raw_fd(), &mut self.rx, MsgFlags::MSG_TRUNC) {
-                Ok(n) if n > self.rx.len() => {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "datagram cut"));
-                }
-                Ok(n) => return Ok(n),
-                Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(data) = self.try_recv()? {
+                return Ok(data.len());
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -263,6 +243,20 @@ impl Conntrack {
             poller.wait(Some(left))?;
         }
     }
+}
+
+/// A non-blocking netlink socket of `protocol`, bound to a port of the kernel's choice;
+/// returns it and that port id.
+pub fn open_netlink(protocol: SockProtocol) -> io::Result<(OwnedFd, u32)> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        protocol,
+    )?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
+    Ok((fd, local.pid()))
 }
 
 /// Whether `seq` lies in `first..=last`, across a wrap of the counter.

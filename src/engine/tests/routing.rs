@@ -1,0 +1,614 @@
+//! The routing half (DESIGN.md §10): per-WAN tables and reply rules, policy rules and the
+//! kill switch, balance mode's multipath default, the conntrack flush, leftovers of a
+//! killed run, and the clean-up on exit. A fake kernel answers the operations as the real
+//! one does (`EEXIST` for a duplicate add, `ESRCH` for a missing delete).
+
+use super::*;
+use crate::config::{Mode, Policy, PortRange, Protocol, Routing, Sticky, WanRouting};
+use crate::engine::routing::{
+    rule, Change, Hop, Object, KILL_METRIC, POLICY_PRIORITY, REPLY_PRIORITY,
+};
+
+/// wan a's address (on ifindex 1) and wan b's.
+fn addr(wan: WanId) -> IpAddr {
+    ip(10 + wan)
+}
+
+fn routing_cfg(mode: Mode, policies: Vec<Policy>) -> Routing {
+    Routing {
+        mode,
+        sticky: Sticky::Flow,
+        flush_conntrack: true,
+        wans: vec![
+            WanRouting {
+                table: 101,
+                weight: 3,
+            },
+            WanRouting {
+                table: 102,
+                weight: 1,
+            },
+        ],
+        policies,
+    }
+}
+
+/// UDP to port 1194 through `wan` (index 0 "a", 1 "b").
+fn vpn(wan: usize, fallback: bool) -> Policy {
+    Policy {
+        name: "vpn".into(),
+        wan: ["a", "b"][wan].into(),
+        wan_index: wan,
+        source: None,
+        destination: None,
+        protocol: Some(Protocol::Udp),
+        dport: Some(PortRange::single(1194)),
+        sport: None,
+        fwmark: None,
+        iif: None,
+        fallback,
+    }
+}
+
+/// The kernel as far as the routing half goes.
+#[derive(Default)]
+struct Kernel {
+    objects: Vec<Object>,
+    /// Changes seen, in order.
+    log: Vec<Change>,
+}
+
+impl Kernel {
+    fn answer(&mut self, change: &Change) -> Result<(), RouteError> {
+        self.log.push(change.clone());
+        match change {
+            Change::Add(o) if self.objects.contains(o) => Err(RouteError::Exists),
+            Change::Add(o) => {
+                self.objects.push(o.clone());
+                Ok(())
+            }
+            Change::Replace(o) => {
+                self.objects
+                    .retain(|k| !matches!(k, Object::Multipath { .. }) || !same_family(k, o));
+                self.objects.push(o.clone());
+                Ok(())
+            }
+            Change::Del(o) if !self.objects.contains(o) => Err(RouteError::NotFound),
+            Change::Del(o) => {
+                self.objects.retain(|k| k != o);
+                Ok(())
+            }
+        }
+    }
+
+    fn rules(&self) -> Vec<(u32, u32)> {
+        let mut out: Vec<_> = self
+            .objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Rule(r) => Some((r.priority, r.table)),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn has(&self, f: impl Fn(&Object) -> bool) -> bool {
+        self.objects.iter().any(f)
+    }
+
+    fn multipath(&self) -> Option<Vec<(u32, u16)>> {
+        self.objects.iter().find_map(|o| match o {
+            Object::Multipath { hops, .. } => {
+                Some(hops.iter().map(|h| (h.ifindex, h.weight)).collect())
+            }
+            _ => None,
+        })
+    }
+}
+
+fn same_family(a: &Object, b: &Object) -> bool {
+    matches!((a, b), (Object::Multipath { family: x, .. }, Object::Multipath { family: y, .. }) if x == y)
+}
+
+/// Two WANs up (see `H::two_up`) with the routing half and an address each.
+struct R {
+    h: H,
+    k: Kernel,
+    flushes: Vec<(Vec<IpAddr>, Vec<u8>)>,
+}
+
+impl R {
+    fn new(cfg: Routing) -> R {
+        R::with(vec![wan_cfg("a", 1), wan_cfg("b", 2)], cfg, Vec::new())
+    }
+
+    /// WAN `w` on ifindex `w + 1` with a DHCP route via `.w+1` and address `addr(w)`,
+    /// every operation answered, every probe answered: all up. `leftovers` are in the
+    /// kernel from the start.
+    fn with(wans: Vec<config::Wan>, cfg: Routing, leftovers: Vec<Object>) -> R {
+        let n = WanId::try_from(wans.len()).expect("test: few WANs");
+        let mut r = R {
+            h: H::new(config(wans)),
+            k: Kernel {
+                objects: leftovers.clone(),
+                log: Vec::new(),
+            },
+            flushes: Vec::new(),
+        };
+        r.h.e.handle(Instant::ZERO, Input::Routing(cfg));
+        r.h.e.handle(Instant::ZERO, Input::RoutingState(leftovers));
+        for w in 0..n {
+            let i = u32::from(w) + 1;
+            let link = Input::Link {
+                wan: w,
+                ifindex: i,
+                admin_up: true,
+                carrier: true,
+            };
+            // as the daemon's start: every fact of the dump, then one decision
+            r.h.e.handle(Instant::ZERO, link);
+            r.h.e
+                .handle(Instant::ZERO, routes(w, vec![dhcp(i, w + 1, 0)]));
+            let addrs = vec![addr(w)];
+            let family = Family::V4;
+            r.h.e.handle(
+                Instant::ZERO,
+                Input::WanAddresses {
+                    wan: w,
+                    family,
+                    addrs,
+                },
+            );
+        }
+        r.settle(0);
+        let acts = r.h.answer_all(10);
+        r.answer(10, acts);
+        r.settle(20);
+        assert!(r.h.states().iter().all(|&s| s == State::Up));
+        r
+    }
+
+    /// Feeds `input` at `ms` and answers everything until the engine is quiet.
+    fn feed(&mut self, ms: u64, input: Input) -> Vec<Action> {
+        let acts = self.h.feed(ms, input);
+        self.answer(ms, acts)
+    }
+
+    fn settle(&mut self, ms: u64) -> Vec<Action> {
+        let acts = self.h.run(ms);
+        self.answer(ms, acts)
+    }
+
+    /// Answers route, routing and flush actions (flushes delete nothing) until none come.
+    fn answer(&mut self, ms: u64, mut pending: Vec<Action>) -> Vec<Action> {
+        let mut log = Vec::new();
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for a in pending {
+                let input = match &a {
+                    Action::Routing { op, change } => Some(Input::RoutingDone {
+                        op: *op,
+                        result: self.k.answer(change),
+                    }),
+                    Action::AddRoute { op, .. } | Action::DelRoute { op, .. } => {
+                        Some(Input::RouteDone {
+                            op: *op,
+                            result: Ok(()),
+                        })
+                    }
+                    Action::FlushConntrack { moved, keep } => {
+                        self.flushes.push((moved.clone(), keep.clone()));
+                        Some(Input::FlushDone {
+                            deleted: 5,
+                            gone: 0,
+                            failed: 0,
+                        })
+                    }
+                    _ => None,
+                };
+                log.push(a);
+                if let Some(input) = input {
+                    next.extend(self.h.feed(ms, input));
+                }
+            }
+            pending = next;
+        }
+        log
+    }
+
+    fn carrier(&mut self, ms: u64, wan: WanId, on: bool) -> Vec<Action> {
+        let acts = self.feed(ms, carrier(wan, on));
+        if on {
+            // back up needs probe rounds: answer them all
+            let mut t = ms;
+            while self.h.states()[usize::from(wan)] != State::Up && t < ms + 120_000 {
+                t += 100;
+                self.settle(t);
+                self.h.answer_all(1);
+            }
+            self.settle(t + 1);
+        }
+        acts
+    }
+}
+
+fn table_route(wan: WanId) -> Object {
+    let i = u32::from(wan) + 1;
+    Object::Table(Route {
+        table: 101 + u32::from(wan),
+        metric: 0,
+        ..ours(i, wan + 1, 0)
+    })
+}
+
+#[test]
+fn failover_gets_a_table_and_reply_rules_per_wan_and_no_multipath() {
+    let r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    assert!(r.k.has(|o| *o == table_route(0)), "{:?}", r.k.objects);
+    assert!(r.k.has(|o| *o == table_route(1)));
+    assert_eq!(
+        r.k.rules(),
+        [(REPLY_PRIORITY, 101), (REPLY_PRIORITY + 1, 102)]
+    );
+    let reply = r.k.objects.iter().find_map(|o| match o {
+        Object::Rule(rule) if rule.priority == REPLY_PRIORITY => Some(rule.clone()),
+        _ => None,
+    });
+    let src = reply
+        .and_then(|r| r.src)
+        .map(|c| (c.addr(), c.prefix_len()));
+    assert_eq!(src, Some((addr(0), 32)), "from the WAN's address alone");
+    assert_eq!(r.k.multipath(), None);
+    assert!(r.flushes.is_empty(), "the first choice moves no flow");
+    let s = r.h.e.routing_status();
+    assert_eq!((s.mode.as_str(), s.sticky), ("failover", None));
+    assert_eq!(r.h.metrics(), [1, 2], "failover metrics unshifted");
+}
+
+#[test]
+fn without_the_routing_input_nothing_is_routed() {
+    let mut h = H::two_up();
+    let acts = h.run(5_000);
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Routing { .. } | Action::FlushConntrack { .. })),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn a_new_address_gets_its_rule_and_a_lost_one_loses_it() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    let two = Input::WanAddresses {
+        wan: 1,
+        family: Family::V4,
+        addrs: vec![addr(1), ip(99)],
+    };
+    r.feed(100, two);
+    assert_eq!(r.k.rules().len(), 3);
+    let none = Input::WanAddresses {
+        wan: 1,
+        family: Family::V4,
+        addrs: Vec::new(),
+    };
+    r.feed(200, none);
+    assert_eq!(r.k.rules(), [(REPLY_PRIORITY, 101)]);
+}
+
+#[test]
+fn a_policy_with_fallback_follows_its_wan() {
+    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, true)]));
+    let policy_rule = |k: &Kernel| k.rules().contains(&(POLICY_PRIORITY, 102));
+    assert!(policy_rule(&r.k), "{:?}", r.k.rules());
+    let rule = r.k.objects.iter().find_map(|o| match o {
+        Object::Rule(rule) if rule.priority == POLICY_PRIORITY => Some(rule.clone()),
+        _ => None,
+    });
+    let rule = rule.expect("policy rule");
+    assert_eq!(
+        (rule.ip_proto, rule.dport, rule.src),
+        (Some(17), Some(PortRange::single(1194)), None)
+    );
+    assert!(!r.k.has(|o| matches!(o, Object::Unreachable { .. })));
+    let uses = |r: &R| r.h.e.routing_status().policies[0].clone();
+    assert_eq!(
+        (uses(&r).uses.as_deref(), uses(&r).blocked),
+        (Some("b"), false)
+    );
+    // b loses carrier: the rule goes, its traffic takes the main table
+    r.carrier(1_000, 1, false);
+    assert!(!policy_rule(&r.k), "{:?}", r.k.rules());
+    assert_eq!((uses(&r).uses, uses(&r).blocked), (None, false));
+    // and comes back with b
+    r.carrier(2_000, 1, true);
+    assert!(policy_rule(&r.k));
+}
+
+#[test]
+fn a_policy_without_fallback_is_blocked_never_leaked() {
+    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, false)]));
+    let kill = Object::Unreachable {
+        family: Family::V4,
+        table: 102,
+    };
+    assert!(r.k.has(|o| *o == kill), "kill switch always in b's table");
+    r.carrier(1_000, 1, false);
+    assert!(
+        r.k.rules().contains(&(POLICY_PRIORITY, 102)),
+        "the rule stays"
+    );
+    assert!(r.k.has(|o| *o == kill));
+    let p = r.h.e.routing_status().policies[0].clone();
+    assert_eq!((p.uses.as_deref(), p.blocked), (Some("b"), true));
+    assert!(matches!(kill, Object::Unreachable { .. }));
+    assert_eq!(KILL_METRIC, u32::MAX);
+}
+
+#[test]
+fn failover_flushes_the_old_wans_flows_and_failback_flushes_the_backups() {
+    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(0, false)]));
+    r.carrier(1_000, 0, false);
+    assert_eq!(r.h.active().as_deref(), Some("b"));
+    assert_eq!(
+        r.flushes,
+        [(vec![addr(0)], vec![0])],
+        "a's flows move; the blocked policy pins its own"
+    );
+    r.carrier(2_000, 0, true);
+    assert_eq!(r.h.active().as_deref(), Some("a"));
+    assert_eq!(r.flushes.len(), 2);
+    assert_eq!(r.flushes[1], (vec![addr(1)], vec![]), "failback: b's flows");
+    // unchanged carriers: answered rounds flush nothing
+    let from = r.h.now.micros / 1000;
+    for t in (from..from + 20_000).step_by(100) {
+        r.settle(t);
+        let acts = r.h.answer_all(1);
+        r.answer(t + 1, acts);
+    }
+    assert_eq!(r.h.states(), [State::Up, State::Up]);
+    assert_eq!(r.flushes.len(), 2);
+    let s = r.h.e.routing_status();
+    assert_eq!((s.flushes, s.flushed), (2, 10));
+    let history = r.h.e.history();
+    let flush: Vec<_> = history.iter().filter(|e| e.kind == "flush").collect();
+    assert_eq!(flush.len(), 2);
+    assert_eq!((flush[0].wan.as_str(), flush[0].from.as_str()), ("a", "a"));
+    assert_eq!(flush[0].cause, "5 conntrack entries deleted");
+    assert_eq!(flush[1].from, "b");
+}
+
+#[test]
+fn no_flush_when_flush_conntrack_is_off() {
+    let mut cfg = routing_cfg(Mode::Failover, Vec::new());
+    cfg.flush_conntrack = false;
+    let mut r = R::new(cfg);
+    r.carrier(1_000, 0, false);
+    assert_eq!(r.h.active().as_deref(), Some("b"));
+    assert!(r.flushes.is_empty());
+}
+
+#[test]
+fn balance_spreads_by_weight_and_drops_a_dead_wan() {
+    let mut r = R::new(routing_cfg(Mode::Balance, Vec::new()));
+    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
+    assert_eq!(
+        r.h.metrics(),
+        [2, 3],
+        "every WAN's route behind the multipath"
+    );
+    let s = r.h.e.routing_status();
+    assert_eq!(s.mode, "balance");
+    assert_eq!(s.sticky.as_deref(), Some("flow"));
+    let weights: Vec<_> = s
+        .multipath
+        .iter()
+        .map(|h| (h.wan.as_str(), h.weight))
+        .collect();
+    assert_eq!(weights, [("a", 3), ("b", 1)]);
+    assert!(r.flushes.is_empty());
+    // b dies: one WAN left, the multipath goes (its failover route suffices); b's flows move
+    r.carrier(1_000, 1, false);
+    assert_eq!(r.k.multipath(), None);
+    assert!(r.h.e.routing_status().multipath.is_empty());
+    assert_eq!(r.flushes, [(vec![addr(1)], vec![])]);
+    // b back: the multipath again, added whole; nothing left a WAN: no flush
+    r.carrier(2_000, 1, true);
+    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
+    assert_eq!(r.flushes.len(), 1);
+}
+
+#[test]
+fn balance_replaces_the_multipath_whole_when_the_set_changes() {
+    let mut cfg = routing_cfg(Mode::Balance, Vec::new());
+    cfg.wans.push(WanRouting {
+        table: 103,
+        weight: 2,
+    });
+    let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2), wan_cfg("c", 3)];
+    let mut r = R::with(wans, cfg, Vec::new());
+    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1), (3, 2)]));
+    r.k.log.clear();
+    r.carrier(1_000, 2, false);
+    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
+    let multipath_changes: Vec<_> =
+        r.k.log
+            .iter()
+            .filter(|c| matches!(c.object(), Object::Multipath { .. }))
+            .collect();
+    assert!(
+        matches!(multipath_changes[..], [Change::Replace(_)]),
+        "one replace, never a gap: {multipath_changes:?}"
+    );
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_kept_if_wanted_and_deleted_if_not() {
+    let mut stale_rule = rule(Family::V4, REPLY_PRIORITY + 7, 107);
+    stale_rule.src = crate::config::Cidr::new(ip(77), 32);
+    let stale = Object::Rule(stale_rule);
+    let stale_multipath = Object::Multipath {
+        family: Family::V4,
+        hops: vec![Hop {
+            ifindex: 9,
+            gateway: Some(ip(9)),
+            weight: 1,
+        }],
+    };
+    let leftovers = vec![stale.clone(), table_route(0), stale_multipath.clone()];
+    let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2)];
+    let r = R::with(wans, routing_cfg(Mode::Failover, Vec::new()), leftovers);
+    assert!(!r.k.has(|o| *o == stale), "stale rule deleted");
+    assert!(
+        !r.k.has(|o| *o == stale_multipath),
+        "stale multipath deleted"
+    );
+    assert!(r.k.has(|o| *o == table_route(0)), "wanted one kept");
+    let table_adds =
+        r.k.log
+            .iter()
+            .filter(|c| matches!(c, Change::Add(o) if *o == table_route(0)))
+            .count();
+    assert_eq!(table_adds, 0, "not added again");
+}
+
+#[test]
+fn eexist_on_add_and_esrch_on_delete_are_done_other_errors_retry() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    // an add the kernel refuses with another error is tried again after RETRY
+    let acts = r.h.feed(
+        100,
+        Input::WanAddresses {
+            wan: 0,
+            family: Family::V4,
+            addrs: vec![addr(0), ip(50)],
+        },
+    );
+    let (op, change) = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Routing { op, change } => Some((*op, change.clone())),
+            _ => None,
+        })
+        .expect("an add");
+    assert!(matches!(change, Change::Add(Object::Rule(_))));
+    let refused = Input::RoutingDone {
+        op,
+        result: Err(RouteError::Other(libc::EPERM)),
+    };
+    let acts = r.h.feed(100, refused);
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    assert!(r.h.e.poll_at().is_some());
+    let acts =
+        r.h.run(100 + crate::engine::routing::RETRY.as_millis() as u64);
+    let again = acts.iter().find_map(|a| match a {
+        Action::Routing { op, change } => Some((*op, change.clone())),
+        _ => None,
+    });
+    let (op, again) = again.expect("tried again");
+    assert_eq!(again, change);
+    // the kernel has it already (EEXIST): done, nothing more
+    let acts = r.h.feed(
+        1_200,
+        Input::RoutingDone {
+            op,
+            result: Err(RouteError::Exists),
+        },
+    );
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    assert!(!r.h.e.ops_in_flight());
+    // a delete of something already gone (ESRCH) is done too
+    let acts = r.h.feed(
+        1_300,
+        Input::WanAddresses {
+            wan: 0,
+            family: Family::V4,
+            addrs: vec![addr(0)],
+        },
+    );
+    let op = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Routing {
+                op,
+                change: Change::Del(_),
+            } => Some(*op),
+            _ => None,
+        })
+        .expect("a delete");
+    let acts = r.h.feed(
+        1_300,
+        Input::RoutingDone {
+            op,
+            result: Err(RouteError::NotFound),
+        },
+    );
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    assert!(!r.h.e.ops_in_flight());
+}
+
+#[test]
+fn one_operation_per_key_and_a_changed_gateway_is_deleted_first() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    // wan a's gateway moves: the table's default is replaced, old one out first
+    r.k.log.clear();
+    r.feed(500, routes(0, vec![dhcp(1, 33, 0)]));
+    let table: Vec<_> =
+        r.k.log
+            .iter()
+            .filter(|c| matches!(c.object(), Object::Table(t) if t.table == 101))
+            .cloned()
+            .collect();
+    let new = Object::Table(Route {
+        table: 101,
+        metric: 0,
+        ..ours(1, 33, 0)
+    });
+    assert_eq!(
+        table,
+        [Change::Del(table_route(0)), Change::Add(new.clone())]
+    );
+    assert!(r.k.has(|o| *o == new));
+}
+
+#[test]
+fn shutdown_removes_everything_and_waits_for_the_answers() {
+    let mut r = R::new(routing_cfg(Mode::Balance, vec![vpn(1, false)]));
+    assert!(r.k.objects.len() >= 6, "{:?}", r.k.objects);
+    let acts = r.h.feed(1_000, Input::Shutdown);
+    assert!(!r.h.e.is_stopped(), "answers outstanding");
+    r.answer(1_000, acts);
+    assert!(r.k.objects.is_empty(), "left: {:?}", r.k.objects);
+    assert!(r.h.e.is_stopped());
+}
+
+#[test]
+fn an_unanswered_operation_times_out_and_is_tried_again() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    let acts = r.h.feed(
+        100,
+        Input::WanAddresses {
+            wan: 1,
+            family: Family::V4,
+            addrs: vec![addr(1), ip(60)],
+        },
+    );
+    let first = acts
+        .iter()
+        .filter(|a| matches!(a, Action::Routing { .. }))
+        .count();
+    assert_eq!(first, 1);
+    let acts = r.h.run(100 + reconcile::OP_TIMEOUT.as_millis() as u64 + 1);
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    let acts = r
+        .h
+        .run(100 + (reconcile::OP_TIMEOUT + crate::engine::routing::RETRY).as_millis() as u64 + 2);
+    assert_eq!(
+        acts.iter()
+            .filter(|a| matches!(a, Action::Routing { .. }))
+            .count(),
+        1
+    );
+}

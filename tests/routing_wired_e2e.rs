@@ -1,0 +1,187 @@
+//! The routing half wired into the real daemon (DESIGN.md §10), in the lab: per-WAN tables
+//! and reply rules, a policy rule with its kill switch, balance mode's weighted multipath
+//! default and hash sysctls appear in the gateway's kernel; a stop removes them all and
+//! puts the sysctls back; after `kill -9` a restarted daemon takes over what the killed
+//! one left and its stop leaves the kernel as it was before the first start. A failover
+//! records a conntrack flush in `history`. Documentation addresses only.
+#![cfg(feature = "balance")]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{lab_config, open_lab, wait_for, Daemon, Lab, TempDir};
+
+const SETTLE: Duration = Duration::from_secs(10);
+const HASH_POLICY: &str = "/proc/sys/net/ipv4/fib_multipath_hash_policy";
+const HASH_FIELDS: &str = "/proc/sys/net/ipv4/fib_multipath_hash_fields";
+
+/// Balance over two WANs (weights 3 and 1, sticky by source) with a VPN policy on wan2
+/// that must never leak.
+fn balance_config(dir: &std::path::Path) -> String {
+    let base = lab_config(2, dir, "mode = \"balance\"\nsticky = \"source\"", "");
+    let base = base.replacen("priority = 1\n", "priority = 1\nweight = 3\n", 1);
+    format!(
+        "{base}\n[[policy]]\nname = \"vpn\"\nwan = \"wan2\"\nprotocol = \"udp\"\n\
+         dport = 1194\nfallback = false\n"
+    )
+}
+
+/// What the daemon owns, as `ip` shows it in the gateway.
+struct Seen {
+    rules: String,
+    table1: String,
+    table2: String,
+    main: String,
+}
+
+fn seen(lab: &Lab) -> Seen {
+    Seen {
+        rules: lab.gw(&["ip", "rule", "show"]),
+        table1: table(lab, 101),
+        table2: table(lab, 102),
+        main: lab.gw(&["ip", "route", "show"]),
+    }
+}
+
+/// A table's routes; nothing when the table does not exist (never used, or emptied).
+fn table(lab: &Lab, t: u32) -> String {
+    let cmd = format!("ip route show table {t} 2>/dev/null; true");
+    lab.gw(&["sh", "-c", &cmd])
+}
+
+impl Seen {
+    /// Everything balance_config asks for is in force.
+    fn all_there(&self) -> bool {
+        self.rules.contains("10000:\tfrom 192.0.2.10 lookup 101")
+            && self.rules.contains("10001:\tfrom 192.0.2.18 lookup 102")
+            && self.rules.contains("11000:")
+            && self.rules.contains("dport 1194 lookup 102")
+            && self.table1.contains("default via 192.0.2.9 dev wan1")
+            && self.table2.contains("default via 192.0.2.17 dev wan2")
+            && self.table2.contains("unreachable default")
+            && self
+                .main
+                .contains("nexthop via 192.0.2.9 dev wan1 weight 3")
+            && self
+                .main
+                .contains("nexthop via 192.0.2.17 dev wan2 weight 1")
+    }
+
+    /// Nothing of the daemon's is left.
+    fn clean(&self) -> bool {
+        let ours = ["10000:", "10001:", "11000:", "lookup 101", "lookup 102"];
+        !ours.iter().any(|r| self.rules.contains(r))
+            && self.table1.trim().is_empty()
+            && self.table2.trim().is_empty()
+            && !self.main.contains("nexthop")
+    }
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rules:\n{}table 101:\n{}table 102:\n{}main:\n{}",
+            self.rules, self.table1, self.table2, self.main
+        )
+    }
+}
+
+fn sysctls(lab: &Lab) -> (String, String) {
+    let read = |p: &str| lab.gw(&["cat", p]).trim().to_string();
+    (read(HASH_POLICY), read(HASH_FIELDS))
+}
+
+fn wait_all_there(lab: &Lab, d: &Daemon) {
+    let ok = wait_for(SETTLE, || seen(lab).all_there());
+    assert!(ok, "not in force:\n{}\n{}", seen(lab), d.log_text());
+}
+
+#[test]
+fn rules_tables_multipath_and_sysctls_come_and_go_with_the_daemon() {
+    let Some(lab) = open_lab(2, &["--lan"]) else {
+        return;
+    };
+    let dir = TempDir::new("routing-wired");
+    // distinct originals, so a restore to the daemon's own values would show
+    lab.gw(&["sysctl", "-qw", "net.ipv4.fib_multipath_hash_fields=7"]);
+    let before = sysctls(&lab);
+    assert!(seen(&lab).clean(), "{}", seen(&lab));
+
+    let mut d = Daemon::start(&lab, &dir.0, &balance_config(&dir.0));
+    wait_all_there(&lab, &d);
+    assert_eq!(sysctls(&lab), ("3".into(), "1".into()), "sticky source");
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    for want in [
+        r#""routing":{"mode":"balance","sticky":"source","#,
+        r#""multipath":[{"wan":"wan1","weight":3},{"wan":"wan2","weight":1}]"#,
+        r#""policies":[{"name":"vpn","wan":"wan2","uses":"wan2","blocked":false}]"#,
+    ] {
+        assert!(json.contains(want), "{want} not in {json}");
+    }
+    let (_, text, _) = d.cli(&["status"]);
+    assert!(text.contains("mode: balance (sticky source); multipath: wan1 3, wan2 1"));
+    assert!(text.contains("policy vpn: wan2"), "{text}");
+
+    // stop: all gone, the sysctls as they were
+    let status = d.stop().expect("exit status");
+    assert!(status.success(), "{}", d.log_text());
+    assert!(seen(&lab).clean(), "left:\n{}", seen(&lab));
+    assert_eq!(sysctls(&lab), before);
+
+    // kill -9: everything stays; a new daemon takes it over and its stop cleans up
+    let mut d = Daemon::start(&lab, &dir.0, &balance_config(&dir.0));
+    wait_all_there(&lab, &d);
+    d.kill9();
+    assert!(seen(&lab).all_there(), "a killed daemon cleans nothing");
+    assert_eq!(sysctls(&lab), ("3".into(), "1".into()));
+    let mut d = Daemon::start(&lab, &dir.0, &balance_config(&dir.0));
+    wait_all_there(&lab, &d);
+    assert!(
+        d.log_text().contains("of a previous run found"),
+        "{}",
+        d.log_text()
+    );
+    // one multipath route, not a second beside the leftover
+    assert_eq!(seen(&lab).main.matches("nexthop via 192.0.2.9").count(), 1);
+    let status = d.stop().expect("exit status");
+    assert!(status.success(), "{}", d.log_text());
+    assert!(seen(&lab).clean(), "left after restart:\n{}", seen(&lab));
+    assert_eq!(
+        sysctls(&lab),
+        before,
+        "the originals from before the first start"
+    );
+    assert!(
+        !dir.0.join("wanfailover.routes").exists(),
+        "state file removed"
+    );
+}
+
+#[test]
+fn a_failover_flushes_and_history_says_so() {
+    let Some(lab) = open_lab(2, &[]) else {
+        return;
+    };
+    let dir = TempDir::new("routing-flush");
+    let mut d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
+    let up = wait_for(SETTLE, || d.state_of("wan1").as_deref() == Some("up"));
+    assert!(up, "{}", d.log_text());
+    lab.carrier(1, false);
+    let flushed = wait_for(SETTLE, || d.cli(&["history"]).1.contains("flush"));
+    let (_, history, _) = d.cli(&["history", "--json"]);
+    assert!(flushed, "{history}\n{}", d.log_text());
+    assert!(
+        history.contains(r#""kind":"flush","wan":"wan1","from":"wan1""#),
+        "{history}"
+    );
+    assert!(history.contains("conntrack entries deleted"), "{history}");
+    let (_, json, _) = d.cli(&["status", "--json"]);
+    assert!(
+        json.contains(r#""routing":{"mode":"failover","sticky":null,"multipath":[]"#),
+        "{json}"
+    );
+    assert!(json.contains(r#""flushes":1"#), "{json}");
+    d.stop();
+}
