@@ -15,7 +15,8 @@
                     RTM_NEWLINK that reports NO-CARRIER on wan3 to the multipath route
                     replaced without it and to the policy's rule deleted (`ip -ts monitor
                     link route rule`).
-  routing-size      the stripped aarch64-musl binary with and without the `balance` feature.
+  routing-size      the stripped aarch64-musl binary without `routing`, with `routing` alone
+                    and with `balance` (the default set).
 """
 import re
 import statistics
@@ -238,10 +239,11 @@ def rows(b, args, want):
                     fmt(rule) + f" ({len(got)} trials)", None if got else False))
     if on("size"):
         import bench_checks
-        full = bench_checks.size([])
-        without = bench_checks.size(["--no-default-features", "--features", "snmp,watch,metrics,checks"])
-        got = (f"{full} B with, {without} B without: +{full - without} B (+{(full - without) / 1024:.1f} KiB)"
-               if full and without else "build failed")
-        out.append((f"size the balance feature adds, {bench_checks.SIZE_TARGET} (stripped)", "(reported)", got,
-                    None if full and without else False))
+        others = "snmp,watch,metrics,checks"
+        sizes = [bench_checks.size(["--no-default-features", "--features", f]) for f in (others, others + ",routing")]
+        sizes.append(bench_checks.size([]))
+        for what, (a, b2) in [("routing", sizes[0:2]), ("balance (on top of routing)", sizes[1:3])]:
+            got = f"{b2} B with, {a} B without: +{b2 - a} B (+{(b2 - a) / 1024:.1f} KiB)" if a and b2 else "build failed"
+            out.append((f"size the {what} feature adds, {bench_checks.SIZE_TARGET} (stripped)", "(reported)", got,
+                        None if a and b2 else False))
     return out

@@ -11,6 +11,7 @@
 //! retries of a failing WAN, down 3, up 3, hold 1 s. A blackholed WAN is therefore down at
 //! worst one round plus three timed-out probes after the blackhole: 0.2 + 3 × (0.1 + 0.15)
 //! = 0.95 s ([`DETECTION`]).
+#![cfg(feature = "balance")]
 
 mod support;
 
@@ -426,6 +427,51 @@ fn with_masquerade_a_flow_follows_the_switch_with_the_flush_on() {
         return;
     };
     answered_within_a_second(&flow, &d, t_bh + 0.05, t_switch, "masquerade + flush");
+}
+
+#[test]
+fn in_balance_the_flows_of_a_wan_that_leaves_the_multipath_route_follow_to_the_other() {
+    let top = "mode = \"balance\"";
+    let Some((lab, _dir, d)) = setup("snat", top, &["weight = 1", "weight = 3"], "") else {
+        return;
+    };
+    expect_multipath(&lab, &d, &[&format!("{HOP1} 1"), &format!("{HOP2} 3")], 2.0);
+    // eight flows (the L4 hash spreads them 1:3): the odds that none is on wan2 are 1.5e-5
+    let t0 = now();
+    let flows: Vec<(u16, Flow)> = (40_000..40_008)
+        .map(|sport| (sport, Flow::start(&lab, LAN_HOST, sport, TARGET, ECHO_PORT)))
+        .collect();
+    for (sport, f) in &flows {
+        assert!(
+            f.wait_reply_after(t0, secs(3.0)).is_some(),
+            "flow from {sport}"
+        );
+    }
+    let entries = lab.conntrack_udp();
+    let on_wan2 = |sport: u16| {
+        let (from, to) = (format!("sport={sport} "), format!("dst={WAN2_ADDR} "));
+        entries.iter().any(|l| l.contains(&from) && l.contains(&to))
+    };
+    let (moved, stayed): (Vec<_>, Vec<_>) = flows.iter().partition(|(sport, _)| on_wan2(*sport));
+    eprintln!("balance 1:3: {} of 8 flows NATed to wan2", moved.len());
+    assert!(!moved.is_empty(), "{entries:#?}");
+    lab.blackhole(2, true);
+    let t_bh = now();
+    let left = wait_for(secs(DETECTION + POLL_SLACK + 1.0), || {
+        !lab.default_routes().contains("dev wan2 weight")
+    });
+    assert!(left, "{}\n{}", lab.default_routes(), d.log_text());
+    let t_left = now();
+    // wan2's flows are flushed and re-bound to wan1's address; wan1's never stopped
+    for (sport, f) in &moved {
+        let what = format!("flow from {sport}, on wan2 before");
+        answered_within_a_second(f, &d, t_bh + 0.05, t_left, &what);
+    }
+    for (sport, f) in &stayed {
+        let what = format!("flow from {sport}, on wan1 all along");
+        answered_within_a_second(f, &d, t_left, t_left, &what);
+    }
+    assert!(!flush_entries(&d).is_empty(), "no flush in the history");
 }
 
 /// The hash sysctls of the gateway: policy and fields.
