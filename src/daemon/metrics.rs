@@ -67,7 +67,10 @@ impl Part for Metrics {
         };
         let trend = &self.trend;
         let mut answer = |request, out: &mut Vec<u8>| {
-            let status = || (ctx.engine.status(now), ctx.full_counters());
+            let status = || {
+                let routing = routing_of(ctx.engine);
+                (ctx.engine.status(now), ctx.full_counters(), routing)
+            };
             crate::metrics::answer(request, now, trend, status, out);
         };
         for (fd, r) in ready.all().filter(|(_, r)| r.any()) {
@@ -75,5 +78,16 @@ impl Part for Metrics {
             let writable = r.writable || r.error;
             server.handle_ready(fd, readable, writable, now, &mut answer);
         }
+    }
+}
+
+/// The routing half for `/status`, as `status --json` has it; none without the feature.
+fn routing_of(engine: &crate::engine::Engine) -> Option<crate::engine::RoutingStatus> {
+    #[cfg(feature = "routing")]
+    return Some(engine.routing_status());
+    #[cfg(not(feature = "routing"))]
+    {
+        let _ = engine;
+        None
     }
 }

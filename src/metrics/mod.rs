@@ -23,20 +23,24 @@ pub mod trend;
 
 use crate::control::protocol::Counters;
 use crate::control::render;
-use crate::engine::{Instant, WanStatus};
+use crate::engine::{Instant, RoutingStatus, WanStatus};
 use http::{Method, Request, Resource, Status};
 use trend::Trend;
 
 /// `Content-Type` of `/status`.
 pub const JSON: &str = "application/json";
 
-/// The whole answer to `request`, appended to `out`. `status` gives the rows and the
-/// counters; it is called only for an answer that needs them.
+/// What `/status` and the others are made of: the rows, the counters and (with the
+/// `routing` feature) the routing half.
+pub type Snapshot = (Vec<WanStatus>, Counters, Option<RoutingStatus>);
+
+/// The whole answer to `request`, appended to `out`. `status` gives the rows, the
+/// counters and the routing half; it is called only for an answer that needs them.
 pub fn answer(
     request: Request,
     now: Instant,
     trend: &Trend,
-    status: impl FnOnce() -> (Vec<WanStatus>, Counters),
+    status: impl FnOnce() -> Snapshot,
     out: &mut Vec<u8>,
 ) {
     let head_only = request.method == Method::Head;
@@ -46,14 +50,18 @@ pub fn answer(
     if request.resource == Resource::Unknown {
         return http::write_error(Status::NotFound, head_only, out);
     }
-    let (rows, counters) = status();
+    let (rows, counters, routing) = status();
     let (content_type, headers, body) = match request.resource {
         Resource::Metrics => {
             let mut text = String::with_capacity(2048 + rows.len() * 2048);
             exposition::render(&rows, &counters, &mut text);
             (exposition::CONTENT_TYPE, "", text)
         }
-        Resource::Status => (JSON, "", render::status_json(&rows, Some(&counters), None)),
+        Resource::Status => (
+            JSON,
+            "",
+            render::status_json(&rows, Some(&counters), routing.as_ref()),
+        ),
         Resource::Page | Resource::Unknown => {
             let page = page::render(&rows, &counters, trend, now);
             (page::CONTENT_TYPE, page::SECURITY_HEADERS, page)
@@ -79,7 +87,7 @@ mod tests {
         let request = Request { method, resource };
         let status = || {
             asked = true;
-            (Vec::new(), Counters::default())
+            (Vec::new(), Counters::default(), None)
         };
         answer(request, Instant::ZERO, &Trend::default(), status, &mut out);
         let text = String::from_utf8(out).unwrap();
