@@ -11,6 +11,10 @@
 //! retries of a failing WAN, down 3, up 3, hold 1 s. A blackholed WAN is therefore down at
 //! worst one round plus three timed-out probes after the blackhole: 0.2 + 3 × (0.1 + 0.15)
 //! = 0.95 s ([`DETECTION`]).
+//!
+//! "The switch" is when the tests first see the kernel's new route (`ip route get` every
+//! 10 ms, a process each time): up to a few tens of ms after the daemon made it, so a flow
+//! can be answered "before" it. The flows' answer times are `labnet.py`'s own clock.
 #![cfg(feature = "balance")]
 
 mod support;
@@ -31,8 +35,8 @@ fn secs(s: f64) -> Duration {
 }
 
 /// A lab of two WANs and a LAN, `nat` out of each WAN, echo responders and fresh counters
-/// in both ISPs, and the daemon with `config`; returns once both WANs are up and the kernel
-/// routes the targets through `active`. `None` (skip recorded) when the lab cannot run.
+/// in both ISPs, and the daemon with the routing keys given; returns once both WANs are up.
+/// `None` (skip recorded) when the lab cannot run.
 fn setup(nat: &str, top: &str, per_wan: &[&str], tail: &str) -> Option<(Lab, TempDir, Daemon)> {
     if !have(TOOLS) {
         return None;
