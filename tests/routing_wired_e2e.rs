@@ -185,3 +185,62 @@ fn a_failover_flushes_and_history_says_so() {
     assert!(json.contains(r#""flushes":1"#), "{json}");
     d.stop();
 }
+
+/// Dual-stack WANs in balance mode: the IPv6 half of every object, and a restart after
+/// `kill -9` that finds them under the metrics they were added with.
+#[test]
+fn ipv6_tables_rules_and_multipath_survive_a_restart() {
+    let Some(lab) = open_lab(2, &["--ipv6"]) else {
+        return;
+    };
+    let dir = TempDir::new("routing-wired6");
+    let config = lab_config(2, &dir.0, "mode = \"balance\"", "")
+        .replace(
+            "targets = [\"198.51.100.53\", \"198.51.100.54\", \"203.0.113.53\"]",
+            "targets = [\"198.51.100.53\", \"2001:db8:ff::53\"]",
+        )
+        .replace(
+            "priority = 1\n",
+            "priority = 1\nfamily = \"both\"\nweight = 3\n",
+        )
+        .replace("priority = 2\n", "priority = 2\nfamily = \"both\"\n");
+    let v6 = |args: &[&str]| {
+        let cmd = format!("ip -6 {} 2>/dev/null; true", args.join(" "));
+        lab.gw(&["sh", "-c", &cmd])
+    };
+    let there = || {
+        let rules = v6(&["rule", "show"]);
+        let t1 = v6(&["route", "show", "table", "101"]);
+        let main = v6(&["route", "show"]);
+        rules.contains("from 2001:db8:1::2 lookup 101")
+            && rules.contains("from 2001:db8:2::2 lookup 102")
+            && t1.contains("default via 2001:db8:1::1 dev wan1")
+            && main.contains("nexthop via 2001:db8:1::1 dev wan1 weight 3")
+            && main.contains("nexthop via 2001:db8:2::1 dev wan2 weight 1")
+    };
+    let clean = || {
+        let rules = v6(&["rule", "show"]);
+        !rules.contains("lookup 101")
+            && !rules.contains("lookup 102")
+            && v6(&["route", "show", "table", "101"]).trim().is_empty()
+            && !v6(&["route", "show"]).contains("nexthop")
+    };
+    let mut d = Daemon::start(&lab, &dir.0, &config);
+    let ok = wait_for(SETTLE, there);
+    assert!(
+        ok,
+        "{}\n{}",
+        v6(&["route", "show", "table", "all"]),
+        d.log_text()
+    );
+    d.kill9();
+    let mut d = Daemon::start(&lab, &dir.0, &config);
+    let ok = wait_for(SETTLE, there);
+    assert!(ok, "after restart:\n{}", d.log_text());
+    // still in force a moment later, nothing left half-done by the restart
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(there(), "{}", v6(&["route", "show", "table", "all"]));
+    let status = d.stop().expect("exit status");
+    assert!(status.success(), "{}", d.log_text());
+    assert!(clean(), "left:\n{}", v6(&["route", "show", "table", "all"]));
+}

@@ -160,14 +160,18 @@ pub struct Routing {
 
 impl Routing {
     /// Opens the sockets and reads what of ours the kernel holds; `saved` are the sysctl
-    /// originals of a previous run.
+    /// originals of a previous run. Only a socket that cannot be opened is an error.
     pub fn open(
         config: Config,
         saved: &[SavedSysctl],
         timeout: Duration,
     ) -> io::Result<(Routing, Vec<Object>)> {
         let mut nl = RouteSocket::open()?;
-        let objects = dump_ours(&mut nl, timeout)?;
+        // a kernel without policy routing still runs the failover half
+        let objects = dump_ours(&mut nl, timeout).unwrap_or_else(|e| {
+            log::warn!("routing: cannot read rules and routes ({e}); leftovers stay");
+            Vec::new()
+        });
         let ct = Conntrack::open()
             .map_err(|e| log::warn!("conntrack: cannot open ctnetlink ({e}); no flushes"))
             .ok();

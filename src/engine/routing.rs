@@ -39,8 +39,13 @@ pub const POLICY_PRIORITY: u32 = 11_000;
 pub const KILL_METRIC: u32 = u32::MAX;
 /// The multipath default's metric per family (`[v4, v6]`): IPv6 turns 0 into 1024.
 pub const MULTIPATH_METRIC: [u32; 2] = [0, 1];
-/// How long a failed operation waits before it is tried again.
+/// A WAN's default in its table, per family: IPv6 stores 0 as 1024, and a dump after a
+/// restart must find it under the metric it was added with.
+pub const TABLE_METRIC: [u32; 2] = [0, 1024];
+/// How long a failed operation waits before it is tried again the first time.
 pub const RETRY: Duration = Duration::from_secs(1);
+/// The longest wait after failures in a row.
+pub const RETRY_MAX: Duration = Duration::from_secs(32);
 /// Most objects kept (rules per address and policy, table routes, multipath).
 const MAX_OBJECTS: usize = 1024;
 
@@ -72,7 +77,7 @@ pub struct Hop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
     Rule(RuleSpec),
-    /// A WAN's default in its table, metric 0.
+    /// A WAN's default in its table, at [`TABLE_METRIC`].
     Table(Route),
     /// The kill switch: `unreachable default` in a WAN's table at [`KILL_METRIC`].
     Unreachable {
@@ -162,6 +167,8 @@ pub struct State {
     ops: Vec<InFlight>,
     /// Objects whose last operation failed, and when to try again.
     retry: Vec<(Object, Instant)>,
+    /// Failures in a row per object: each doubles the wait, up to [`RETRY_MAX`].
+    failures: Vec<(Object, u32)>,
     /// The WANs carrying each family's default traffic after the last pass; `None`
     /// before the first.
     carriers: Option<[HVec<WanId, MAX_WANS>; 2]>,
@@ -231,6 +238,9 @@ impl State {
             return;
         };
         let change = self.ops.swap_remove(pos).change;
+        if result.is_ok() {
+            self.failures.retain(|(o, _)| o != change.object());
+        }
         match (change, result) {
             // an identical rule or route is there already: ours from before
             (Change::Add(obj), Ok(()) | Err(RouteError::Exists))
@@ -246,11 +256,31 @@ impl State {
                 log::warn!("routing: cannot delete {obj:?} on exit: {e:?}; left behind");
                 self.have.retain(|h| *h != obj);
             }
-            (change, Err(e)) => {
-                log::warn!("routing: {change:?} failed: {e:?}; again in {RETRY:?}");
-                self.retry.push((change.object().clone(), now + RETRY));
-            }
+            (change, Err(e)) => self.failed(now, &change, &format!("{e:?}")),
         }
+    }
+
+    /// `change` failed: tried again after [`RETRY`], doubled for each failure in a row (a
+    /// kernel that refuses it for good is asked seldom and logged once).
+    fn failed(&mut self, now: Instant, change: &Change, why: &str) {
+        let obj = change.object();
+        let n = match self.failures.iter_mut().find(|(o, _)| o == obj) {
+            Some((_, n)) => {
+                *n = n.saturating_add(1);
+                *n
+            }
+            None => {
+                self.failures.push((obj.clone(), 1));
+                1
+            }
+        };
+        let wait = RETRY.saturating_mul(1 << (n - 1).min(5)).min(RETRY_MAX);
+        if n == 1 {
+            log::warn!("routing: {change:?} failed: {why}; again in {wait:?}");
+        } else {
+            log::debug!("routing: {change:?} failed {n} times: {why}; again in {wait:?}");
+        }
+        self.retry.push((obj.clone(), now + wait));
     }
 
     /// Puts `obj` where the kernel has it now: what held its key before is gone.
@@ -271,8 +301,7 @@ impl State {
             .partition(|o| o.deadline_at <= now);
         self.ops = ops;
         for o in late {
-            log::warn!("routing: no answer to {:?}; again in {RETRY:?}", o.change);
-            self.retry.push((o.change.object().clone(), now + RETRY));
+            self.failed(now, &o.change, "no answer");
         }
         self.retry.retain(|(_, at)| *at > now);
     }
@@ -395,7 +424,7 @@ impl Engine {
                         table: wr.table,
                         ifindex,
                         gateway,
-                        metric: 0,
+                        metric: TABLE_METRIC[family.index()],
                         protocol: RTPROT_WANFAILOVER,
                         prefsrc: None,
                     }));

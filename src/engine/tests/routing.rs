@@ -612,3 +612,31 @@ fn an_unanswered_operation_times_out_and_is_tried_again() {
         1
     );
 }
+
+#[test]
+fn a_lasting_refusal_is_asked_less_and_less_often() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    let more = Input::WanAddresses {
+        wan: 0,
+        family: Family::V4,
+        addrs: vec![addr(0), ip(51)],
+    };
+    let mut acts = r.h.feed(100, more);
+    let mut asked_at = Vec::new();
+    while r.h.now < Instant::from_millis(100_000) {
+        for a in &acts {
+            if let Action::Routing { op, .. } = a {
+                asked_at.push(r.h.now.micros / 1000);
+                let refused = Input::RoutingDone {
+                    op: *op,
+                    result: Err(RouteError::Other(libc::EPERM)),
+                };
+                r.h.e.handle(r.h.now, refused);
+            }
+        }
+        let next = r.h.e.poll_at().map_or(100_000, |t| t.micros / 1000);
+        acts = r.h.run(next.max(r.h.now.micros / 1000 + 1));
+    }
+    let gaps: Vec<u64> = asked_at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 32_000]);
+}
