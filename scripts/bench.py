@@ -21,13 +21,17 @@ HTTP-only outage takes to move the traffic, the daemon's CPU per 1000 HTTP and p
 checks (counted by nft in the ISPs), its RSS with checks beside the probes, and the size the
 `checks` feature adds to the aarch64-musl binary,
 and what the metrics listener costs: CPU and memory of the daemon while its /metrics is
-scraped every second (and its page fetched every 30 s, as the page reloads itself).
+scraped every second (and its page fetched every 30 s, as the page reloads itself),
+and multi-WAN routing (`--only routing`, scripts/bench_routing.py): a UDP flow's recovery
+after a failover with and without the conntrack flush, the flush of one WAN's entries out
+of 50 000, and the time from a state change to rules and multipath route in force.
 
 Usage (root):  scripts/bench.py [--full] [--record docs/benchmarks.md] [--only NAME,...]
                scripts/bench.py --soak DURATION [--seed N] [--record docs/benchmarks.md]
   NAME: carrier work blackhole-default blackhole-fast renew loss resources scale probes size
         checks (= checks-detect checks-cpu checks-rss checks-size)
         metrics
+        routing (= routing-recovery routing-flush routing-apply routing-size)
   --full   the long version: 10 minutes of 20 % loss instead of 60 s, more trials
   --soak   random faults over the real-DHCP-client lab for DURATION (30m, 90s), the
            routing invariant checked every 100 ms (scripts/soak.py)
@@ -94,8 +98,9 @@ class Lab:
         return sh("ip", "-n", self.gw, "route", "show", "default")
 
 
-def config_text(tmp, n, targets, profile, reliability=1, dns=None, extra_top=""):
-    """Targets are addresses (ICMP) or check tables already written as TOML (`{ http = … }`)."""
+def config_text(tmp, n, targets, profile, reliability=1, dns=None, extra_top="", wan_extra=None, tail=""):
+    """Targets are addresses (ICMP) or check tables already written as TOML (`{ http = … }`);
+    `wan_extra` maps a WAN's number to lines for its table, `tail` goes at the end."""
     p = PROFILES[profile]
     toml = lambda t: t if t.startswith("{") else f'"{t}"'
     lines = [f'socket = "{tmp}/wf.sock"', f'hooks_dir = "{tmp}/hooks"', extra_top, "", "[defaults]",
@@ -106,7 +111,8 @@ def config_text(tmp, n, targets, profile, reliability=1, dns=None, extra_top="")
         lines.append("dns = [" + ", ".join(f'"{d}"' for d in dns) + "]")
     for i in range(1, n + 1):
         lines += ["", "[[wan]]", f'name = "wan{i}"', f'interface = "wan{i}"', f"priority = {i}"]
-    return "\n".join(lines) + "\n"
+        lines += [(wan_extra or {}).get(i, "")]
+    return "\n".join(lines) + "\n" + tail
 
 
 class Daemon:
@@ -163,14 +169,15 @@ class Daemon:
 
 
 class Monitor:
-    """`ip -ts monitor link route` in the gateway namespace, parsed into (time, text)."""
+    """`ip -ts monitor link route` (or `what`) in the gateway namespace, parsed into
+    (time, text)."""
 
     STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (.*)$")
 
-    def __init__(self, lab):
+    def __init__(self, lab, what=("link", "route")):
         self.path = tempfile.mktemp(prefix="wf-mon-")
         self.out = open(self.path, "w")
-        self.proc = subprocess.Popen(["ip", "-n", lab.gw, "-ts", "monitor", "link", "route"],
+        self.proc = subprocess.Popen(["ip", "-n", lab.gw, "-ts", "monitor", *what],
                                      stdout=self.out, stderr=subprocess.STDOUT)
         time.sleep(0.3)
 
@@ -450,6 +457,8 @@ def main():
     only = set(filter(None, args.only.split(",")))
     want = lambda name: not only or name in only
     checks = [n for n in ("checks", "checks-detect", "checks-cpu", "checks-rss", "checks-size") if want(n)]
+    routing = [n for n in ("routing", "routing-recovery", "routing-flush", "routing-apply", "routing-size")
+               if want(n)]
     subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--locked", "--release"], cwd=ROOT, check=True)
     if want("resources") or want("scale") or want("checks") or want("checks-cpu") or want("checks-rss") or want("metrics"):
@@ -533,6 +542,9 @@ def main():
     if checks:
         import bench_checks
         rows += bench_checks.rows(sys.modules[__name__], args, want)
+    if routing:
+        import bench_routing
+        rows += bench_routing.rows(sys.modules[__name__], args, want)
     report(rows, args, time.time() - started)
     return 0 if all(r[3] is not False for r in rows) else 1
 

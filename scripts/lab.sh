@@ -23,6 +23,15 @@
 #   lab.sh nat PREFIX snat|masquerade|off       source NAT out of every WAN in the gateway:
 #                                               `snat to` the WAN's own address (as many
 #                                               firewalls write it), `masquerade`, or none
+#   lab.sh echo PREFIX I [PORTS]                UDP echo responder in ISP I on PORTS (default
+#                                               7,1194) of its target addresses, answering from
+#                                               the address asked (scripts/labnet.py echo);
+#                                               returns once it listens, runs until `down`
+#   lab.sh count PREFIX I                       nft counters in ISP I: every TCP/UDP packet that
+#                                               arrives from the gateway, per protocol and
+#                                               destination port, counted before any drop of
+#                                               `blackhole` (installing them again zeroes them)
+#   lab.sh counted PREFIX I                     print ISP I's counters: `PROTO PORT PACKETS` lines
 #   lab.sh gw PREFIX CMD...                     run CMD in the gateway namespace
 #   lab.sh isp PREFIX I CMD...                  run CMD in ISP I's namespace
 #   lab.sh lan PREFIX CMD...                    run CMD in the LAN namespace (--lan)
@@ -55,7 +64,7 @@
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
-[ $# -ge 2 ] || die "usage: lab.sh up|down|dhcp|carrier|blackhole|loss|replug|delay|gw|isp PREFIX ..."
+[ $# -ge 2 ] || die "usage: lab.sh up|down|dhcp|carrier|blackhole|loss|replug|delay|nat|echo|count|counted|gw|isp|lan PREFIX ..."
 cmd=$1 p=$2; shift 2
 case "$p" in *[!A-Za-z0-9_-]*|"") die "bad prefix '$p'";; esac
 gw="${p}gw"
@@ -367,6 +376,43 @@ delay)
 	rm -f "$ready"
 	;;
 nat) [ $# -eq 1 ] || die "nat PREFIX snat|masquerade|off"; nat "$1" ;;
+echo)
+	[ $# -ge 1 ] || die "echo PREFIX I [PORTS]"
+	mkdir -p "$dir"
+	ready="$dir/isp$1.echo.ready"
+	rm -f "$ready"
+	ip netns exec "$(isp "$1")" python3 "$(dirname "$0")/labnet.py" echo --ports "${2:-7,1194}" \
+		--ready "$ready" >/dev/null 2>"$dir/isp$1.echo.log" &
+	for _ in $(seq 1 300); do
+		[ -e "$ready" ] && exit 0
+		sleep 0.01
+	done
+	die "echo responder in ISP $1 did not start: $(cat "$dir/isp$1.echo.log")"
+	;;
+count)
+	[ $# -eq 1 ] || die "count PREFIX I"
+	ip netns exec "$(isp "$1")" nft -f - <<NFT
+table inet lab_count
+delete table inet lab_count
+table inet lab_count {
+	set seen {
+		type inet_proto . inet_service
+		flags dynamic
+		counter
+		size 65536
+	}
+	chain in {
+		type filter hook prerouting priority -400;
+		iifname "up0" meta l4proto { tcp, udp } update @seen { meta l4proto . th dport }
+	}
+}
+NFT
+	;;
+counted)
+	[ $# -eq 1 ] || die "counted PREFIX I"
+	set=$(ip netns exec "$(isp "$1")" nft list set inet lab_count seen)
+	{ grep -oE '(tcp|udp) \. [0-9]+ counter packets [0-9]+' <<<"$set" || true; } | awk '{print $1, $3, $6}'
+	;;
 gw) in_gw "$@" ;;
 lan) ip netns exec "${p}lan" "$@" ;;
 isp) i=$1; shift; ip netns exec "$(isp "$i")" "$@" ;;

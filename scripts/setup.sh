@@ -6,7 +6,8 @@
 #                     udhcpc script, ISC dhclient, dhcpcd; net-snmp, mosquitto and curl
 #                     for the SNMP agent and the example hooks; conntrack, which checks
 #                     the daemon's own conntrack deletes; promtool and chromium for
-#                     the metrics listener; dnsmasq, the DNS server of the check tests)
+#                     the metrics listener; dnsmasq, the DNS server of the check tests;
+#                     python3 for scripts/labnet.py, the lab traffic of the routing tests)
 #   setup.sh --full   also MSRV toolchain, cross targets and linkers, qemu-user, fuzzing and
 #                     packaging linters (what .ci/run needs)
 set -euo pipefail
@@ -32,6 +33,7 @@ command -v conntrack >/dev/null || need_apt+=(conntrack)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v python3 >/dev/null || need_apt+=(python3)
 if [ "$full" = 1 ]; then
 	command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 	command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)

@@ -510,19 +510,6 @@ fn sticky_source_keeps_a_lan_host_on_one_wan() {
     });
 }
 
-/// The conntrack tool's view of the gateway's table: one line per entry.
-fn conntrack_list(lab: &Lab) -> Vec<String> {
-    let out = lab
-        .gw_command("conntrack")
-        .args(["-L", "-p", "udp"])
-        .output()
-        .expect("conntrack -L");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn conntrack_entries_natted_to_a_wan_are_deleted_exactly() {
     if !have(&["conntrack"]) {
@@ -559,7 +546,7 @@ fn conntrack_entries_natted_to_a_wan_are_deleted_exactly() {
             .filter(|l| l.contains(&format!("dst={addr} ")))
             .count()
     };
-    let before = conntrack_list(&lab);
+    let before = lab.conntrack_udp();
     assert_eq!(natted_to(&before, WAN1_ADDR), 10, "{before:#?}");
     assert_eq!(natted_to(&before, WAN2_ADDR), 10, "{before:#?}");
 
@@ -579,7 +566,7 @@ fn conntrack_entries_natted_to_a_wan_are_deleted_exactly() {
     let udp_dumped = dumped.iter().filter(|e| e.orig.proto == 17).count();
     assert_eq!(udp_dumped, 20, "{dumped:#?}");
     assert_eq!((report.deleted, report.gone, report.failed), (10, 0, 0));
-    let after = conntrack_list(&lab);
+    let after = lab.conntrack_udp();
     assert_eq!(natted_to(&after, WAN1_ADDR), 0, "{after:#?}");
     assert_eq!(natted_to(&after, WAN2_ADDR), 10, "{after:#?}");
     // the survivors are exactly the wan2 entries there were
@@ -614,7 +601,7 @@ fn a_large_conntrack_table_is_dumped_and_flushed_in_batches() {
     assert_eq!(count, FLOWS, "dumped");
     assert_eq!(report.deleted + report.gone, FLOWS);
     assert_eq!(report.failed, 0);
-    let left = conntrack_list(&lab);
+    let left = lab.conntrack_udp();
     assert!(
         !left.iter().any(|l| l.contains("dst=192.0.2.10 ")),
         "{} entries NATed to wan1 left",

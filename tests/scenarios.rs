@@ -40,16 +40,6 @@ fn expect_dev(lab: &Lab, d: &Daemon, dev: &str, within: Duration) {
     );
 }
 
-fn expect_state(d: &Daemon, wan: &str, state: &str, within: Duration) {
-    let ok = wait_for(within, || d.state_of(wan).as_deref() == Some(state));
-    assert!(
-        ok,
-        "{wan} is {:?}, expected {state}\n{}",
-        d.state_of(wan),
-        d.log_text()
-    );
-}
-
 /// Every default route the daemon manages carries its protocol tag and the metric order
 /// follows the priorities.
 fn our_routes(lab: &Lab) -> Vec<(String, u32)> {
@@ -87,7 +77,7 @@ fn startup_adopts_dhcp_routes_and_ranks_by_priority() {
     assert_eq!(order, ["wan1", "wan2", "wan3"]);
     expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
     for w in ["wan1", "wan2", "wan3"] {
-        expect_state(&d, w, "up", Duration::from_secs(5));
+        d.expect_state(w, "up", Duration::from_secs(5));
     }
     let (ok, json, _) = d.cli(&["status", "--json"]);
     assert!(ok);
@@ -179,14 +169,14 @@ fn carrier_loss_fails_over_and_carrier_return_fails_back() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
     lab.carrier(1, false);
     expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
-    expect_state(&d, "wan1", "linkdown", Duration::from_secs(1));
+    d.expect_state("wan1", "linkdown", Duration::from_secs(1));
     lab.carrier(1, true);
     // Back only after `up` good rounds and the hold time.
-    expect_state(&d, "wan1", "up", Duration::from_secs(6));
+    d.expect_state("wan1", "up", Duration::from_secs(6));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
 }
 
@@ -195,12 +185,12 @@ fn upstream_blackhole_fails_over_and_back() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     lab.blackhole(1, true);
     expect_dev(&lab, &d, "wan2", Duration::from_secs(3));
-    expect_state(&d, "wan1", "down", Duration::from_secs(1));
+    d.expect_state("wan1", "down", Duration::from_secs(1));
     lab.blackhole(1, false);
-    expect_state(&d, "wan1", "up", Duration::from_secs(6));
+    d.expect_state("wan1", "up", Duration::from_secs(6));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
 }
 
@@ -209,7 +199,7 @@ fn random_loss_on_the_primary_does_not_fail_over() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     lab.loss(1, 20);
     // 15 s at 5 rounds/s with 3 targets: a failover here is a bug, not bad luck
     // (a round fails only when all three targets are lost: 0.8 %, three in a row: 5e-7).
@@ -276,13 +266,13 @@ fn admin_down_and_up() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     lab.gw(&["ip", "link", "set", "wan1", "down"]);
     expect_dev(&lab, &d, "wan2", Duration::from_secs(2));
-    expect_state(&d, "wan1", "linkdown", Duration::from_secs(1));
+    d.expect_state("wan1", "linkdown", Duration::from_secs(1));
     lab.gw(&["ip", "link", "set", "wan1", "up"]);
     // The kernel deleted wan1's routes silently; the daemon must put its own back.
-    expect_state(&d, "wan1", "up", Duration::from_secs(8));
+    d.expect_state("wan1", "up", Duration::from_secs(8));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
 }
 
@@ -291,7 +281,7 @@ fn interface_replug_with_a_new_ifindex() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     let ifindex_before = lab.gw(&["cat", "/sys/class/net/wan1/ifindex"]);
     lab.script(&["replug", &lab.prefix, "1"]);
     let ifindex_after = lab.gw(&["cat", "/sys/class/net/wan1/ifindex"]);
@@ -304,7 +294,7 @@ fn interface_replug_with_a_new_ifindex() {
         d.cli(&["history"]).1.contains("-> linkdown")
     });
     assert!(passed_linkdown, "{history}");
-    expect_state(&d, "wan1", "up", Duration::from_secs(8));
+    d.expect_state("wan1", "up", Duration::from_secs(8));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(2));
     assert!(
         lab.default_routes().contains("dev wan1 proto 87"),
@@ -319,19 +309,19 @@ fn all_down_keeps_priority_order_and_first_to_recover_wins() {
         return;
     };
     for w in ["wan1", "wan2", "wan3"] {
-        expect_state(&d, w, "up", Duration::from_secs(5));
+        d.expect_state(w, "up", Duration::from_secs(5));
     }
     for i in 1..=3 {
         lab.blackhole(i, true);
     }
     for w in ["wan1", "wan2", "wan3"] {
-        expect_state(&d, w, "down", Duration::from_secs(4));
+        d.expect_state(w, "down", Duration::from_secs(4));
     }
     // Fail open: nothing deleted, the priority order still holds.
     assert_eq!(our_routes(&lab).len(), 3, "{}", lab.default_routes());
     expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
     lab.blackhole(3, false);
-    expect_state(&d, "wan3", "up", Duration::from_secs(8));
+    d.expect_state("wan3", "up", Duration::from_secs(8));
     expect_dev(&lab, &d, "wan3", Duration::from_secs(1));
 }
 
@@ -341,7 +331,7 @@ fn prefer_order_and_auto() {
         return;
     };
     for w in ["wan1", "wan2", "wan3"] {
-        expect_state(&d, w, "up", Duration::from_secs(5));
+        d.expect_state(w, "up", Duration::from_secs(5));
     }
     let (ok, _, err) = d.cli(&["prefer", "wan3"]);
     assert!(ok, "{err}");
@@ -389,7 +379,7 @@ fn kill9_and_restart_converges_and_still_restores() {
     d.kill9();
     let cfg = std::fs::read_to_string(&d.config).unwrap();
     let mut d2 = Daemon::start(&lab, &dir.0, &cfg);
-    expect_state(&d2, "wan1", "up", Duration::from_secs(5));
+    d2.expect_state("wan1", "up", Duration::from_secs(5));
     let mut routes = our_routes(&lab);
     routes.sort();
     assert_eq!(routes.len(), 2, "{}", lab.default_routes());
@@ -420,7 +410,7 @@ fn hooks_run_with_the_transition_environment() {
     std::fs::write(&hook, script).unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let d = Daemon::start(&lab, &dir.0, &lab_config(2, &dir.0, "", ""));
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     lab.carrier(1, false);
     // The carrier notification may trail the probes (the kernel's linkwatch sends at most
     // one non-urgent link event a second), so the path to `linkdown` may pass `down`.
@@ -446,13 +436,13 @@ fn reload_good_and_bad() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     // A bad file is refused with the reason; the old config stays in force.
     let good = std::fs::read_to_string(&d.config).unwrap();
     std::fs::write(&d.config, format!("{good}\nbogus_key = 1\n")).unwrap();
     let (ok, _, err) = d.cli(&["reload"]);
     assert!(!ok && err.contains("bogus_key"), "{err}");
-    expect_state(&d, "wan1", "up", Duration::from_millis(100));
+    d.expect_state("wan1", "up", Duration::from_millis(100));
     // A good one that swaps the priorities takes effect at once; WAN state is kept.
     let swapped = good
         .replace("priority = 1", "priority = 9")
@@ -478,7 +468,7 @@ fn dual_stack_setup(tag: &str) -> Option<(Lab, TempDir, Daemon)> {
         .replace("priority = 1\n", "priority = 1\nfamily = \"both\"\n")
         .replace("priority = 2\n", "priority = 2\nfamily = \"both\"\n");
     let d = Daemon::start(&lab, &dir.0, &cfg);
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     Some((lab, dir, d))
 }
 
@@ -562,10 +552,10 @@ fn latency_over_the_threshold_degrades_and_recovers() {
     ) else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     // The ISP answers from userspace 100 ms late (no netem on these kernels).
     lab.script(&["delay", &lab.prefix, "1", "100ms"]);
-    expect_state(&d, "wan1", "degraded", Duration::from_secs(8));
+    d.expect_state("wan1", "degraded", Duration::from_secs(8));
     expect_dev(&lab, &d, "wan2", Duration::from_secs(1));
     let (_, json, _) = d.cli(&["status", "--json"]);
     let latency: u64 = json_field_of(&json, "wan1", "latency_us")
@@ -573,7 +563,7 @@ fn latency_over_the_threshold_degrades_and_recovers() {
         .unwrap_or(0);
     assert!(latency > 60_000, "latency {latency} µs in {json}");
     lab.script(&["delay", &lab.prefix, "1", "off"]);
-    expect_state(&d, "wan1", "up", Duration::from_secs(15));
+    d.expect_state("wan1", "up", Duration::from_secs(15));
     expect_dev(&lab, &d, "wan1", Duration::from_secs(1));
 }
 
@@ -584,7 +574,7 @@ fn hostile_clients_never_stall_the_daemon() {
     let Some((lab, _dir, d)) = setup(2, &[], "", "") else {
         return;
     };
-    expect_state(&d, "wan1", "up", Duration::from_secs(5));
+    d.expect_state("wan1", "up", Duration::from_secs(5));
     // a silent client, a client announcing a huge frame, and one sending garbage
     let silent = UnixStream::connect(&d.socket).expect("connect");
     let mut huge = UnixStream::connect(&d.socket).expect("connect");

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod dhcp;
+pub mod routing;
 pub mod servers;
 pub mod status_row;
 
@@ -347,6 +348,17 @@ impl Daemon {
     pub fn state_of(&self, name: &str) -> Option<String> {
         let (_, json, _) = self.cli(&["status", "--json"]);
         json_field_of(&json, name, "state")
+    }
+
+    /// Panics (with the log) unless WAN `wan` reaches `state` within `within`.
+    pub fn expect_state(&self, wan: &str, state: &str, within: std::time::Duration) {
+        let ok = wait_for(within, || self.state_of(wan).as_deref() == Some(state));
+        assert!(
+            ok,
+            "{wan} is {:?}, expected {state}\n{}",
+            self.state_of(wan),
+            self.log_text()
+        );
     }
 
     /// SIGTERM and wait for the exit status (SIGKILL after 10 s).
