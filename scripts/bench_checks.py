@@ -181,7 +181,7 @@ def measure_rss(b, seconds):
             c0, t0 = b.proc_cpu_seconds(d.pid()), time.time()
             time.sleep(seconds)
             c1, t1 = b.proc_cpu_seconds(d.pid()), time.time()
-            return dict(hwm_kib=b.proc_hwm_kib(d.pid()), cpu_pct=100 * (c1 - c0) / (t1 - t0),
+            return dict(hwm_kib=b.proc_status_kib(d.pid()), cpu_pct=100 * (c1 - c0) / (t1 - t0),
                         all_up=all_up(d, 4))
         finally:
             d.stop()
