@@ -14,7 +14,6 @@
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -22,23 +21,58 @@ use nix::sys::socket::{recv, send, MsgFlags, SockProtocol};
 
 use super::part::{Ctx, Interests, Part, Readiness};
 use super::state::SavedSysctl;
-use crate::config::{Mode, Policy, Routing as Config};
+use crate::config::{Policy, Routing as Config};
 use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
-use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
+use crate::engine::routing::{Change, Object, RuleSpec};
 use crate::engine::{Family, Input, Instant, OpId};
 use crate::sys::netlink::conntrack::{
-    in_seq_range, open_netlink, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry,
-    Flush as Select,
+    in_seq_range, open_netlink, parse_ct_messages, Conntrack, CtBody, Entry, Flush as Select,
 };
 use crate::sys::netlink::message::rule::FR_ACT_TO_TBL;
 use crate::sys::netlink::message::{
-    emit_dump, emit_multipath, emit_route, emit_rule, emit_rule_dump, emit_unreachable,
-    parse_messages, Body, DumpKind, IfName, MultipathOp, MultipathRoute, Nexthop, RouteMsg,
-    RouteOp, Rule, RuleOp, UnreachableRoute,
+    emit_dump, emit_route, emit_rule, emit_rule_dump, parse_messages, Body, DumpKind, IfName,
+    RouteMsg, RouteOp, Rule, RuleOp,
 };
 use crate::sys::netlink::route_error;
 use crate::sys::poll::Poller;
-use crate::sys::sysctl::{Key, Saved, Sysctls};
+
+#[cfg(feature = "balance")]
+mod balance;
+
+/// Without the `balance` feature: no kill switch, no multipath, no pinned flows, and the
+/// sysctl originals of a previous run with it kept as they are.
+#[cfg(not(feature = "balance"))]
+mod balance {
+    use super::super::state::SavedSysctl;
+    use crate::config::{Policy, Routing as Config};
+    use crate::engine::routing::Object;
+    use crate::engine::Family;
+    use crate::sys::netlink::conntrack::Entry;
+    use crate::sys::netlink::message::RouteMsg;
+
+    pub(super) struct HashSettings(Vec<SavedSysctl>);
+
+    impl HashSettings {
+        pub(super) fn new(saved: &[SavedSysctl]) -> HashSettings {
+            HashSettings(saved.to_vec())
+        }
+        pub(super) fn apply(&mut self, _: &Config) {}
+        pub(super) fn saved(&self) -> Vec<SavedSysctl> {
+            self.0.clone()
+        }
+        pub(super) fn restore(&mut self) {}
+    }
+
+    pub(super) fn pinned(_: &Config, _: &[u8]) -> Vec<Policy> {
+        Vec::new()
+    }
+    pub(super) fn pinned_flow(_: &[Policy], _: &Entry) -> bool {
+        false
+    }
+    pub(super) fn from_route(_: &RouteMsg, _: Family) -> Option<Object> {
+        None
+    }
+}
 
 const RECV_BUF_LEN: usize = 64 * 1024;
 /// Datagrams read per turn from either socket.
@@ -155,7 +189,7 @@ pub struct Routing {
     /// The kernel said something about the flush by then, or it ends.
     flush_until: Option<Instant>,
     config: Config,
-    sysctls: Sysctls,
+    sysctls: balance::HashSettings,
 }
 
 impl Routing {
@@ -175,16 +209,6 @@ impl Routing {
         let ct = Conntrack::open()
             .map_err(|e| log::warn!("conntrack: cannot open ctnetlink ({e}); no flushes"))
             .ok();
-        let entries = saved
-            .iter()
-            .filter_map(|s| {
-                let key = Key::ALL.into_iter().find(|k| k.name() == s.name);
-                if key.is_none() {
-                    log::warn!("state file: unknown setting {} ignored", s.name);
-                }
-                Some((key?, s.value))
-            })
-            .collect();
         let mut part = Routing {
             nl,
             ct,
@@ -192,7 +216,7 @@ impl Routing {
             report: Report::default(),
             flush_until: None,
             config,
-            sysctls: Sysctls::at(Path::new("/proc/sys"), Saved::from_entries(entries)),
+            sysctls: balance::HashSettings::new(saved),
         };
         part.apply_sysctls();
         Ok((part, objects))
@@ -206,32 +230,17 @@ impl Routing {
 
     /// Balance mode's hash settings, or the originals back in failover mode.
     fn apply_sysctls(&mut self) {
-        let r = if self.config.mode == Mode::Balance {
-            self.sysctls.apply(self.config.sticky)
-        } else {
-            self.sysctls.restore()
-        };
-        if let Err(e) = r {
-            log::warn!("sysctl: {e}");
-        }
+        self.sysctls.apply(&self.config);
     }
 
     /// The originals to keep in the state file.
     pub fn saved_sysctls(&self) -> Vec<SavedSysctl> {
-        let entries = self.sysctls.saved().entries().iter();
-        entries
-            .map(|&(key, value)| SavedSysctl {
-                name: key.name(),
-                value,
-            })
-            .collect()
+        self.sysctls.saved()
     }
 
     /// On exit: the settings as they were before the first start.
     pub fn restore_sysctls(&mut self) {
-        if let Err(e) = self.sysctls.restore() {
-            log::warn!("sysctl: {e}");
-        }
+        self.sysctls.restore();
     }
 
     /// Sends one change; a send that failed at once is its answer.
@@ -256,10 +265,7 @@ impl Routing {
         let Some(ct) = self.ct.as_mut() else {
             return Some(done(Report::default()));
         };
-        let keep = keep
-            .iter()
-            .filter_map(|&k| self.config.policies.get(usize::from(k)).cloned())
-            .collect();
+        let keep = balance::pinned(&self.config, keep);
         match ct.start_dump(None) {
             Ok(seq) => {
                 self.flush = Flush::Dumping {
@@ -346,8 +352,7 @@ impl Routing {
                     }
                     match msg.body {
                         CtBody::Entry(Some(e))
-                            if select.selects(&e)
-                                && !keep.iter().any(|p| policy_covers(p, &e.orig)) =>
+                            if select.selects(&e) && !balance::pinned_flow(keep, &e) =>
                         {
                             selected.push(e);
                         }
@@ -500,39 +505,8 @@ fn emit_change(buf: &mut Vec<u8>, change: &Change, seq: u32) {
             let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
             emit_route(buf, op, route, seq);
         }
-        Object::Unreachable { family, table } => {
-            let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
-            let route = UnreachableRoute {
-                family: *family,
-                table: *table,
-                metric: KILL_METRIC,
-                protocol: RTPROT_WANFAILOVER,
-            };
-            emit_unreachable(buf, op, &route, seq);
-        }
-        Object::Multipath { family, hops } => {
-            let op = match add {
-                None => MultipathOp::Del,
-                Some(false) => MultipathOp::Add,
-                Some(true) => MultipathOp::Replace,
-            };
-            let nexthops: Vec<Nexthop> = hops
-                .iter()
-                .map(|h| Nexthop {
-                    ifindex: h.ifindex,
-                    gateway: h.gateway,
-                    weight: h.weight,
-                })
-                .collect();
-            let route = MultipathRoute {
-                family: *family,
-                table: RT_TABLE_MAIN,
-                metric: MULTIPATH_METRIC[family.index()],
-                protocol: RTPROT_WANFAILOVER,
-                nexthops: &nexthops,
-            };
-            emit_multipath(buf, op, &route, seq);
-        }
+        #[cfg(feature = "balance")]
+        other => balance::emit(buf, other, add, seq),
     }
 }
 
@@ -574,22 +548,11 @@ fn from_route(r: RouteMsg) -> Option<Object> {
         libc::AF_INET6 => Family::V6,
         _ => return None,
     };
-    if r.table == RT_TABLE_MAIN {
-        let hops = r.nexthops.iter().map(|n| Hop {
-            ifindex: n.ifindex,
-            gateway: n.gateway,
-            weight: n.weight,
-        });
-        return r.multipath.then(|| Object::Multipath {
-            family,
-            hops: hops.collect(),
-        });
+    if let Some(obj) = balance::from_route(&r, family) {
+        return Some(obj);
     }
-    if r.kind == libc::RTN_UNREACHABLE && r.metric == KILL_METRIC {
-        return Some(Object::Unreachable {
-            family,
-            table: r.table,
-        });
+    if r.table == RT_TABLE_MAIN {
+        return None;
     }
     r.default_route().map(Object::Table)
 }

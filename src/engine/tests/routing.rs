@@ -5,9 +5,17 @@
 
 use super::*;
 use crate::config::{Mode, Policy, PortRange, Protocol, Routing, Sticky, WanRouting};
-use crate::engine::routing::{
-    rule, Change, Hop, Object, KILL_METRIC, POLICY_PRIORITY, REPLY_PRIORITY,
-};
+use crate::engine::routing::{rule, Change, Object, REPLY_PRIORITY};
+
+#[cfg(feature = "balance")]
+mod balance;
+#[cfg(feature = "balance")]
+use balance::same_key;
+/// Without multipath routes nothing is replaced.
+#[cfg(not(feature = "balance"))]
+fn same_key(_: &Object, _: &Object) -> bool {
+    false
+}
 
 /// wan a's address (on ifindex 1) and wan b's.
 fn addr(wan: WanId) -> IpAddr {
@@ -68,8 +76,9 @@ impl Kernel {
                 Ok(())
             }
             Change::Replace(o) => {
+                // only the multipath default is replaced: the one of its family goes
                 self.objects
-                    .retain(|k| !matches!(k, Object::Multipath { .. }) || !same_family(k, o));
+                    .retain(|k| !k.is_multipath() || !same_key(k, o));
                 self.objects.push(o.clone());
                 Ok(())
             }
@@ -97,19 +106,6 @@ impl Kernel {
     fn has(&self, f: impl Fn(&Object) -> bool) -> bool {
         self.objects.iter().any(f)
     }
-
-    fn multipath(&self) -> Option<Vec<(u32, u16)>> {
-        self.objects.iter().find_map(|o| match o {
-            Object::Multipath { hops, .. } => {
-                Some(hops.iter().map(|h| (h.ifindex, h.weight)).collect())
-            }
-            _ => None,
-        })
-    }
-}
-
-fn same_family(a: &Object, b: &Object) -> bool {
-    matches!((a, b), (Object::Multipath { family: x, .. }, Object::Multipath { family: y, .. }) if x == y)
 }
 
 /// Two WANs up (see `H::two_up`) with the routing half and an address each.
@@ -260,7 +256,7 @@ fn failover_gets_a_table_and_reply_rules_per_wan_and_no_multipath() {
         .and_then(|r| r.src)
         .map(|c| (c.addr(), c.prefix_len()));
     assert_eq!(src, Some((addr(0), 32)), "from the WAN's address alone");
-    assert_eq!(r.k.multipath(), None);
+    assert!(!r.k.has(Object::is_multipath));
     assert!(r.flushes.is_empty(), "the first choice moves no flow");
     let s = r.h.e.routing_status();
     assert_eq!((s.mode.as_str(), s.sticky), ("failover", None));
@@ -299,64 +295,17 @@ fn a_new_address_gets_its_rule_and_a_lost_one_loses_it() {
 }
 
 #[test]
-fn a_policy_with_fallback_follows_its_wan() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, true)]));
-    let policy_rule = |k: &Kernel| k.rules().contains(&(POLICY_PRIORITY, 102));
-    assert!(policy_rule(&r.k), "{:?}", r.k.rules());
-    let rule = r.k.objects.iter().find_map(|o| match o {
-        Object::Rule(rule) if rule.priority == POLICY_PRIORITY => Some(rule.clone()),
-        _ => None,
-    });
-    let rule = rule.expect("policy rule");
-    assert_eq!(
-        (rule.ip_proto, rule.dport, rule.src),
-        (Some(17), Some(PortRange::single(1194)), None)
-    );
-    assert!(!r.k.has(|o| matches!(o, Object::Unreachable { .. })));
-    let uses = |r: &R| r.h.e.routing_status().policies[0].clone();
-    assert_eq!(
-        (uses(&r).uses.as_deref(), uses(&r).blocked),
-        (Some("b"), false)
-    );
-    // b loses carrier: the rule goes, its traffic takes the main table
-    r.carrier(1_000, 1, false);
-    assert!(!policy_rule(&r.k), "{:?}", r.k.rules());
-    assert_eq!((uses(&r).uses, uses(&r).blocked), (None, false));
-    // and comes back with b
-    r.carrier(2_000, 1, true);
-    assert!(policy_rule(&r.k));
-}
-
-#[test]
-fn a_policy_without_fallback_is_blocked_never_leaked() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, false)]));
-    let kill = Object::Unreachable {
-        family: Family::V4,
-        table: 102,
-    };
-    assert!(r.k.has(|o| *o == kill), "kill switch always in b's table");
-    r.carrier(1_000, 1, false);
-    assert!(
-        r.k.rules().contains(&(POLICY_PRIORITY, 102)),
-        "the rule stays"
-    );
-    assert!(r.k.has(|o| *o == kill));
-    let p = r.h.e.routing_status().policies[0].clone();
-    assert_eq!((p.uses.as_deref(), p.blocked), (Some("b"), true));
-    assert!(matches!(kill, Object::Unreachable { .. }));
-    assert_eq!(KILL_METRIC, u32::MAX);
-}
-
-#[test]
 fn failover_flushes_the_old_wans_flows_and_failback_flushes_the_backups() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(0, false)]));
+    // with `balance`, a's policy without fallback pins its own flows
+    let (policies, pinned) = if cfg!(feature = "balance") {
+        (vec![vpn(0, false)], vec![0])
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut r = R::new(routing_cfg(Mode::Failover, policies));
     r.carrier(1_000, 0, false);
     assert_eq!(r.h.active().as_deref(), Some("b"));
-    assert_eq!(
-        r.flushes,
-        [(vec![addr(0)], vec![0])],
-        "a's flows move; the blocked policy pins its own"
-    );
+    assert_eq!(r.flushes, [(vec![addr(0)], pinned)], "a's flows move");
     r.carrier(2_000, 0, true);
     assert_eq!(r.h.active().as_deref(), Some("a"));
     assert_eq!(r.flushes.len(), 2);
@@ -391,80 +340,14 @@ fn no_flush_when_flush_conntrack_is_off() {
 }
 
 #[test]
-fn balance_spreads_by_weight_and_drops_a_dead_wan() {
-    let mut r = R::new(routing_cfg(Mode::Balance, Vec::new()));
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    assert_eq!(
-        r.h.metrics(),
-        [2, 3],
-        "every WAN's route behind the multipath"
-    );
-    let s = r.h.e.routing_status();
-    assert_eq!(s.mode, "balance");
-    assert_eq!(s.sticky.as_deref(), Some("flow"));
-    let weights: Vec<_> = s
-        .multipath
-        .iter()
-        .map(|h| (h.wan.as_str(), h.weight))
-        .collect();
-    assert_eq!(weights, [("a", 3), ("b", 1)]);
-    assert!(r.flushes.is_empty());
-    // b dies: one WAN left, the multipath goes (its failover route suffices); b's flows move
-    r.carrier(1_000, 1, false);
-    assert_eq!(r.k.multipath(), None);
-    assert!(r.h.e.routing_status().multipath.is_empty());
-    assert_eq!(r.flushes, [(vec![addr(1)], vec![])]);
-    // b back: the multipath again, added whole; nothing left a WAN: no flush
-    r.carrier(2_000, 1, true);
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    assert_eq!(r.flushes.len(), 1);
-}
-
-#[test]
-fn balance_replaces_the_multipath_whole_when_the_set_changes() {
-    let mut cfg = routing_cfg(Mode::Balance, Vec::new());
-    cfg.wans.push(WanRouting {
-        table: 103,
-        weight: 2,
-    });
-    let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2), wan_cfg("c", 3)];
-    let mut r = R::with(wans, cfg, Vec::new());
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1), (3, 2)]));
-    r.k.log.clear();
-    r.carrier(1_000, 2, false);
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    let multipath_changes: Vec<_> =
-        r.k.log
-            .iter()
-            .filter(|c| matches!(c.object(), Object::Multipath { .. }))
-            .collect();
-    assert!(
-        matches!(multipath_changes[..], [Change::Replace(_)]),
-        "one replace, never a gap: {multipath_changes:?}"
-    );
-}
-
-#[test]
 fn leftovers_of_a_killed_run_are_kept_if_wanted_and_deleted_if_not() {
     let mut stale_rule = rule(Family::V4, REPLY_PRIORITY + 7, 107);
     stale_rule.src = crate::config::Cidr::new(ip(77), 32);
     let stale = Object::Rule(stale_rule);
-    let stale_multipath = Object::Multipath {
-        family: Family::V4,
-        hops: vec![Hop {
-            ifindex: 9,
-            gateway: Some(ip(9)),
-            weight: 1,
-        }],
-    };
-    let leftovers = vec![stale.clone(), table_route(0), stale_multipath.clone()];
+    let leftovers = vec![stale.clone(), table_route(0)];
     let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2)];
     let r = R::with(wans, routing_cfg(Mode::Failover, Vec::new()), leftovers);
     assert!(!r.k.has(|o| *o == stale), "stale rule deleted");
-    assert!(
-        !r.k.has(|o| *o == stale_multipath),
-        "stale multipath deleted"
-    );
     assert!(r.k.has(|o| *o == table_route(0)), "wanted one kept");
     let table_adds =
         r.k.log
@@ -576,7 +459,9 @@ fn one_operation_per_key_and_a_changed_gateway_is_deleted_first() {
 #[test]
 fn shutdown_removes_everything_and_waits_for_the_answers() {
     let mut r = R::new(routing_cfg(Mode::Balance, vec![vpn(1, false)]));
-    assert!(r.k.objects.len() >= 6, "{:?}", r.k.objects);
+    // tables and reply rules; with `balance` the multipath, policy rule and kill switch too
+    let least = if cfg!(feature = "balance") { 7 } else { 4 };
+    assert!(r.k.objects.len() >= least, "{:?}", r.k.objects);
     let acts = r.h.feed(1_000, Input::Shutdown);
     assert!(!r.h.e.is_stopped(), "answers outstanding");
     r.answer(1_000, acts);
