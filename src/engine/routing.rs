@@ -222,10 +222,28 @@ impl State {
         self.config.mode
     }
 
-    /// A reload renumbers the WANs: their addresses come again.
-    pub(super) fn forget_addresses(&mut self) {
-        self.addrs.clear();
-        self.carriers = None;
+    /// A reload renumbered the WANs: `new_id` gives a WAN's id after it, by its id
+    /// before (none for a removed WAN). The addresses and the carrying set follow their
+    /// WANs, so a switch the reload causes flushes like any other; the shell sends the
+    /// addresses again.
+    pub(super) fn renumber(&mut self, new_id: impl Fn(WanId) -> Option<WanId>) {
+        let mut addrs: Vec<[Vec<IpAddr>; 2]> = Vec::new();
+        for (old, a) in core::mem::take(&mut self.addrs).into_iter().enumerate() {
+            let Some(new) = u8::try_from(old).ok().and_then(&new_id) else {
+                continue;
+            };
+            let i = usize::from(new);
+            if addrs.len() <= i {
+                addrs.resize_with(i + 1, Default::default);
+            }
+            addrs[i] = a;
+        }
+        self.addrs = addrs;
+        if let Some(carriers) = &mut self.carriers {
+            for set in carriers {
+                *set = set.iter().filter_map(|&w| new_id(w)).collect();
+            }
+        }
     }
 
     pub(super) fn set_addresses(&mut self, wan: WanId, family: Family, addrs: Vec<IpAddr>) {

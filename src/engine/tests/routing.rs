@@ -525,3 +525,39 @@ fn a_lasting_refusal_is_asked_less_and_less_often() {
     let gaps: Vec<u64> = asked_at.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(gaps, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 32_000]);
 }
+
+#[test]
+fn a_switch_caused_by_a_reload_flushes_like_any_other() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    assert_eq!(r.h.active().as_deref(), Some("a"));
+    // the reload makes b the better WAN and lists it first: every id changes
+    let mut a = wan_cfg("a", 3);
+    a.interface = "if1".into();
+    let mut cfg = routing_cfg(Mode::Failover, Vec::new());
+    cfg.wans.reverse(); // the tables follow their WANs
+    r.h.e.handle(
+        Instant::from_millis(1_000),
+        Input::Reload(config(vec![wan_cfg("b", 2), a])),
+    );
+    r.h.e
+        .handle(Instant::from_millis(1_000), Input::Routing(cfg));
+    r.settle(1_000);
+    assert_eq!(r.h.active().as_deref(), Some("b"));
+    assert_eq!(
+        r.flushes,
+        [(vec![addr(0)], vec![])],
+        "a's flows move to b, as in a switch of any other cause"
+    );
+    // the shell sends the addresses again under the new ids: nothing more moves
+    for (wan, addr) in [(0, addr(1)), (1, addr(0))] {
+        let family = Family::V4;
+        let addrs = vec![addr];
+        r.feed(1_100, Input::WanAddresses { wan, family, addrs });
+    }
+    r.settle(1_200);
+    assert_eq!(r.flushes.len(), 1);
+    assert_eq!(
+        r.k.rules(),
+        [(REPLY_PRIORITY, 102), (REPLY_PRIORITY + 1, 101)]
+    );
+}
