@@ -84,6 +84,8 @@ impl Engine {
             #[cfg(feature = "routing")]
             Input::RoutingState(objects) => self.routing.set_kernel(objects),
             #[cfg(feature = "routing")]
+            Input::RoutingGone(object) => self.routing.on_gone(&object),
+            #[cfg(feature = "routing")]
             Input::RoutingDone { op, result } => {
                 let stopping = self.stopping;
                 self.routing.on_done(now, op, result, stopping);

@@ -263,6 +263,20 @@ impl State {
         self.have.truncate(MAX_OBJECTS);
     }
 
+    /// The kernel deleted `obj`. Ours and no operation of its key on the way: someone
+    /// else deleted it (an `ip rule del`, a firewall reload) and the next pass adds it again,
+    /// with the usual backoff if the kernel refuses. Else it is the echo of our own delete
+    /// (or of a replace), which the answer settles.
+    pub(super) fn on_gone(&mut self, obj: &Object) {
+        let key = obj.key();
+        let ours_on_the_way = self.ops.iter().any(|o| o.change.object().key() == key);
+        if ours_on_the_way || !self.have.contains(obj) {
+            return;
+        }
+        log::warn!("routing: {obj:?} was deleted by someone else; adding it again");
+        self.have.retain(|h| h != obj);
+    }
+
     pub(super) fn in_flight(&self) -> bool {
         !self.ops.is_empty()
     }

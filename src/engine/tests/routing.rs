@@ -561,3 +561,97 @@ fn a_switch_caused_by_a_reload_flushes_like_any_other() {
         [(REPLY_PRIORITY, 102), (REPLY_PRIORITY + 1, 101)]
     );
 }
+
+fn reply_rule(wan: WanId) -> Object {
+    let mut rule = rule(
+        Family::V4,
+        REPLY_PRIORITY + u32::from(wan),
+        101 + u32::from(wan),
+    );
+    rule.src = crate::config::Cidr::new(addr(wan), 32);
+    Object::Rule(rule)
+}
+
+fn adds(acts: &[Action]) -> Vec<Object> {
+    (acts.iter())
+        .filter_map(|a| match a {
+            Action::Routing {
+                change: Change::Add(o),
+                ..
+            } => Some(o.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rule_or_route_someone_else_deleted_comes_back_at_once() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    for gone in [reply_rule(1), table_route(0)] {
+        // `ip rule del` / `ip route flush table N`: the kernel forgets it and tells
+        r.k.objects.retain(|o| *o != gone);
+        let acts = r.feed(1_000, Input::RoutingGone(gone.clone()));
+        assert_eq!(adds(&acts), [gone.clone()], "added again in the same pass");
+        assert!(r.k.has(|o| *o == gone));
+    }
+    // an object that is not ours, or not in the kernel by our count, is no drift
+    let mut foreign = rule(Family::V4, 5, 77);
+    foreign.src = crate::config::Cidr::new(ip(70), 32);
+    let acts = r.feed(1_100, Input::RoutingGone(Object::Rule(foreign)));
+    assert!(adds(&acts).is_empty(), "{acts:?}");
+}
+
+#[test]
+fn the_echo_of_our_own_delete_is_not_drift() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    // b's address goes: its reply rule is deleted by us
+    let none = Input::WanAddresses {
+        wan: 1,
+        family: Family::V4,
+        addrs: Vec::new(),
+    };
+    let acts = r.h.feed(1_000, none);
+    let (op, del) = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Routing { op, change } => Some((*op, change.clone())),
+            _ => None,
+        })
+        .expect("the delete");
+    assert_eq!(del, Change::Del(reply_rule(1)));
+    // the notification overtakes the answer, then comes (again) after it: nothing is added
+    let acts = r.h.feed(1_000, Input::RoutingGone(reply_rule(1)));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    let result = r.k.answer(&del);
+    let acts = r.feed(1_000, Input::RoutingDone { op, result });
+    assert!(adds(&acts).is_empty());
+    let acts = r.feed(1_010, Input::RoutingGone(reply_rule(1)));
+    assert!(adds(&acts).is_empty(), "{acts:?}");
+    assert_eq!(r.k.rules(), [(REPLY_PRIORITY, 101)]);
+}
+
+#[test]
+fn a_kernel_refusing_the_re_add_is_asked_with_the_backoff() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    r.k.objects.retain(|o| *o != reply_rule(0));
+    let mut acts = r.h.feed(1_000, Input::RoutingGone(reply_rule(0)));
+    let mut asked_at = Vec::new();
+    while r.h.now < Instant::from_millis(30_000) {
+        for a in &acts {
+            if let Action::Routing { op, change } = a {
+                assert_eq!(*change, Change::Add(reply_rule(0)));
+                asked_at.push(r.h.now.micros / 1000);
+                let refused = Input::RoutingDone {
+                    op: *op,
+                    result: Err(RouteError::Other(libc::EPERM)),
+                };
+                r.h.e.handle(r.h.now, refused);
+                // a firewall that deletes again and again changes nothing: not in the kernel
+                r.h.e.handle(r.h.now, Input::RoutingGone(reply_rule(0)));
+            }
+        }
+        let next = r.h.e.poll_at().map_or(30_000, |t| t.micros / 1000);
+        acts = r.h.run(next.max(r.h.now.micros / 1000 + 1));
+    }
+    assert_eq!(asked_at, [1_000, 2_000, 4_000, 8_000, 16_000]);
+}
