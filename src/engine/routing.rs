@@ -1,12 +1,13 @@
 //! The routing half of DESIGN.md §10, decided once per pass like the routes of the main
 //! table: per-WAN tables with their `from ADDRESS` reply rules, `[[policy]]` rules with
-//! their kill switch, balance mode's multipath default, and the conntrack flush when the
-//! WANs carrying the default traffic change.
+//! their kill switch, balance mode's multipath default (those two in `balance.rs`, feature
+//! `balance`), and the conntrack flush when the WANs carrying the default traffic change.
 //!
 //! Each pass computes the objects the kernel should hold ([`Object`]) from the WANs'
 //! usability (what the ranking uses: not down, routed), the active WAN or the usable set,
 //! the WANs' addresses and the config, and diffs them against what the kernel has (the
-//! start-up dump of protocol-87 objects, then every acknowledged operation):
+//! start-up dump of protocol-87 objects, then every acknowledged operation and every
+//! deletion of ours another process made, [`State::on_gone`]):
 //!
 //! - one operation in flight per object (per kernel key: a table's default, a family's
 //!   multipath route);
