@@ -7,7 +7,7 @@
 //! usability (what the ranking uses: not down, routed), the active WAN or the usable set,
 //! the WANs' addresses and the config, and diffs them against what the kernel has (the
 //! start-up dump of protocol-87 objects, then every acknowledged operation and every
-//! deletion of ours another process made, [`State::on_gone`]):
+//! deletion of ours another process made, `State::on_gone`):
 //!
 //! - one operation in flight per object (per kernel key: a table's default, a family's
 //!   multipath route);
