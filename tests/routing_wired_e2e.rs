@@ -244,3 +244,37 @@ fn ipv6_tables_rules_and_multipath_survive_a_restart() {
     assert!(status.success(), "{}", d.log_text());
     assert!(clean(), "left:\n{}", v6(&["route", "show", "table", "all"]));
 }
+
+/// Drift: a reply rule deleted with `ip rule del` and a table emptied with
+/// `ip route flush table`, as an admin script or a firewall reload does, come back at once
+/// through the rule and route notifications, and only once (no loop with our own deletes).
+#[test]
+fn a_deleted_rule_and_a_flushed_table_come_back_at_once() {
+    let Some(lab) = open_lab(2, &["--lan"]) else {
+        return;
+    };
+    let dir = TempDir::new("routing-drift");
+    let mut d = Daemon::start(&lab, &dir.0, &balance_config(&dir.0));
+    wait_all_there(&lab, &d);
+    let started = std::time::Instant::now();
+    lab.gw(&["ip", "rule", "del", "priority", "10001"]);
+    lab.gw(&["ip", "route", "flush", "table", "101"]);
+    // (too quick to catch them gone with `ip`: the log proves both deletes were seen)
+    let back = wait_for(Duration::from_secs(2), || seen(&lab).all_there());
+    let took = started.elapsed();
+    assert!(back, "not back:\n{}\n{}", seen(&lab), d.log_text());
+    eprintln!("drift repaired in {took:?}");
+    let drift = |d: &Daemon| d.log_text().matches("deleted by someone else").count();
+    // `ip route flush` deletes again in rounds while the table is not empty: the re-add may
+    // be deleted once more before it gives up
+    let repaired = drift(&d);
+    assert!((2..=12).contains(&repaired), "{}", d.log_text());
+    // settled: no more operations, no more drift (our own re-adds are not deletions)
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(seen(&lab).all_there(), "{}", seen(&lab));
+    assert_eq!(drift(&d), repaired, "{}", d.log_text());
+    // a stop's own deletes are not drift either: everything goes
+    let status = d.stop().expect("exit status");
+    assert!(status.success(), "{}", d.log_text());
+    assert!(seen(&lab).clean(), "left:\n{}", seen(&lab));
+}

@@ -14,7 +14,6 @@
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -22,29 +21,72 @@ use nix::sys::socket::{recv, send, MsgFlags, SockProtocol};
 
 use super::part::{Ctx, Interests, Part, Readiness};
 use super::state::SavedSysctl;
-use crate::config::{Mode, Policy, Routing as Config};
+use crate::config::{Policy, Routing as Config};
 use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
-use crate::engine::routing::{Change, Hop, Object, RuleSpec, KILL_METRIC, MULTIPATH_METRIC};
+use crate::engine::routing::{Change, Object, RuleSpec};
 use crate::engine::{Family, Input, Instant, OpId};
 use crate::sys::netlink::conntrack::{
-    in_seq_range, open_netlink, parse_ct_messages, policy_covers, Conntrack, CtBody, Entry,
+    in_seq_range, open_netlink, open_netlink_groups, parse_ct_messages, Conntrack, CtBody, Entry,
     Flush as Select,
 };
 use crate::sys::netlink::message::rule::FR_ACT_TO_TBL;
 use crate::sys::netlink::message::{
-    emit_dump, emit_multipath, emit_route, emit_rule, emit_rule_dump, emit_unreachable,
-    parse_messages, Body, DumpKind, IfName, MultipathOp, MultipathRoute, Nexthop, RouteMsg,
-    RouteOp, Rule, RuleOp, UnreachableRoute,
+    emit_dump, emit_route, emit_rule, emit_rule_dump, parse_messages, Body, DumpKind, IfName,
+    RouteMsg, RouteOp, Rule, RuleOp,
 };
 use crate::sys::netlink::route_error;
 use crate::sys::poll::Poller;
-use crate::sys::sysctl::{Key, Saved, Sysctls};
+
+#[cfg(feature = "balance")]
+mod balance;
+
+/// Without the `balance` feature: no kill switch, no multipath, no pinned flows, and the
+/// sysctl originals of a previous run with it kept as they are.
+#[cfg(not(feature = "balance"))]
+mod balance {
+    use super::super::state::SavedSysctl;
+    use crate::config::{Policy, Routing as Config};
+    use crate::engine::routing::Object;
+    use crate::engine::Family;
+    use crate::sys::netlink::conntrack::Entry;
+    use crate::sys::netlink::message::RouteMsg;
+
+    pub(super) struct HashSettings(Vec<SavedSysctl>);
+
+    impl HashSettings {
+        pub(super) fn new(saved: &[SavedSysctl]) -> HashSettings {
+            HashSettings(saved.to_vec())
+        }
+        pub(super) fn apply(&mut self, _: &Config) {}
+        pub(super) fn saved(&self) -> Vec<SavedSysctl> {
+            self.0.clone()
+        }
+        pub(super) fn restore(&mut self) {}
+    }
+
+    pub(super) fn pinned(_: &Config, _: &[u8]) -> Vec<Policy> {
+        Vec::new()
+    }
+    pub(super) fn pinned_flow(_: &[Policy], _: &Entry) -> bool {
+        false
+    }
+    pub(super) fn from_route(_: &RouteMsg, _: Family) -> Option<Object> {
+        None
+    }
+}
 
 const RECV_BUF_LEN: usize = 64 * 1024;
 /// Datagrams read per turn from either socket.
 const BATCH: usize = 16;
 /// A flush whose kernel answers stop for this long ends with what it did.
 const FLUSH_SILENCE: Duration = Duration::from_secs(5);
+/// What the notification socket hears: every rule and route added or deleted.
+const GROUPS: [u32; 4] = [
+    libc::RTNLGRP_IPV4_RULE,
+    libc::RTNLGRP_IPV6_RULE,
+    libc::RTNLGRP_IPV4_ROUTE,
+    libc::RTNLGRP_IPV6_ROUTE,
+];
 
 /// A `NETLINK_ROUTE` socket for requests only.
 struct RouteSocket {
@@ -56,7 +98,16 @@ struct RouteSocket {
 
 impl RouteSocket {
     fn open() -> io::Result<RouteSocket> {
-        let (fd, pid) = open_netlink(SockProtocol::NetlinkRoute)?;
+        RouteSocket::with(open_netlink(SockProtocol::NetlinkRoute)?)
+    }
+
+    /// A socket that hears the rule and route notifications ([`GROUPS`]).
+    fn notifications() -> io::Result<RouteSocket> {
+        let mask = GROUPS.iter().fold(0, |m, g| m | 1 << (g - 1));
+        RouteSocket::with(open_netlink_groups(SockProtocol::NetlinkRoute, mask)?)
+    }
+
+    fn with((fd, pid): (OwnedFd, u32)) -> io::Result<RouteSocket> {
         Ok(RouteSocket {
             fd,
             pid,
@@ -149,13 +200,15 @@ struct Report {
 /// The routing part.
 pub struct Routing {
     nl: RouteSocket,
+    /// Rule and route deletions, so one of ours someone else deleted comes back at once.
+    events: Option<RouteSocket>,
     ct: Option<Conntrack>,
     flush: Flush,
     report: Report,
     /// The kernel said something about the flush by then, or it ends.
     flush_until: Option<Instant>,
     config: Config,
-    sysctls: Sysctls,
+    sysctls: balance::HashSettings,
 }
 
 impl Routing {
@@ -167,6 +220,10 @@ impl Routing {
         timeout: Duration,
     ) -> io::Result<(Routing, Vec<Object>)> {
         let mut nl = RouteSocket::open()?;
+        // subscribed before the dump: nothing deleted in between goes unheard
+        let events = RouteSocket::notifications()
+            .map_err(|e| log::warn!("routing: no rule and route notifications ({e})"))
+            .ok();
         // a kernel without policy routing still runs the failover half
         let objects = dump_ours(&mut nl, timeout).unwrap_or_else(|e| {
             log::warn!("routing: cannot read rules and routes ({e}); leftovers stay");
@@ -175,24 +232,15 @@ impl Routing {
         let ct = Conntrack::open()
             .map_err(|e| log::warn!("conntrack: cannot open ctnetlink ({e}); no flushes"))
             .ok();
-        let entries = saved
-            .iter()
-            .filter_map(|s| {
-                let key = Key::ALL.into_iter().find(|k| k.name() == s.name);
-                if key.is_none() {
-                    log::warn!("state file: unknown setting {} ignored", s.name);
-                }
-                Some((key?, s.value))
-            })
-            .collect();
         let mut part = Routing {
             nl,
+            events,
             ct,
             flush: Flush::Idle,
             report: Report::default(),
             flush_until: None,
             config,
-            sysctls: Sysctls::at(Path::new("/proc/sys"), Saved::from_entries(entries)),
+            sysctls: balance::HashSettings::new(saved),
         };
         part.apply_sysctls();
         Ok((part, objects))
@@ -206,32 +254,17 @@ impl Routing {
 
     /// Balance mode's hash settings, or the originals back in failover mode.
     fn apply_sysctls(&mut self) {
-        let r = if self.config.mode == Mode::Balance {
-            self.sysctls.apply(self.config.sticky)
-        } else {
-            self.sysctls.restore()
-        };
-        if let Err(e) = r {
-            log::warn!("sysctl: {e}");
-        }
+        self.sysctls.apply(&self.config);
     }
 
     /// The originals to keep in the state file.
     pub fn saved_sysctls(&self) -> Vec<SavedSysctl> {
-        let entries = self.sysctls.saved().entries().iter();
-        entries
-            .map(|&(key, value)| SavedSysctl {
-                name: key.name(),
-                value,
-            })
-            .collect()
+        self.sysctls.saved()
     }
 
     /// On exit: the settings as they were before the first start.
     pub fn restore_sysctls(&mut self) {
-        if let Err(e) = self.sysctls.restore() {
-            log::warn!("sysctl: {e}");
-        }
+        self.sysctls.restore();
     }
 
     /// Sends one change; a send that failed at once is its answer.
@@ -256,10 +289,7 @@ impl Routing {
         let Some(ct) = self.ct.as_mut() else {
             return Some(done(Report::default()));
         };
-        let keep = keep
-            .iter()
-            .filter_map(|&k| self.config.policies.get(usize::from(k)).cloned())
-            .collect();
+        let keep = balance::pinned(&self.config, keep);
         match ct.start_dump(None) {
             Ok(seq) => {
                 self.flush = Flush::Dumping {
@@ -305,6 +335,28 @@ impl Routing {
         }
     }
 
+    /// Deletions of rules and routes: those of protocol 87 another process made go to the
+    /// engine (the echoes of our own requests carry our port id and are skipped).
+    fn read_events(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        let Some(events) = self.events.as_mut() else {
+            return;
+        };
+        for _ in 0..BATCH {
+            let n = match events.try_recv() {
+                Ok(Some(n)) => n,
+                Ok(None) => return,
+                Err(e) => {
+                    // ENOBUFS: some were lost; what they deleted comes back at the next change
+                    log::warn!("routing: notifications: {e}");
+                    return;
+                }
+            };
+            for obj in gone(&events.rx[..n], self.nl.pid) {
+                ctx.engine.handle(now, Input::RoutingGone(obj));
+            }
+        }
+    }
+
     /// One bounded step of the flush.
     fn step_flush(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
         for _ in 0..BATCH {
@@ -346,8 +398,7 @@ impl Routing {
                     }
                     match msg.body {
                         CtBody::Entry(Some(e))
-                            if select.selects(&e)
-                                && !keep.iter().any(|p| policy_covers(p, &e.orig)) =>
+                            if select.selects(&e) && !balance::pinned_flow(keep, &e) =>
                         {
                             selected.push(e);
                         }
@@ -455,6 +506,9 @@ impl Part for Routing {
 
     fn register(&mut self, interests: &mut Interests<'_>) {
         interests.add(self.nl.fd.as_raw_fd(), false);
+        if let Some(events) = &self.events {
+            interests.add(events.fd.as_raw_fd(), false);
+        }
         if let (Some(ct), false) = (&self.ct, matches!(self.flush, Flush::Idle)) {
             interests.add(ct.fd(), false);
         }
@@ -466,12 +520,15 @@ impl Part for Routing {
 
     fn on_ready(&mut self, now: Instant, ready: &Readiness<'_>, ctx: &mut Ctx<'_>) {
         let nl = self.nl.fd.as_raw_fd();
+        let events = self.events.as_ref().map(|e| e.fd.as_raw_fd());
         for (fd, r) in ready.all() {
             if !r.any() {
                 continue;
             }
             if fd == nl {
                 self.read_acks(now, ctx);
+            } else if Some(fd) == events {
+                self.read_events(now, ctx);
             } else {
                 self.step_flush(now, ctx);
             }
@@ -500,40 +557,23 @@ fn emit_change(buf: &mut Vec<u8>, change: &Change, seq: u32) {
             let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
             emit_route(buf, op, route, seq);
         }
-        Object::Unreachable { family, table } => {
-            let op = add.map_or(RouteOp::Del, |_| RouteOp::Add);
-            let route = UnreachableRoute {
-                family: *family,
-                table: *table,
-                metric: KILL_METRIC,
-                protocol: RTPROT_WANFAILOVER,
-            };
-            emit_unreachable(buf, op, &route, seq);
-        }
-        Object::Multipath { family, hops } => {
-            let op = match add {
-                None => MultipathOp::Del,
-                Some(false) => MultipathOp::Add,
-                Some(true) => MultipathOp::Replace,
-            };
-            let nexthops: Vec<Nexthop> = hops
-                .iter()
-                .map(|h| Nexthop {
-                    ifindex: h.ifindex,
-                    gateway: h.gateway,
-                    weight: h.weight,
-                })
-                .collect();
-            let route = MultipathRoute {
-                family: *family,
-                table: RT_TABLE_MAIN,
-                metric: MULTIPATH_METRIC[family.index()],
-                protocol: RTPROT_WANFAILOVER,
-                nexthops: &nexthops,
-            };
-            emit_multipath(buf, op, &route, seq);
-        }
+        #[cfg(feature = "balance")]
+        other => balance::emit(buf, other, add, seq),
     }
+}
+
+/// The rules and routes of ours a notification datagram says the kernel deleted, except
+/// those deleted by a request from `own_pid` (our own deletes). Anything else, and bytes
+/// that do not parse, are nothing.
+fn gone(data: &[u8], own_pid: u32) -> Vec<Object> {
+    let deleted = parse_messages(data).flatten().filter(|m| m.pid != own_pid);
+    deleted
+        .filter_map(|msg| match msg.body {
+            Body::Rule { new: false, rule } => from_rule(rule).map(Object::Rule),
+            Body::Route { new: false, route } => from_route(route),
+            _ => None,
+        })
+        .collect()
 }
 
 fn to_rule(s: &RuleSpec) -> Rule {
@@ -574,22 +614,11 @@ fn from_route(r: RouteMsg) -> Option<Object> {
         libc::AF_INET6 => Family::V6,
         _ => return None,
     };
-    if r.table == RT_TABLE_MAIN {
-        let hops = r.nexthops.iter().map(|n| Hop {
-            ifindex: n.ifindex,
-            gateway: n.gateway,
-            weight: n.weight,
-        });
-        return r.multipath.then(|| Object::Multipath {
-            family,
-            hops: hops.collect(),
-        });
+    if let Some(obj) = balance::from_route(&r, family) {
+        return Some(obj);
     }
-    if r.kind == libc::RTN_UNREACHABLE && r.metric == KILL_METRIC {
-        return Some(Object::Unreachable {
-            family,
-            table: r.table,
-        });
+    if r.table == RT_TABLE_MAIN {
+        return None;
     }
     r.default_route().map(Object::Table)
 }
@@ -619,4 +648,111 @@ fn dump_ours(nl: &mut RouteSocket, timeout: Duration) -> io::Result<Vec<Object>>
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::route::Route;
+    use crate::engine::routing::rule;
+
+    fn reply_rule() -> RuleSpec {
+        let mut r = rule(Family::V4, 10_001, 102);
+        r.src = crate::config::Cidr::new("192.0.2.18".parse().unwrap(), 32);
+        r
+    }
+
+    fn table_route() -> Route {
+        Route {
+            family: Family::V4,
+            table: 101,
+            ifindex: 2,
+            gateway: Some("192.0.2.9".parse().unwrap()),
+            metric: 0,
+            protocol: RTPROT_WANFAILOVER,
+            prefsrc: None,
+        }
+    }
+
+    /// A deletion notification as the kernel sends it: the whole object (as in an add,
+    /// with its action) under `RTM_DELRULE`/`RTM_DELROUTE`, from port `pid`.
+    fn deleted(obj: &Object, pid: u32) -> Vec<u8> {
+        let mut buf = Vec::new();
+        emit_change(&mut buf, &Change::Add(obj.clone()), 7);
+        as_deletion(buf, pid)
+    }
+
+    fn as_deletion(mut buf: Vec<u8>, pid: u32) -> Vec<u8> {
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        assert!(kind == libc::RTM_NEWRULE || kind == libc::RTM_NEWROUTE);
+        buf[4..6].copy_from_slice(&(kind + 1).to_ne_bytes()); // the DEL of each
+        buf[12..16].copy_from_slice(&pid.to_ne_bytes()); // nlmsg_pid
+        buf
+    }
+
+    #[test]
+    fn deletions_of_ours_by_others_are_gone_our_own_and_foreign_ones_not() {
+        let rule = Object::Rule(reply_rule());
+        let table = Object::Table(table_route());
+        let mut two = deleted(&rule, 4242);
+        two.extend(deleted(&table, 4242));
+        assert_eq!(gone(&two, 99), [rule.clone(), table.clone()]);
+        assert!(gone(&two, 4242).is_empty(), "our own deletes");
+        // another protocol's rule and route, and an addition, are not ours to restore
+        let mut foreign = reply_rule();
+        foreign.priority = 5;
+        let mut r = to_rule(&foreign);
+        r.protocol = 4;
+        let mut one = Vec::new();
+        emit_rule(&mut one, RuleOp::Add, &r, 1);
+        let mut buf = as_deletion(one, 1);
+        let mut boot = table_route();
+        boot.protocol = 3;
+        let mut one = Vec::new();
+        emit_route(&mut one, RouteOp::Add, &boot, 2);
+        buf.extend(as_deletion(one, 1));
+        emit_change(&mut buf, &Change::Add(rule.clone()), 3);
+        assert!(gone(&buf, 99).is_empty());
+        // the same with protocol 87 is ours
+        let mut one = Vec::new();
+        emit_rule(&mut one, RuleOp::Add, &to_rule(&foreign), 1);
+        assert_eq!(gone(&as_deletion(one, 1), 99), [Object::Rule(foreign)]);
+        // the main table's single-path defaults are the kernel part's
+        let mut main = table_route();
+        main.table = RT_TABLE_MAIN;
+        assert!(gone(&deleted(&Object::Table(main), 1), 99).is_empty());
+    }
+
+    #[test]
+    fn hostile_notifications_are_nothing_and_never_panic() {
+        let rule = Object::Rule(reply_rule());
+        let whole = deleted(&rule, 1);
+        // every truncation, every single-byte corruption, a length field lying both ways
+        for n in 0..whole.len() {
+            assert!(gone(&whole[..n], 99).len() <= 1);
+        }
+        for i in 0..whole.len() {
+            for b in [0u8, 0x7f, 0xff] {
+                let mut bad = whole.clone();
+                bad[i] = b;
+                let _ = gone(&bad, 99);
+            }
+        }
+        for len in [0u32, 1, 15, 16, u32::MAX] {
+            let mut bad = whole.clone();
+            bad[..4].copy_from_slice(&len.to_ne_bytes());
+            assert!(gone(&bad, 99).is_empty(), "length {len}");
+        }
+        let mut x = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let _ = gone(&noise, 99);
+        assert!(gone(&[], 99).is_empty());
+    }
 }

@@ -115,7 +115,7 @@ impl Engine {
             #[allow(unused_mut)]
             let mut metrics = policy::metrics(&inputs, order.as_deref(), prefer, self.penalties);
             // balance: every WAN's route behind the multipath default (metric 0 or 1)
-            #[cfg(feature = "routing")]
+            #[cfg(feature = "balance")]
             if self.routing.mode() == crate::config::Mode::Balance {
                 metrics.iter_mut().for_each(|m| *m = m.saturating_add(1));
             }

@@ -66,8 +66,14 @@ impl Engine {
             Input::ForeignRoute { wan, route } => self.on_foreign_route(wan, route),
             Input::Reload(config) => {
                 #[cfg(feature = "routing")]
-                self.routing.forget_addresses();
+                let names: Vec<String> = self.entries.iter().map(|e| e.name.clone()).collect();
                 self.reload(now, &config);
+                #[cfg(feature = "routing")]
+                {
+                    let ids: Vec<Option<WanId>> = names.iter().map(|n| self.wan_id(n)).collect();
+                    let new_id = |old: WanId| ids.get(usize::from(old)).copied().flatten();
+                    self.routing.renumber(new_id);
+                }
             }
             #[cfg(feature = "routing")]
             Input::Routing(config) => self.routing.set_config(config),
@@ -77,6 +83,8 @@ impl Engine {
             }
             #[cfg(feature = "routing")]
             Input::RoutingState(objects) => self.routing.set_kernel(objects),
+            #[cfg(feature = "routing")]
+            Input::RoutingGone(object) => self.routing.on_gone(&object),
             #[cfg(feature = "routing")]
             Input::RoutingDone { op, result } => {
                 let stopping = self.stopping;

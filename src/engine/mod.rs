@@ -210,6 +210,11 @@ pub enum Input {
     /// before it cleaned up left them): kept if wanted, else deleted.
     #[cfg(feature = "routing")]
     RoutingState(Vec<routing::Object>),
+    /// A rule or route of protocol 87 the kernel deleted (`RTM_DELRULE`,
+    /// `RTM_DELROUTE`): one of ours someone else deleted is added again; the echo of the
+    /// daemon's own delete changes nothing.
+    #[cfg(feature = "routing")]
+    RoutingGone(routing::Object),
     /// The kernel answered an [`Action::Routing`].
     #[cfg(feature = "routing")]
     RoutingDone {

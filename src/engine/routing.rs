@@ -1,12 +1,13 @@
 //! The routing half of DESIGN.md §10, decided once per pass like the routes of the main
 //! table: per-WAN tables with their `from ADDRESS` reply rules, `[[policy]]` rules with
-//! their kill switch, balance mode's multipath default, and the conntrack flush when the
-//! WANs carrying the default traffic change.
+//! their kill switch, balance mode's multipath default (those two in `balance.rs`, feature
+//! `balance`), and the conntrack flush when the WANs carrying the default traffic change.
 //!
 //! Each pass computes the objects the kernel should hold ([`Object`]) from the WANs'
 //! usability (what the ranking uses: not down, routed), the active WAN or the usable set,
 //! the WANs' addresses and the config, and diffs them against what the kernel has (the
-//! start-up dump of protocol-87 objects, then every acknowledged operation):
+//! start-up dump of protocol-87 objects, then every acknowledged operation and every
+//! deletion of ours another process made, `State::on_gone`):
 //!
 //! - one operation in flight per object (per kernel key: a table's default, a family's
 //!   multipath route);
@@ -24,11 +25,48 @@ use heapless::Vec as HVec;
 
 use super::history::{self, Event, Record};
 use super::reconcile::OP_TIMEOUT;
-use super::report::{MultipathHop, PolicyStatus, RoutingStatus};
-use super::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
+use super::report::RoutingStatus;
+use super::route::RTPROT_WANFAILOVER;
 use super::wan::Link;
 use super::{Action, Engine, Family, Instant, OpId, Route, RouteError, WanId, OP_ID_LIMIT};
-use crate::config::{Cidr, Fwmark, Mode, PortRange, Routing, Sticky, MAX_WANS};
+use crate::config::{Cidr, Fwmark, PortRange, Routing, MAX_WANS};
+
+#[cfg(feature = "balance")]
+mod balance;
+#[cfg(feature = "balance")]
+pub use balance::Hop;
+
+/// Without the `balance` feature: no policy, no kill switch, no multipath.
+#[cfg(not(feature = "balance"))]
+mod balance {
+    use super::{Object, WanView, MAX_WANS};
+    use crate::engine::report::RoutingStatus;
+    use crate::engine::{Engine, Family, WanId};
+
+    impl Object {
+        pub(crate) fn is_multipath(&self) -> bool {
+            false
+        }
+    }
+
+    impl Engine {
+        pub(super) fn balance_objects(&self, _: &[[WanView; 2]], _: &mut Vec<Object>) {}
+
+        pub(super) fn multipath(&self, _: &[[WanView; 2]], _: Family) -> Option<()> {
+            None
+        }
+
+        pub(super) fn pinned(
+            &self,
+            _: &[[WanView; 2]],
+            _: &heapless::Vec<WanId, MAX_WANS>,
+        ) -> Vec<u8> {
+            Vec::new()
+        }
+
+        pub(super) fn balance_status(&self, _: &[[WanView; 2]], _: &mut RoutingStatus) {}
+    }
+}
 
 /// Reply rules: `from ADDRESS lookup TABLE` at this priority + the WAN's index, before the
 /// policies, so a reply leaves by the WAN it came in on whatever a policy says.
@@ -65,14 +103,6 @@ pub struct RuleSpec {
     pub iif: Option<String>,
 }
 
-/// One next hop of the multipath default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hop {
-    pub ifindex: u32,
-    pub gateway: Option<IpAddr>,
-    pub weight: u16,
-}
-
 /// Something the daemon owns in the kernel, all of it protocol 87.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
@@ -80,11 +110,13 @@ pub enum Object {
     /// A WAN's default in its table, at [`TABLE_METRIC`].
     Table(Route),
     /// The kill switch: `unreachable default` in a WAN's table at [`KILL_METRIC`].
+    #[cfg(feature = "balance")]
     Unreachable {
         family: Family,
         table: u32,
     },
     /// Balance mode's weighted default in the main table at [`MULTIPATH_METRIC`].
+    #[cfg(feature = "balance")]
     Multipath {
         family: Family,
         hops: Vec<Hop>,
@@ -111,14 +143,16 @@ impl Object {
                 table: r.table,
                 metric: r.metric,
             },
+            #[cfg(feature = "balance")]
             Object::Unreachable { family, table } => Key::Route {
                 family: *family,
                 table: *table,
                 metric: KILL_METRIC,
             },
+            #[cfg(feature = "balance")]
             Object::Multipath { family, .. } => Key::Route {
                 family: *family,
-                table: RT_TABLE_MAIN,
+                table: super::route::RT_TABLE_MAIN,
                 metric: MULTIPATH_METRIC[family.index()],
             },
         }
@@ -184,14 +218,33 @@ impl State {
         self.config = config;
     }
 
-    pub(super) fn mode(&self) -> Mode {
+    #[cfg(feature = "balance")]
+    pub(super) fn mode(&self) -> crate::config::Mode {
         self.config.mode
     }
 
-    /// A reload renumbers the WANs: their addresses come again.
-    pub(super) fn forget_addresses(&mut self) {
-        self.addrs.clear();
-        self.carriers = None;
+    /// A reload renumbered the WANs: `new_id` gives a WAN's id after it, by its id
+    /// before (none for a removed WAN). The addresses and the carrying set follow their
+    /// WANs, so a switch the reload causes flushes like any other; the shell sends the
+    /// addresses again.
+    pub(super) fn renumber(&mut self, new_id: impl Fn(WanId) -> Option<WanId>) {
+        let mut addrs: Vec<[Vec<IpAddr>; 2]> = Vec::new();
+        for (old, a) in core::mem::take(&mut self.addrs).into_iter().enumerate() {
+            let Some(new) = u8::try_from(old).ok().and_then(&new_id) else {
+                continue;
+            };
+            let i = usize::from(new);
+            if addrs.len() <= i {
+                addrs.resize_with(i + 1, Default::default);
+            }
+            addrs[i] = a;
+        }
+        self.addrs = addrs;
+        if let Some(carriers) = &mut self.carriers {
+            for set in carriers {
+                *set = set.iter().filter_map(|&w| new_id(w)).collect();
+            }
+        }
     }
 
     pub(super) fn set_addresses(&mut self, wan: WanId, family: Family, addrs: Vec<IpAddr>) {
@@ -209,6 +262,20 @@ impl State {
     pub(super) fn set_kernel(&mut self, objects: Vec<Object>) {
         self.have = objects;
         self.have.truncate(MAX_OBJECTS);
+    }
+
+    /// The kernel deleted `obj`. Ours and no operation of its key on the way: someone
+    /// else deleted it (an `ip rule del`, a firewall reload) and the next pass adds it again,
+    /// with the usual backoff if the kernel refuses. Else it is the echo of our own delete
+    /// (or of a replace), which the answer settles.
+    pub(super) fn on_gone(&mut self, obj: &Object) {
+        let key = obj.key();
+        let ours_on_the_way = self.ops.iter().any(|o| o.change.object().key() == key);
+        if ours_on_the_way || !self.have.contains(obj) {
+            return;
+        }
+        log::warn!("routing: {obj:?} was deleted by someone else; adding it again");
+        self.have.retain(|h| h != obj);
     }
 
     pub(super) fn in_flight(&self) -> bool {
@@ -243,9 +310,7 @@ impl State {
         }
         match (change, result) {
             // an identical rule or route is there already: ours from before
-            (Change::Add(obj), Ok(()) | Err(RouteError::Exists))
-                if !matches!(obj, Object::Multipath { .. }) =>
-            {
+            (Change::Add(obj), Ok(()) | Err(RouteError::Exists)) if !obj.is_multipath() => {
                 self.have_insert(obj);
             }
             (Change::Add(obj) | Change::Replace(obj), Ok(())) => self.have_insert(obj),
@@ -286,7 +351,7 @@ impl State {
     /// Puts `obj` where the kernel has it now: what held its key before is gone.
     fn have_insert(&mut self, obj: Object) {
         let key = obj.key();
-        if let Object::Multipath { .. } = obj {
+        if obj.is_multipath() {
             self.have.retain(|h| h.key() != key);
         }
         if !self.have.contains(&obj) && self.have.len() < MAX_OBJECTS {
@@ -312,8 +377,7 @@ impl State {
         let mut changes = Vec::new();
         for h in &self.have {
             let key = h.key();
-            let replaced =
-                matches!(h, Object::Multipath { .. }) && want.iter().any(|w| w.key() == key);
+            let replaced = h.is_multipath() && want.iter().any(|w| w.key() == key);
             if !want.contains(h) && !replaced && self.free(&key) {
                 changes.push(Change::Del(h.clone()));
             }
@@ -326,7 +390,7 @@ impl State {
             let held = self.have.iter().find(|h| h.key() == key);
             match (held, w) {
                 (None, _) => changes.push(Change::Add(w.clone())),
-                (Some(Object::Multipath { .. }), Object::Multipath { .. }) => {
+                (Some(h), w) if h.is_multipath() && w.is_multipath() => {
                     changes.push(Change::Replace(w.clone()));
                 }
                 (Some(_), _) => {} // deleted first (above), then added
@@ -413,9 +477,8 @@ impl Engine {
 
     /// The objects the kernel should hold now.
     fn desired(&self, views: &[[WanView; 2]]) -> Vec<Object> {
-        let r = &self.routing.config;
         let mut out = Vec::new();
-        for (i, (view, wr)) in views.iter().zip(&r.wans).enumerate() {
+        for (i, (view, wr)) in views.iter().zip(&self.routing.config.wans).enumerate() {
             for family in [Family::V4, Family::V6] {
                 let v = view[family.index()];
                 if let Some((ifindex, gateway)) = v.basis {
@@ -440,78 +503,10 @@ impl Engine {
                     rule.src = Cidr::new(addr, len);
                     out.push(Object::Rule(rule));
                 }
-                let kill = r.policies.iter().any(|p| {
-                    p.wan_index == i && !p.fallback && p.family().map_or(true, |f| f == family)
-                });
-                if kill && self.entries.get(i).is_some_and(|e| e.manages(family)) {
-                    out.push(Object::Unreachable {
-                        family,
-                        table: wr.table,
-                    });
-                }
             }
         }
-        self.policy_rules(views, &mut out);
-        for family in [Family::V4, Family::V6] {
-            if let Some(hops) = self.multipath(views, family) {
-                out.push(Object::Multipath { family, hops });
-            }
-        }
+        self.balance_objects(views, &mut out);
         out
-    }
-
-    fn policy_rules(&self, views: &[[WanView; 2]], out: &mut Vec<Object>) {
-        let r = &self.routing.config;
-        for (k, p) in r.policies.iter().enumerate() {
-            let (Some(wr), Some(e)) = (r.wans.get(p.wan_index), self.entries.get(p.wan_index))
-            else {
-                continue;
-            };
-            for family in [Family::V4, Family::V6] {
-                if !e.manages(family) || p.family().is_some_and(|f| f != family) {
-                    continue;
-                }
-                let usable = views
-                    .get(p.wan_index)
-                    .is_some_and(|v| v[family.index()].usable);
-                // fallback: the rule goes with the WAN; else it stays, over the kill switch
-                if !usable && p.fallback {
-                    continue;
-                }
-                let mut rule = rule(family, POLICY_PRIORITY + k as u32, wr.table);
-                rule.src = p.source;
-                rule.dst = p.destination;
-                rule.ip_proto = p.protocol.map(|proto| proto.number(family));
-                rule.sport = p.sport;
-                rule.dport = p.dport;
-                rule.fwmark = p.fwmark;
-                rule.iif = p.iif.clone();
-                out.push(Object::Rule(rule));
-            }
-        }
-    }
-
-    /// Balance mode's next hops of `family`: every usable WAN with its weight, when two or
-    /// more are (with one, its failover route suffices).
-    fn multipath(&self, views: &[[WanView; 2]], family: Family) -> Option<Vec<Hop>> {
-        let r = &self.routing.config;
-        if r.mode != Mode::Balance || self.stopping {
-            return None;
-        }
-        let hops: Vec<Hop> = views
-            .iter()
-            .zip(&r.wans)
-            .filter_map(|(v, wr)| {
-                let v = v[family.index()];
-                let (ifindex, gateway) = v.basis.filter(|_| v.usable)?;
-                Some(Hop {
-                    ifindex,
-                    gateway,
-                    weight: wr.weight,
-                })
-            })
-            .collect();
-        (hops.len() >= 2).then_some(hops)
     }
 
     /// The routing part of a decision pass: the objects, then the flush.
@@ -575,14 +570,7 @@ impl Engine {
             return;
         }
         // a policy still pins its flows to its WAN while its rule is in force
-        let keep: Vec<u8> = (self.routing.config.policies.iter().enumerate())
-            .filter(|(_, p)| moved_wans.iter().any(|&w| usize::from(w) == p.wan_index))
-            .filter(|(_, p)| {
-                let v = views.get(p.wan_index);
-                v.is_some_and(|v| v.iter().any(|f| f.usable)) || !p.fallback
-            })
-            .filter_map(|(k, _)| u8::try_from(k).ok())
-            .collect();
+        let keep = self.pinned(views, &moved_wans);
         let mut names = history::Name::new();
         for (n, &w) in moved_wans.iter().enumerate() {
             let name = self.history_name_of(w);
@@ -641,68 +629,14 @@ impl Engine {
 
     /// `status`'s routing object.
     pub fn routing_status(&self) -> RoutingStatus {
-        let r = &self.routing.config;
-        let views = self.wan_views();
-        let name = |i: usize| {
-            self.entries
-                .get(i)
-                .map_or(String::new(), |e| e.name.clone())
-        };
-        let in_force = [Family::V4, Family::V6].into_iter().find_map(|f| {
-            self.routing.have.iter().find_map(|h| match h {
-                Object::Multipath { family, hops } if *family == f => Some(hops),
-                _ => None,
-            })
-        });
-        let wan_of = |ifindex: u32| {
-            self.entries
-                .iter()
-                .position(|e| matches!(e.link(), Link::Present { ifindex: i, .. } if i == ifindex))
-        };
-        let multipath = in_force.map_or_else(Vec::new, |hops| {
-            hops.iter()
-                .map(|h| MultipathHop {
-                    wan: wan_of(h.ifindex).map_or_else(|| format!("#{}", h.ifindex), name),
-                    weight: h.weight,
-                })
-                .collect()
-        });
-        let policies = r
-            .policies
-            .iter()
-            .map(|p| {
-                let usable = views.get(p.wan_index).is_some_and(|v| {
-                    [Family::V4, Family::V6]
-                        .into_iter()
-                        .filter(|f| p.family().map_or(true, |pf| pf == *f))
-                        .any(|f| v[f.index()].usable)
-                });
-                PolicyStatus {
-                    name: p.name.clone(),
-                    wan: p.wan.clone(),
-                    uses: (usable || !p.fallback).then(|| p.wan.clone()),
-                    blocked: !usable && !p.fallback,
-                }
-            })
-            .collect();
-        RoutingStatus {
-            mode: match r.mode {
-                Mode::Failover => "failover",
-                Mode::Balance => "balance",
-            }
-            .into(),
-            sticky: (r.mode == Mode::Balance).then(|| {
-                match r.sticky {
-                    Sticky::Flow => "flow",
-                    Sticky::Source => "source",
-                }
-                .into()
-            }),
-            multipath,
-            policies,
+        let mut s = RoutingStatus {
+            mode: "failover".into(),
             flushes: self.routing.flushes,
             flushed: self.routing.flushed,
-        }
+            ..RoutingStatus::default()
+        };
+        self.balance_status(&self.wan_views(), &mut s);
+        s
     }
 }
 

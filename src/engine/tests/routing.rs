@@ -5,9 +5,17 @@
 
 use super::*;
 use crate::config::{Mode, Policy, PortRange, Protocol, Routing, Sticky, WanRouting};
-use crate::engine::routing::{
-    rule, Change, Hop, Object, KILL_METRIC, POLICY_PRIORITY, REPLY_PRIORITY,
-};
+use crate::engine::routing::{rule, Change, Object, REPLY_PRIORITY};
+
+#[cfg(feature = "balance")]
+mod balance;
+#[cfg(feature = "balance")]
+use balance::same_key;
+/// Without multipath routes nothing is replaced.
+#[cfg(not(feature = "balance"))]
+fn same_key(_: &Object, _: &Object) -> bool {
+    false
+}
 
 /// wan a's address (on ifindex 1) and wan b's.
 fn addr(wan: WanId) -> IpAddr {
@@ -68,8 +76,9 @@ impl Kernel {
                 Ok(())
             }
             Change::Replace(o) => {
+                // only the multipath default is replaced: the one of its family goes
                 self.objects
-                    .retain(|k| !matches!(k, Object::Multipath { .. }) || !same_family(k, o));
+                    .retain(|k| !k.is_multipath() || !same_key(k, o));
                 self.objects.push(o.clone());
                 Ok(())
             }
@@ -97,19 +106,6 @@ impl Kernel {
     fn has(&self, f: impl Fn(&Object) -> bool) -> bool {
         self.objects.iter().any(f)
     }
-
-    fn multipath(&self) -> Option<Vec<(u32, u16)>> {
-        self.objects.iter().find_map(|o| match o {
-            Object::Multipath { hops, .. } => {
-                Some(hops.iter().map(|h| (h.ifindex, h.weight)).collect())
-            }
-            _ => None,
-        })
-    }
-}
-
-fn same_family(a: &Object, b: &Object) -> bool {
-    matches!((a, b), (Object::Multipath { family: x, .. }, Object::Multipath { family: y, .. }) if x == y)
 }
 
 /// Two WANs up (see `H::two_up`) with the routing half and an address each.
@@ -260,7 +256,7 @@ fn failover_gets_a_table_and_reply_rules_per_wan_and_no_multipath() {
         .and_then(|r| r.src)
         .map(|c| (c.addr(), c.prefix_len()));
     assert_eq!(src, Some((addr(0), 32)), "from the WAN's address alone");
-    assert_eq!(r.k.multipath(), None);
+    assert!(!r.k.has(Object::is_multipath));
     assert!(r.flushes.is_empty(), "the first choice moves no flow");
     let s = r.h.e.routing_status();
     assert_eq!((s.mode.as_str(), s.sticky), ("failover", None));
@@ -299,64 +295,17 @@ fn a_new_address_gets_its_rule_and_a_lost_one_loses_it() {
 }
 
 #[test]
-fn a_policy_with_fallback_follows_its_wan() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, true)]));
-    let policy_rule = |k: &Kernel| k.rules().contains(&(POLICY_PRIORITY, 102));
-    assert!(policy_rule(&r.k), "{:?}", r.k.rules());
-    let rule = r.k.objects.iter().find_map(|o| match o {
-        Object::Rule(rule) if rule.priority == POLICY_PRIORITY => Some(rule.clone()),
-        _ => None,
-    });
-    let rule = rule.expect("policy rule");
-    assert_eq!(
-        (rule.ip_proto, rule.dport, rule.src),
-        (Some(17), Some(PortRange::single(1194)), None)
-    );
-    assert!(!r.k.has(|o| matches!(o, Object::Unreachable { .. })));
-    let uses = |r: &R| r.h.e.routing_status().policies[0].clone();
-    assert_eq!(
-        (uses(&r).uses.as_deref(), uses(&r).blocked),
-        (Some("b"), false)
-    );
-    // b loses carrier: the rule goes, its traffic takes the main table
-    r.carrier(1_000, 1, false);
-    assert!(!policy_rule(&r.k), "{:?}", r.k.rules());
-    assert_eq!((uses(&r).uses, uses(&r).blocked), (None, false));
-    // and comes back with b
-    r.carrier(2_000, 1, true);
-    assert!(policy_rule(&r.k));
-}
-
-#[test]
-fn a_policy_without_fallback_is_blocked_never_leaked() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(1, false)]));
-    let kill = Object::Unreachable {
-        family: Family::V4,
-        table: 102,
-    };
-    assert!(r.k.has(|o| *o == kill), "kill switch always in b's table");
-    r.carrier(1_000, 1, false);
-    assert!(
-        r.k.rules().contains(&(POLICY_PRIORITY, 102)),
-        "the rule stays"
-    );
-    assert!(r.k.has(|o| *o == kill));
-    let p = r.h.e.routing_status().policies[0].clone();
-    assert_eq!((p.uses.as_deref(), p.blocked), (Some("b"), true));
-    assert!(matches!(kill, Object::Unreachable { .. }));
-    assert_eq!(KILL_METRIC, u32::MAX);
-}
-
-#[test]
 fn failover_flushes_the_old_wans_flows_and_failback_flushes_the_backups() {
-    let mut r = R::new(routing_cfg(Mode::Failover, vec![vpn(0, false)]));
+    // with `balance`, a's policy without fallback pins its own flows
+    let (policies, pinned) = if cfg!(feature = "balance") {
+        (vec![vpn(0, false)], vec![0])
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut r = R::new(routing_cfg(Mode::Failover, policies));
     r.carrier(1_000, 0, false);
     assert_eq!(r.h.active().as_deref(), Some("b"));
-    assert_eq!(
-        r.flushes,
-        [(vec![addr(0)], vec![0])],
-        "a's flows move; the blocked policy pins its own"
-    );
+    assert_eq!(r.flushes, [(vec![addr(0)], pinned)], "a's flows move");
     r.carrier(2_000, 0, true);
     assert_eq!(r.h.active().as_deref(), Some("a"));
     assert_eq!(r.flushes.len(), 2);
@@ -391,80 +340,14 @@ fn no_flush_when_flush_conntrack_is_off() {
 }
 
 #[test]
-fn balance_spreads_by_weight_and_drops_a_dead_wan() {
-    let mut r = R::new(routing_cfg(Mode::Balance, Vec::new()));
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    assert_eq!(
-        r.h.metrics(),
-        [2, 3],
-        "every WAN's route behind the multipath"
-    );
-    let s = r.h.e.routing_status();
-    assert_eq!(s.mode, "balance");
-    assert_eq!(s.sticky.as_deref(), Some("flow"));
-    let weights: Vec<_> = s
-        .multipath
-        .iter()
-        .map(|h| (h.wan.as_str(), h.weight))
-        .collect();
-    assert_eq!(weights, [("a", 3), ("b", 1)]);
-    assert!(r.flushes.is_empty());
-    // b dies: one WAN left, the multipath goes (its failover route suffices); b's flows move
-    r.carrier(1_000, 1, false);
-    assert_eq!(r.k.multipath(), None);
-    assert!(r.h.e.routing_status().multipath.is_empty());
-    assert_eq!(r.flushes, [(vec![addr(1)], vec![])]);
-    // b back: the multipath again, added whole; nothing left a WAN: no flush
-    r.carrier(2_000, 1, true);
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    assert_eq!(r.flushes.len(), 1);
-}
-
-#[test]
-fn balance_replaces_the_multipath_whole_when_the_set_changes() {
-    let mut cfg = routing_cfg(Mode::Balance, Vec::new());
-    cfg.wans.push(WanRouting {
-        table: 103,
-        weight: 2,
-    });
-    let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2), wan_cfg("c", 3)];
-    let mut r = R::with(wans, cfg, Vec::new());
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1), (3, 2)]));
-    r.k.log.clear();
-    r.carrier(1_000, 2, false);
-    assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
-    let multipath_changes: Vec<_> =
-        r.k.log
-            .iter()
-            .filter(|c| matches!(c.object(), Object::Multipath { .. }))
-            .collect();
-    assert!(
-        matches!(multipath_changes[..], [Change::Replace(_)]),
-        "one replace, never a gap: {multipath_changes:?}"
-    );
-}
-
-#[test]
 fn leftovers_of_a_killed_run_are_kept_if_wanted_and_deleted_if_not() {
     let mut stale_rule = rule(Family::V4, REPLY_PRIORITY + 7, 107);
     stale_rule.src = crate::config::Cidr::new(ip(77), 32);
     let stale = Object::Rule(stale_rule);
-    let stale_multipath = Object::Multipath {
-        family: Family::V4,
-        hops: vec![Hop {
-            ifindex: 9,
-            gateway: Some(ip(9)),
-            weight: 1,
-        }],
-    };
-    let leftovers = vec![stale.clone(), table_route(0), stale_multipath.clone()];
+    let leftovers = vec![stale.clone(), table_route(0)];
     let wans = vec![wan_cfg("a", 1), wan_cfg("b", 2)];
     let r = R::with(wans, routing_cfg(Mode::Failover, Vec::new()), leftovers);
     assert!(!r.k.has(|o| *o == stale), "stale rule deleted");
-    assert!(
-        !r.k.has(|o| *o == stale_multipath),
-        "stale multipath deleted"
-    );
     assert!(r.k.has(|o| *o == table_route(0)), "wanted one kept");
     let table_adds =
         r.k.log
@@ -576,7 +459,9 @@ fn one_operation_per_key_and_a_changed_gateway_is_deleted_first() {
 #[test]
 fn shutdown_removes_everything_and_waits_for_the_answers() {
     let mut r = R::new(routing_cfg(Mode::Balance, vec![vpn(1, false)]));
-    assert!(r.k.objects.len() >= 6, "{:?}", r.k.objects);
+    // tables and reply rules; with `balance` the multipath, policy rule and kill switch too
+    let least = if cfg!(feature = "balance") { 7 } else { 4 };
+    assert!(r.k.objects.len() >= least, "{:?}", r.k.objects);
     let acts = r.h.feed(1_000, Input::Shutdown);
     assert!(!r.h.e.is_stopped(), "answers outstanding");
     r.answer(1_000, acts);
@@ -639,4 +524,139 @@ fn a_lasting_refusal_is_asked_less_and_less_often() {
     }
     let gaps: Vec<u64> = asked_at.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(gaps, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 32_000]);
+}
+
+#[test]
+fn a_switch_caused_by_a_reload_flushes_like_any_other() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    assert_eq!(r.h.active().as_deref(), Some("a"));
+    // the reload makes b the better WAN and lists it first: every id changes
+    let mut a = wan_cfg("a", 3);
+    a.interface = "if1".into();
+    let mut cfg = routing_cfg(Mode::Failover, Vec::new());
+    cfg.wans.reverse(); // the tables follow their WANs
+    r.h.e.handle(
+        Instant::from_millis(1_000),
+        Input::Reload(config(vec![wan_cfg("b", 2), a])),
+    );
+    r.h.e
+        .handle(Instant::from_millis(1_000), Input::Routing(cfg));
+    r.settle(1_000);
+    assert_eq!(r.h.active().as_deref(), Some("b"));
+    assert_eq!(
+        r.flushes,
+        [(vec![addr(0)], vec![])],
+        "a's flows move to b, as in a switch of any other cause"
+    );
+    // the shell sends the addresses again under the new ids: nothing more moves
+    for (wan, addr) in [(0, addr(1)), (1, addr(0))] {
+        let family = Family::V4;
+        let addrs = vec![addr];
+        r.feed(1_100, Input::WanAddresses { wan, family, addrs });
+    }
+    r.settle(1_200);
+    assert_eq!(r.flushes.len(), 1);
+    assert_eq!(
+        r.k.rules(),
+        [(REPLY_PRIORITY, 102), (REPLY_PRIORITY + 1, 101)]
+    );
+}
+
+fn reply_rule(wan: WanId) -> Object {
+    let mut rule = rule(
+        Family::V4,
+        REPLY_PRIORITY + u32::from(wan),
+        101 + u32::from(wan),
+    );
+    rule.src = crate::config::Cidr::new(addr(wan), 32);
+    Object::Rule(rule)
+}
+
+fn adds(acts: &[Action]) -> Vec<Object> {
+    (acts.iter())
+        .filter_map(|a| match a {
+            Action::Routing {
+                change: Change::Add(o),
+                ..
+            } => Some(o.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rule_or_route_someone_else_deleted_comes_back_at_once() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    for gone in [reply_rule(1), table_route(0)] {
+        // `ip rule del` / `ip route flush table N`: the kernel forgets it and tells
+        r.k.objects.retain(|o| *o != gone);
+        let acts = r.feed(1_000, Input::RoutingGone(gone.clone()));
+        let again = adds(&acts);
+        assert_eq!(
+            again,
+            std::slice::from_ref(&gone),
+            "added again in the same pass"
+        );
+        assert!(r.k.has(|o| *o == gone));
+    }
+    // an object that is not ours, or not in the kernel by our count, is no drift
+    let mut foreign = rule(Family::V4, 5, 77);
+    foreign.src = crate::config::Cidr::new(ip(70), 32);
+    let acts = r.feed(1_100, Input::RoutingGone(Object::Rule(foreign)));
+    assert!(adds(&acts).is_empty(), "{acts:?}");
+}
+
+#[test]
+fn the_echo_of_our_own_delete_is_not_drift() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    // b's address goes: its reply rule is deleted by us
+    let none = Input::WanAddresses {
+        wan: 1,
+        family: Family::V4,
+        addrs: Vec::new(),
+    };
+    let acts = r.h.feed(1_000, none);
+    let (op, del) = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Routing { op, change } => Some((*op, change.clone())),
+            _ => None,
+        })
+        .expect("the delete");
+    assert_eq!(del, Change::Del(reply_rule(1)));
+    // the notification overtakes the answer, then comes (again) after it: nothing is added
+    let acts = r.h.feed(1_000, Input::RoutingGone(reply_rule(1)));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Routing { .. })));
+    let result = r.k.answer(&del);
+    let acts = r.feed(1_000, Input::RoutingDone { op, result });
+    assert!(adds(&acts).is_empty());
+    let acts = r.feed(1_010, Input::RoutingGone(reply_rule(1)));
+    assert!(adds(&acts).is_empty(), "{acts:?}");
+    assert_eq!(r.k.rules(), [(REPLY_PRIORITY, 101)]);
+}
+
+#[test]
+fn a_kernel_refusing_the_re_add_is_asked_with_the_backoff() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    r.k.objects.retain(|o| *o != reply_rule(0));
+    let mut acts = r.h.feed(1_000, Input::RoutingGone(reply_rule(0)));
+    let mut asked_at = Vec::new();
+    while r.h.now < Instant::from_millis(30_000) {
+        for a in &acts {
+            if let Action::Routing { op, change } = a {
+                assert_eq!(*change, Change::Add(reply_rule(0)));
+                asked_at.push(r.h.now.micros / 1000);
+                let refused = Input::RoutingDone {
+                    op: *op,
+                    result: Err(RouteError::Other(libc::EPERM)),
+                };
+                r.h.e.handle(r.h.now, refused);
+                // a firewall that deletes again and again changes nothing: not in the kernel
+                r.h.e.handle(r.h.now, Input::RoutingGone(reply_rule(0)));
+            }
+        }
+        let next = r.h.e.poll_at().map_or(30_000, |t| t.micros / 1000);
+        acts = r.h.run(next.max(r.h.now.micros / 1000 + 1));
+    }
+    assert_eq!(asked_at, [1_000, 2_000, 4_000, 8_000, 16_000]);
 }

@@ -37,7 +37,7 @@ pub mod select;
 pub mod socket;
 
 pub use select::{policy_covers, select, Flush};
-pub use socket::{in_seq_range, open_netlink, Conntrack, DeleteReport};
+pub use socket::{in_seq_range, open_netlink, open_netlink_groups, Conntrack, DeleteReport};
 
 // `linux/netfilter/nfnetlink.h`, `nfnetlink_conntrack.h` (not in `libc`, or as `c_int`).
 pub const NFNL_SUBSYS_CTNETLINK: u16 = libc::NFNL_SUBSYS_CTNETLINK as u16;

@@ -248,13 +248,18 @@ impl Conntrack {
 /// A non-blocking netlink socket of `protocol`, bound to a port of the kernel's choice;
 /// returns it and that port id.
 pub fn open_netlink(protocol: SockProtocol) -> io::Result<(OwnedFd, u32)> {
+    open_netlink_groups(protocol, 0)
+}
+
+/// [`open_netlink`] subscribed to the multicast `groups` (a mask: group `n` is bit `n - 1`).
+pub fn open_netlink_groups(protocol: SockProtocol, groups: u32) -> io::Result<(OwnedFd, u32)> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         protocol,
     )?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
     let local: NetlinkAddr = getsockname(fd.as_raw_fd())?;
     Ok((fd, local.pid()))
 }
