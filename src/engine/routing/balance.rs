@@ -47,9 +47,28 @@ impl Engine {
         self.policy_rules(views, out);
         for family in [Family::V4, Family::V6] {
             if let Some(hops) = self.multipath(views, family) {
-                out.push(Object::Multipath { family, hops });
+                if self.multipath_slot_free(family) {
+                    out.push(Object::Multipath { family, hops });
+                }
             }
         }
+    }
+
+    /// Whether the multipath route of `family` can go in: it is there already, or no
+    /// default route a WAN's reconciler sees sits at its metric. At start a DHCP client's
+    /// metric-0 default holds the slot until the reconciler has moved it; adding before
+    /// that only earns `EEXIST` and the retry's wait.
+    fn multipath_slot_free(&self, family: Family) -> bool {
+        let metric = super::MULTIPATH_METRIC[family.index()];
+        let had = self
+            .routing
+            .have
+            .iter()
+            .any(|h| matches!(h, Object::Multipath { family: f, .. } if *f == family));
+        had || !self
+            .reconcilers()
+            .filter(|s| s.family == family)
+            .any(|s| s.held_metrics().any(|m| m == metric))
     }
 
     fn policy_rules(&self, views: &[[WanView; 2]], out: &mut Vec<Object>) {

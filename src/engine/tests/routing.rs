@@ -64,6 +64,9 @@ struct Kernel {
     objects: Vec<Object>,
     /// Changes seen, in order.
     log: Vec<Change>,
+    /// Main-table IPv4 defaults at metric 0 (a DHCP client's): they hold the multipath
+    /// route's key, so adding it meanwhile earns `EEXIST`, as from the kernel.
+    main_zero: usize,
 }
 
 impl Kernel {
@@ -71,6 +74,7 @@ impl Kernel {
         self.log.push(change.clone());
         match change {
             Change::Add(o) if self.objects.contains(o) => Err(RouteError::Exists),
+            Change::Add(o) if o.is_multipath() && self.main_zero > 0 => Err(RouteError::Exists),
             Change::Add(o) => {
                 self.objects.push(o.clone());
                 Ok(())
@@ -130,6 +134,7 @@ impl R {
             k: Kernel {
                 objects: leftovers.clone(),
                 log: Vec::new(),
+                main_zero: usize::from(n),
             },
             flushes: Vec::new(),
         };
@@ -188,7 +193,14 @@ impl R {
                         op: *op,
                         result: self.k.answer(change),
                     }),
-                    Action::AddRoute { op, .. } | Action::DelRoute { op, .. } => {
+                    Action::AddRoute { op, route, .. } | Action::DelRoute { op, route } => {
+                        if route.metric == 0 && route.family == Family::V4 {
+                            if matches!(a, Action::AddRoute { .. }) {
+                                self.k.main_zero += 1;
+                            } else {
+                                self.k.main_zero = self.k.main_zero.saturating_sub(1);
+                            }
+                        }
                         Some(Input::RouteDone {
                             op: *op,
                             result: Ok(()),

@@ -72,6 +72,12 @@ fn a_policy_without_fallback_is_blocked_never_leaked() {
 fn balance_spreads_by_weight_and_drops_a_dead_wan() {
     let mut r = R::new(routing_cfg(Mode::Balance, Vec::new()));
     assert_eq!(r.k.multipath(), Some(vec![(1, 3), (2, 1)]));
+    // added once, after the DHCP clients' metric-0 defaults moved out of its way
+    let multipath_adds =
+        r.k.log
+            .iter()
+            .filter(|c| matches!(c, Change::Add(o) if o.is_multipath()));
+    assert_eq!(multipath_adds.count(), 1, "{:?}", r.k.log);
     assert_eq!(
         r.h.metrics(),
         [2, 3],
