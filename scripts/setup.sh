@@ -54,7 +54,7 @@ fi
 if [ "$full" = 1 ]; then
 	rustup toolchain list | grep -q '^1\.75\.0' || rustup toolchain install 1.75.0 --profile minimal
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-	rustup target add aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf thumbv7neon-unknown-linux-gnueabihf >/dev/null
+	rustup target add aarch64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf thumbv7neon-unknown-linux-gnueabihf >/dev/null
 	command -v cargo-fuzz >/dev/null || cargo +nightly install cargo-fuzz --locked
 	command -v oelint-adv >/dev/null || pip install -q oelint-adv
 fi
