@@ -216,11 +216,18 @@ fn rtt_matches_a_delayed_responder() {
         probe_sequentially(&mut p, ip(TARGET_V4), 10, TIMEOUT)
     });
     assert_eq!(replies.len(), 10, "{replies:?}");
-    let mean_us = replies.iter().map(|r| r.rtt.as_micros()).sum::<u128>() / 10;
-    let err_us = mean_us.abs_diff(50_000);
+    // No reply can come before the responder's delay: an RTT under it is a timestamp taken
+    // at the wrong place. Above it, a loaded machine delays the userspace responder too, so
+    // the bound that does not depend on the load is the fastest of the ten: one prompt
+    // round trip measures the delay itself. (The precision under calm conditions is the
+    // benchmark's: `scripts/bench.py --only probes`.)
+    let mut rtts: Vec<u128> = replies.iter().map(|r| r.rtt.as_micros()).collect();
+    rtts.sort_unstable();
+    assert!(rtts[0] >= 49_500, "an rtt under the 50 ms delay: {rtts:?} µs");
     assert!(
-        err_us < 2_000,
-        "mean rtt {mean_us} µs, expected 50 ms ± 2 ms"
+        rtts[0] < 52_000,
+        "the fastest rtt {} µs, expected 50 ms + at most 2 ms: {rtts:?}",
+        rtts[0]
     );
 }
 
