@@ -223,7 +223,10 @@ fn rtt_matches_a_delayed_responder() {
     // benchmark's: `scripts/bench.py --only probes`.)
     let mut rtts: Vec<u128> = replies.iter().map(|r| r.rtt.as_micros()).collect();
     rtts.sort_unstable();
-    assert!(rtts[0] >= 49_500, "an rtt under the 50 ms delay: {rtts:?} µs");
+    assert!(
+        rtts[0] >= 49_500,
+        "an rtt under the 50 ms delay: {rtts:?} µs"
+    );
     assert!(
         rtts[0] < 52_000,
         "the fastest rtt {} µs, expected 50 ms + at most 2 ms: {rtts:?}",
