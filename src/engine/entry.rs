@@ -26,6 +26,9 @@ use super::wan::{Link, State, Transition, Wan};
 use super::{Action, Family, Instant, ProbeError, WanId};
 use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
 
+/// A target as a family's machine numbers it: the family and the number among its targets.
+type Local = (Family, u8);
+
 /// A transition to report: of the WAN (`None`) or of one family of a dual-stack WAN.
 pub(super) type Told = (Option<Family>, Transition);
 
@@ -50,6 +53,9 @@ pub(super) struct Entry {
     /// target that names a host). The shell numbers targets as the config lists them; a
     /// family's machine numbers its own targets (that family's, in order).
     target_families: HVec<Family, MAX_TARGETS>,
+    /// A reload renumbered targets: until then answers are matched by what the numbers
+    /// meant before it, the family and its own number (see [`Entry::configure`]).
+    renumbered: Option<(HVec<Local, MAX_TARGETS>, Instant)>,
     /// The WAN's state as last told, and since when.
     state: State,
     since: Instant,
@@ -67,6 +73,7 @@ impl Entry {
             families: [None, None],
             reconcilers: [None, None],
             target_families: HVec::new(),
+            renumbered: None,
             state: State::Init,
             since: now,
             told: Deque::new(),
@@ -78,6 +85,12 @@ impl Entry {
     /// New parameters after a reload: machines of families still managed keep their state,
     /// a family newly managed gets a new machine, one no longer managed is dropped (its
     /// reconciler gives its routes back through `retiring`).
+    ///
+    /// Targets added or removed renumber the WAN's targets after them, also those of the
+    /// other family, whose machine keeps its rounds: the answers of probes and checks sent
+    /// before arrive with their old numbers. Until every one of them has timed out they are
+    /// matched by the old numbers, and a family that would send under a number that changed
+    /// starts no round before then.
     pub(super) fn configure(
         &mut self,
         now: Instant,
@@ -85,6 +98,12 @@ impl Entry {
         retiring: &mut Vec<Reconciler>,
     ) {
         self.priority = cfg.priority;
+        let before: HVec<Local, MAX_TARGETS> = (0..=u8::MAX)
+            .map_while(|i| self.meaning(now, i))
+            .take(MAX_TARGETS)
+            .collect();
+        let timeout = self.machines().map(Wan::timeout).max();
+        let until = now + timeout.unwrap_or_default().max(cfg.probe.timeout);
         let families = cfg.probe.targets.iter().map(|t| family_of(t, cfg.family));
         self.target_families = families.take(MAX_TARGETS).collect();
         let link = self.link();
@@ -103,7 +122,31 @@ impl Entry {
             };
         }
         self.configure_reconcilers(cfg, retiring);
+        self.quiet_renumbered(before, until);
         self.collect(now);
+    }
+
+    /// After a reload: the families that would send under a number that meant another
+    /// target before it start no round until `until`, and answers are matched by the
+    /// numbers of `before` until then (those it had).
+    fn quiet_renumbered(&mut self, before: HVec<Local, MAX_TARGETS>, until: Instant) {
+        let mut quiet = [false; 2];
+        for (i, was) in (0..=u8::MAX).zip(&before) {
+            match local_in(&self.target_families, i) {
+                Some(now) if now != *was => quiet[now.0.index()] = true,
+                _ => {}
+            }
+        }
+        let after = (0..=u8::MAX).map_while(|i| local_in(&self.target_families, i));
+        if before.is_empty() || before.iter().copied().eq(after) {
+            return; // nothing was sent, or every number means what it meant
+        }
+        for (w, quiet) in self.families.iter_mut().zip(quiet) {
+            if let (Some(w), true) = (w, quiet) {
+                w.quiet_until(until);
+            }
+        }
+        self.renumbered = Some((before, until));
     }
 
     /// Create, update or retire the reconcilers after (re)configuration.
@@ -228,7 +271,7 @@ impl Entry {
 
     /// `Input::Reply`, for the WAN's target number `target`.
     pub(super) fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(now, target) {
             w.on_reply(now, local, seq, received_at);
             self.collect(now);
         }
@@ -242,7 +285,7 @@ impl Entry {
         seq: u16,
         error: ProbeError,
     ) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(now, target) {
             w.on_probe_failed(now, local, seq, error);
             self.collect(now);
         }
@@ -258,7 +301,7 @@ impl Entry {
         at: Instant,
         result: Result<std::time::Duration, crate::check::Failed>,
     ) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(now, target) {
             w.on_check_done(now, local, seq, at, result);
             self.collect(now);
         }
@@ -313,21 +356,27 @@ impl Entry {
 
     /// The machine probing the WAN's target `target`, and its own number for it.
     pub(super) fn target(&self, target: u8) -> Option<(&Wan, u8)> {
-        let (family, local) = self.local_of(target)?;
+        let (family, local) = local_in(&self.target_families, target)?;
         Some((self.families[family.index()].as_ref()?, local))
     }
 
-    fn machine_of(&mut self, target: u8) -> Option<(&mut Wan, u8)> {
-        let (family, local) = self.local_of(target)?;
+    /// The machine an answer for the WAN's target number `target` goes to, and its own
+    /// number for the target: by the numbers from before a reload that renumbered the
+    /// targets until nothing sent before it can still be answered (no round sends under a
+    /// number that meant another target until then; one new since goes by its new meaning).
+    fn answered_by(&mut self, now: Instant, target: u8) -> Option<(&mut Wan, u8)> {
+        let (family, local) = self.meaning(now, target)?;
         Some((self.families[family.index()].as_mut()?, local))
     }
 
-    /// The family of the WAN's target `target` and that family's number for it.
-    fn local_of(&self, target: u8) -> Option<(Family, u8)> {
-        let family = self.target_family(target)?;
-        let before = self.target_families.get(..usize::from(target))?;
-        let local = before.iter().filter(|&&f| f == family).count();
-        Some((family, u8::try_from(local).ok()?))
+    /// What an answer for the WAN's target number `target` means now (see
+    /// [`Entry::answered_by`]).
+    fn meaning(&self, now: Instant, target: u8) -> Option<Local> {
+        let before = match &self.renumbered {
+            Some((before, until)) if now < *until => before.get(usize::from(target)).copied(),
+            _ => None,
+        };
+        before.or_else(|| local_in(&self.target_families, target))
     }
 
     // ----- the WAN's state and what is told ---------------------------------------------
@@ -449,6 +498,15 @@ fn machine(now: Instant, cfg: &config::Wan, family: Family, link: Link) -> Wan {
         }
     }
     w
+}
+
+/// The family of target number `target` of a WAN whose targets have `families`, and that
+/// family's number for it.
+fn local_in(families: &[Family], target: u8) -> Option<Local> {
+    let family = *families.get(usize::from(target))?;
+    let before = families.get(..usize::from(target))?;
+    let local = before.iter().filter(|&&f| f == family).count();
+    Some((family, u8::try_from(local).ok()?))
 }
 
 /// The WAN's number for the `local`-th target of `family`.
