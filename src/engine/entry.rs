@@ -32,6 +32,10 @@ type Local = (Family, u8);
 /// A transition to report: of the WAN (`None`) or of one family of a dual-stack WAN.
 pub(super) type Told = (Option<Family>, Transition);
 
+/// How long after the deadline of the last probe sent before a reload that renumbered the
+/// targets a round may send under a number that changed.
+const MOMENT: std::time::Duration = std::time::Duration::from_micros(1);
+
 /// Transitions kept until the next decision pass reports them.
 const TOLD_CAPACITY: usize = 16;
 
@@ -53,9 +57,10 @@ pub(super) struct Entry {
     /// target that names a host). The shell numbers targets as the config lists them; a
     /// family's machine numbers its own targets (that family's, in order).
     target_families: HVec<Family, MAX_TARGETS>,
-    /// A reload renumbered targets: until then answers are matched by what the numbers
-    /// meant before it, the family and its own number (see [`Entry::configure`]).
-    renumbered: Option<(HVec<Local, MAX_TARGETS>, Instant)>,
+    /// Per target number, what it meant before a reload that gave it another meaning, until
+    /// a probe or check is sent under it again: answers under it are matched by that (see
+    /// [`Entry::configure`]).
+    renumbered: HVec<Option<Local>, MAX_TARGETS>,
     /// The WAN's state as last told, and since when.
     state: State,
     since: Instant,
@@ -73,7 +78,7 @@ impl Entry {
             families: [None, None],
             reconcilers: [None, None],
             target_families: HVec::new(),
-            renumbered: None,
+            renumbered: HVec::new(),
             state: State::Init,
             since: now,
             told: Deque::new(),
@@ -88,9 +93,10 @@ impl Entry {
     ///
     /// Targets added or removed renumber the WAN's targets after them, also those of the
     /// other family, whose machine keeps its rounds: the answers of probes and checks sent
-    /// before arrive with their old numbers. Until every one of them has timed out they are
-    /// matched by the old numbers, and a family that would send under a number that changed
-    /// starts no round before then.
+    /// before arrive with their old numbers. A family that would send under a number that
+    /// meant another target starts no round before every one of them has timed out, and
+    /// answers under such a number are matched by what it meant until something is sent
+    /// under it again.
     pub(super) fn configure(
         &mut self,
         now: Instant,
@@ -99,11 +105,12 @@ impl Entry {
     ) {
         self.priority = cfg.priority;
         let before: HVec<Local, MAX_TARGETS> = (0..=u8::MAX)
-            .map_while(|i| self.meaning(now, i))
+            .map_while(|i| self.meaning(i))
             .take(MAX_TARGETS)
             .collect();
         let timeout = self.machines().map(Wan::timeout).max();
-        let until = now + timeout.unwrap_or_default().max(cfg.probe.timeout);
+        // a moment after the last deadline: what comes at it is still for what was sent
+        let until = now + timeout.unwrap_or_default().max(cfg.probe.timeout) + MOMENT;
         let families = cfg.probe.targets.iter().map(|t| family_of(t, cfg.family));
         self.target_families = families.take(MAX_TARGETS).collect();
         let link = self.link();
@@ -126,27 +133,24 @@ impl Entry {
         self.collect(now);
     }
 
-    /// After a reload: the families that would send under a number that meant another
-    /// target before it start no round until `until`, and answers are matched by the
-    /// numbers of `before` until then (those it had).
+    /// After a reload: a number that meant another target before it (`before`) keeps that
+    /// meaning for answers, and the family that would send under it starts no round until
+    /// `until`.
     fn quiet_renumbered(&mut self, before: HVec<Local, MAX_TARGETS>, until: Instant) {
         let mut quiet = [false; 2];
-        for (i, was) in (0..=u8::MAX).zip(&before) {
-            match local_in(&self.target_families, i) {
-                Some(now) if now != *was => quiet[now.0.index()] = true,
-                _ => {}
+        self.renumbered.clear();
+        for (i, was) in (0..=u8::MAX).zip(before) {
+            let now = local_in(&self.target_families, i);
+            if let Some((family, _)) = now.filter(|&now| now != was) {
+                quiet[family.index()] = true;
             }
-        }
-        let after = (0..=u8::MAX).map_while(|i| local_in(&self.target_families, i));
-        if before.is_empty() || before.iter().copied().eq(after) {
-            return; // nothing was sent, or every number means what it meant
+            let _ = self.renumbered.push((now != Some(was)).then_some(was)); // room: MAX_TARGETS
         }
         for (w, quiet) in self.families.iter_mut().zip(quiet) {
             if let (Some(w), true) = (w, quiet) {
                 w.quiet_until(until);
             }
         }
-        self.renumbered = Some((before, until));
     }
 
     /// Create, update or retire the reconcilers after (re)configuration.
@@ -271,7 +275,7 @@ impl Entry {
 
     /// `Input::Reply`, for the WAN's target number `target`.
     pub(super) fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
-        if let Some((w, local)) = self.answered_by(now, target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_reply(now, local, seq, received_at);
             self.collect(now);
         }
@@ -285,7 +289,7 @@ impl Entry {
         seq: u16,
         error: ProbeError,
     ) {
-        if let Some((w, local)) = self.answered_by(now, target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_probe_failed(now, local, seq, error);
             self.collect(now);
         }
@@ -301,7 +305,7 @@ impl Entry {
         at: Instant,
         result: Result<std::time::Duration, crate::check::Failed>,
     ) {
-        if let Some((w, local)) = self.answered_by(now, target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_check_done(now, local, seq, at, result);
             self.collect(now);
         }
@@ -329,6 +333,9 @@ impl Entry {
                     _ => continue,
                 };
                 *target = global_target(&self.target_families, family, *target);
+                if let Some(was) = self.renumbered.get_mut(usize::from(*target)) {
+                    *was = None; // from now on answers under it are for what it means
+                }
             }
         }
         self.collect(now);
@@ -361,21 +368,17 @@ impl Entry {
     }
 
     /// The machine an answer for the WAN's target number `target` goes to, and its own
-    /// number for the target: by the numbers from before a reload that renumbered the
-    /// targets until nothing sent before it can still be answered (no round sends under a
-    /// number that meant another target until then; one new since goes by its new meaning).
-    fn answered_by(&mut self, now: Instant, target: u8) -> Option<(&mut Wan, u8)> {
-        let (family, local) = self.meaning(now, target)?;
+    /// number for the target.
+    fn answered_by(&mut self, target: u8) -> Option<(&mut Wan, u8)> {
+        let (family, local) = self.meaning(target)?;
         Some((self.families[family.index()].as_mut()?, local))
     }
 
-    /// What an answer for the WAN's target number `target` means now (see
-    /// [`Entry::answered_by`]).
-    fn meaning(&self, now: Instant, target: u8) -> Option<Local> {
-        let before = match &self.renumbered {
-            Some((before, until)) if now < *until => before.get(usize::from(target)).copied(),
-            _ => None,
-        };
+    /// What an answer under the WAN's target number `target` is for: what the number meant
+    /// before a reload that gave it another meaning, until something is sent under it again
+    /// (no round does before what was sent earlier has timed out), else what it means.
+    fn meaning(&self, target: u8) -> Option<Local> {
+        let before = self.renumbered.get(usize::from(target)).copied().flatten();
         before.or_else(|| local_in(&self.target_families, target))
     }
 

@@ -490,9 +490,9 @@ fn a_family_renumbered_by_a_reload_sends_under_a_changed_number_only_after_the_t
     h.run(2500);
     assert!(
         h.probes.is_empty(),
-        "IPv4 waits for the old probes' timeout"
+        "IPv4 waits for the old probes' timeout (2001 + 500 ms)"
     );
-    h.run(2501);
+    h.run(2502);
     let sent: Vec<u8> = h.probes.iter().map(|p| p.1).collect();
     assert_eq!(sent, [0, 1], "then IPv4 probes both its targets");
     h.answer_all(5);
