@@ -26,8 +26,15 @@ use super::wan::{Link, State, Transition, Wan};
 use super::{Action, Family, Instant, ProbeError, WanId};
 use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
 
+/// A target as a family's machine numbers it: the family and the number among its targets.
+type Local = (Family, u8);
+
 /// A transition to report: of the WAN (`None`) or of one family of a dual-stack WAN.
 pub(super) type Told = (Option<Family>, Transition);
+
+/// How long after the deadline of the last probe sent before a reload that renumbered the
+/// targets a round may send under a number that changed.
+const MOMENT: std::time::Duration = std::time::Duration::from_micros(1);
 
 /// Transitions kept until the next decision pass reports them.
 const TOLD_CAPACITY: usize = 16;
@@ -50,6 +57,10 @@ pub(super) struct Entry {
     /// target that names a host). The shell numbers targets as the config lists them; a
     /// family's machine numbers its own targets (that family's, in order).
     target_families: HVec<Family, MAX_TARGETS>,
+    /// Per target number, what it meant before a reload that gave it another meaning, until
+    /// a probe or check is sent under it again: answers under it are matched by that (see
+    /// [`Entry::configure`]).
+    renumbered: HVec<Option<Local>, MAX_TARGETS>,
     /// The WAN's state as last told, and since when.
     state: State,
     since: Instant,
@@ -67,6 +78,7 @@ impl Entry {
             families: [None, None],
             reconcilers: [None, None],
             target_families: HVec::new(),
+            renumbered: HVec::new(),
             state: State::Init,
             since: now,
             told: Deque::new(),
@@ -78,6 +90,13 @@ impl Entry {
     /// New parameters after a reload: machines of families still managed keep their state,
     /// a family newly managed gets a new machine, one no longer managed is dropped (its
     /// reconciler gives its routes back through `retiring`).
+    ///
+    /// Targets added or removed renumber the WAN's targets after them, also those of the
+    /// other family, whose machine keeps its rounds: the answers of probes and checks sent
+    /// before arrive with their old numbers. A family that would send under a number that
+    /// meant another target starts no round before every one of them has timed out, and
+    /// answers under such a number are matched by what it meant until something is sent
+    /// under it again.
     pub(super) fn configure(
         &mut self,
         now: Instant,
@@ -85,6 +104,13 @@ impl Entry {
         retiring: &mut Vec<Reconciler>,
     ) {
         self.priority = cfg.priority;
+        let before: HVec<Local, MAX_TARGETS> = (0..=u8::MAX)
+            .map_while(|i| self.meaning(i))
+            .take(MAX_TARGETS)
+            .collect();
+        let timeout = self.machines().map(Wan::timeout).max();
+        // a moment after the last deadline: what comes at it is still for what was sent
+        let until = now + timeout.unwrap_or_default().max(cfg.probe.timeout) + MOMENT;
         let families = cfg.probe.targets.iter().map(|t| family_of(t, cfg.family));
         self.target_families = families.take(MAX_TARGETS).collect();
         let link = self.link();
@@ -103,7 +129,28 @@ impl Entry {
             };
         }
         self.configure_reconcilers(cfg, retiring);
+        self.quiet_renumbered(before, until);
         self.collect(now);
+    }
+
+    /// After a reload: a number that meant another target before it (`before`) keeps that
+    /// meaning for answers, and the family that would send under it starts no round until
+    /// `until`.
+    fn quiet_renumbered(&mut self, before: HVec<Local, MAX_TARGETS>, until: Instant) {
+        let mut quiet = [false; 2];
+        self.renumbered.clear();
+        for (i, was) in (0..=u8::MAX).zip(before) {
+            let now = local_in(&self.target_families, i);
+            if let Some((family, _)) = now.filter(|&now| now != was) {
+                quiet[family.index()] = true;
+            }
+            let _ = self.renumbered.push((now != Some(was)).then_some(was)); // room: MAX_TARGETS
+        }
+        for (w, quiet) in self.families.iter_mut().zip(quiet) {
+            if let (Some(w), true) = (w, quiet) {
+                w.quiet_until(until);
+            }
+        }
     }
 
     /// Create, update or retire the reconcilers after (re)configuration.
@@ -228,7 +275,7 @@ impl Entry {
 
     /// `Input::Reply`, for the WAN's target number `target`.
     pub(super) fn on_reply(&mut self, now: Instant, target: u8, seq: u16, received_at: Instant) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_reply(now, local, seq, received_at);
             self.collect(now);
         }
@@ -242,7 +289,7 @@ impl Entry {
         seq: u16,
         error: ProbeError,
     ) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_probe_failed(now, local, seq, error);
             self.collect(now);
         }
@@ -258,7 +305,7 @@ impl Entry {
         at: Instant,
         result: Result<std::time::Duration, crate::check::Failed>,
     ) {
-        if let Some((w, local)) = self.machine_of(target) {
+        if let Some((w, local)) = self.answered_by(target) {
             w.on_check_done(now, local, seq, at, result);
             self.collect(now);
         }
@@ -286,6 +333,9 @@ impl Entry {
                     _ => continue,
                 };
                 *target = global_target(&self.target_families, family, *target);
+                if let Some(was) = self.renumbered.get_mut(usize::from(*target)) {
+                    *was = None; // from now on answers under it are for what it means
+                }
             }
         }
         self.collect(now);
@@ -313,21 +363,23 @@ impl Entry {
 
     /// The machine probing the WAN's target `target`, and its own number for it.
     pub(super) fn target(&self, target: u8) -> Option<(&Wan, u8)> {
-        let (family, local) = self.local_of(target)?;
+        let (family, local) = local_in(&self.target_families, target)?;
         Some((self.families[family.index()].as_ref()?, local))
     }
 
-    fn machine_of(&mut self, target: u8) -> Option<(&mut Wan, u8)> {
-        let (family, local) = self.local_of(target)?;
+    /// The machine an answer for the WAN's target number `target` goes to, and its own
+    /// number for the target.
+    fn answered_by(&mut self, target: u8) -> Option<(&mut Wan, u8)> {
+        let (family, local) = self.meaning(target)?;
         Some((self.families[family.index()].as_mut()?, local))
     }
 
-    /// The family of the WAN's target `target` and that family's number for it.
-    fn local_of(&self, target: u8) -> Option<(Family, u8)> {
-        let family = self.target_family(target)?;
-        let before = self.target_families.get(..usize::from(target))?;
-        let local = before.iter().filter(|&&f| f == family).count();
-        Some((family, u8::try_from(local).ok()?))
+    /// What an answer under the WAN's target number `target` is for: what the number meant
+    /// before a reload that gave it another meaning, until something is sent under it again
+    /// (no round does before what was sent earlier has timed out), else what it means.
+    fn meaning(&self, target: u8) -> Option<Local> {
+        let before = self.renumbered.get(usize::from(target)).copied().flatten();
+        before.or_else(|| local_in(&self.target_families, target))
     }
 
     // ----- the WAN's state and what is told ---------------------------------------------
@@ -449,6 +501,15 @@ fn machine(now: Instant, cfg: &config::Wan, family: Family, link: Link) -> Wan {
         }
     }
     w
+}
+
+/// The family of target number `target` of a WAN whose targets have `families`, and that
+/// family's number for it.
+fn local_in(families: &[Family], target: u8) -> Option<Local> {
+    let family = *families.get(usize::from(target))?;
+    let before = families.get(..usize::from(target))?;
+    let local = before.iter().filter(|&&f| f == family).count();
+    Some((family, u8::try_from(local).ok()?))
 }
 
 /// The WAN's number for the `local`-th target of `family`.

@@ -152,6 +152,8 @@ pub struct Wan {
     timeouts_noted_until: Instant,
     /// Rounds were cleared: the shell's running checks count for nothing any more.
     cancel_checks: bool,
+    /// No round starts before (a reload renumbered the targets: see `Entry::configure`).
+    quiet_until: Instant,
 }
 
 impl Wan {
@@ -183,6 +185,7 @@ impl Wan {
             records: records(&cfg.probe),
             timeouts_noted_until: now,
             cancel_checks: false,
+            quiet_until: Instant::ZERO,
         };
         wan.reevaluate(now);
         wan
@@ -220,6 +223,20 @@ impl Wan {
             self.reschedule(now); // the new pace counts from the newest round
         }
         self.reevaluate(now);
+    }
+
+    /// Starts no round before `at`.
+    pub(super) fn quiet_until(&mut self, at: Instant) {
+        self.quiet_until = self.quiet_until.max(at);
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.probe.timeout
+    }
+
+    /// When the next round may start, if one is due: by its pace, and not while quiet.
+    fn due(&self) -> Option<Instant> {
+        self.next_round_at.map(|at| at.max(self.quiet_until))
     }
 
     /// Queued state changes, oldest first.
@@ -360,10 +377,7 @@ impl Wan {
         }
         self.settle(now);
         self.note_timeouts(now);
-        if let Some(due) = self
-            .next_round_at
-            .filter(|&at| self.has_room() && now >= at)
-        {
+        if let Some(due) = self.due().filter(|&at| self.has_room() && now >= at) {
             if now.saturating_since(due) > self.probe.interval / 10 {
                 self.late_rounds = self.late_rounds.saturating_add(1);
             }
@@ -382,7 +396,7 @@ impl Wan {
         let undecided = self.rounds.iter().filter(|r| r.verdict.is_none());
         let deadline = undecided.map(|r| r.deadline).min();
         // a round due without room starts when a verdict makes room, not on a timer
-        let next = self.next_round_at.filter(|_| self.has_room());
+        let next = self.due().filter(|_| self.has_room());
         let hold = self.hold_until();
         [deadline, next, hold].into_iter().flatten().min()
     }

@@ -455,3 +455,36 @@ fn checks_of_a_dual_stack_wan_carry_the_wans_target_numbers() {
         }]
     );
 }
+
+#[test]
+fn a_check_running_across_a_reload_that_renumbered_its_target_counts_for_it() {
+    let mut c = wan_cfg("a", 1);
+    c.family = FamilySet::Both;
+    c.probe.targets = vec![ip(101).into(), http("http://[2001:db8::80]/")];
+    c.probe.down = 1;
+    let mut h = H::new(config(vec![c.clone()]));
+    let acts = h.run(0);
+    let &[(1, seq, _)] = started(&acts).as_slice() else {
+        panic!("test: the IPv6 check is target 1, got {acts:?}");
+    };
+    // a new IPv4 target takes number 1; the check's target moves to 2
+    c.probe.targets.insert(1, ip(102).into());
+    h.feed(100, Input::Reload(config(vec![c])));
+    h.feed(120, passed(1, seq, 120, 20));
+    h.run(700);
+    h.answer_all(5);
+    let status = &h.e.status(h.now)[0];
+    let families: Vec<_> = status
+        .families
+        .iter()
+        .map(|f| format!("{} {}", f.family, f.state))
+        .collect();
+    assert_eq!(families, ["ipv4 up", "ipv6 up"]);
+    let health = h.e.health(h.now);
+    let results: Vec<_> = health[0]
+        .targets
+        .iter()
+        .map(|t| t.result.as_str())
+        .collect();
+    assert_eq!(results, ["pass", "pass", "pass"]);
+}

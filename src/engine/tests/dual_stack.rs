@@ -41,7 +41,12 @@ fn ours6(ifindex: u32, metric: u32) -> Route {
 /// Two dual-stack WANs "a" (prio 1, ifindex 1) and "b" (prio 2, ifindex 2), links up, a
 /// DHCP IPv4 and a static IPv6 default route each, adopted; every family up.
 fn two_dual_up() -> H {
-    let mut h = H::new(config(vec![both_cfg("a", 1), both_cfg("b", 2)]));
+    dual_up(config(vec![both_cfg("a", 1), both_cfg("b", 2)]))
+}
+
+/// The WANs of `cfg`, dual-stack, brought up as [`two_dual_up`] does.
+fn dual_up(cfg: Config) -> H {
+    let mut h = H::new(cfg);
     h.bring_up(|wan, ifindex| {
         let routes = vec![static6(ifindex, 1024)];
         let family = Family::V6;
@@ -406,4 +411,99 @@ fn reload_to_both_keeps_ipv4_and_starts_ipv6() {
     };
     h.feed(200, link);
     assert_eq!(families(&h, 0), ["ipv4 linkdown", "ipv6 linkdown"]);
+}
+
+/// WAN "a", both families, with `targets`; one failed round takes a family down; link,
+/// routes and every family up.
+fn dual_with(targets: Vec<config::Target>) -> (H, config::Wan) {
+    let mut a = both_cfg("a", 1);
+    a.probe.targets = targets;
+    a.probe.down = 1;
+    (dual_up(config(vec![a.clone()])), a)
+}
+
+/// `RESULT` of each target of WAN 0, as `health` reports them.
+fn target_results(h: &H) -> Vec<String> {
+    let health = h.e.health(h.now);
+    health[0]
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", t.target, t.result))
+        .collect()
+}
+
+#[test]
+fn answers_sent_before_a_reload_that_renumbered_the_other_family_count_for_their_targets() {
+    let targets = vec![
+        ip(101).into(),
+        ip(102).into(),
+        ip6(0x101).into(),
+        ip6(0x102).into(),
+    ];
+    let (mut h, mut a) = dual_with(targets);
+    h.run(1000);
+    let sent: Vec<u8> = h.probes.iter().map(|p| p.1).collect();
+    assert_eq!(sent, [0, 1, 2, 3], "one round of every target in flight");
+    // IPv4's second target goes: the IPv6 targets become numbers 1 and 2
+    a.probe.targets.remove(1);
+    let before = std::mem::take(&mut h.probes);
+    h.feed(1001, Input::Reload(config(vec![a])));
+    let new: Vec<u8> = h.probes.iter().map(|p| p.1).collect();
+    assert_eq!(new, [0], "IPv4's targets changed: its round starts again");
+    // the IPv6 answers come as they were sent, with numbers 2 and 3
+    h.probes.extend(before.into_iter().filter(|p| p.1 >= 2));
+    h.answer_all(5);
+    h.run(1600);
+    assert_eq!(
+        families(&h, 0),
+        ["ipv4 up", "ipv6 up"],
+        "both IPv6 targets answered in time: the round passed"
+    );
+    assert_eq!(
+        target_results(&h),
+        [
+            "192.0.2.101 pass",
+            "2001:db8::101 pass",
+            "2001:db8::102 pass"
+        ]
+    );
+}
+
+#[test]
+fn a_family_renumbered_by_a_reload_sends_under_a_changed_number_only_after_the_timeout() {
+    let (mut h, mut a) = dual_with(vec![ip(101).into(), ip6(0x101).into()]);
+    drive(&mut h, 1100, |_, _| true);
+    assert_eq!(families(&h, 0), ["ipv4 up", "ipv6 up"]);
+    // a round of 192.0.2.101 (0) and 2001:db8::101 (1) in flight at 2000
+    h.run(2000);
+    let before = std::mem::take(&mut h.probes);
+    assert_eq!(before.iter().map(|p| p.1).collect::<Vec<_>>(), [0, 1]);
+    // a new IPv4 target takes number 1; the IPv6 target moves to 2
+    a.probe.targets.insert(1, ip(102).into());
+    h.feed(2001, Input::Reload(config(vec![a])));
+    assert!(
+        h.probes.is_empty(),
+        "no probe under number 1 while it may mean ::101"
+    );
+    h.probes = before;
+    h.answer_all(5);
+    h.run(2500);
+    assert!(
+        h.probes.is_empty(),
+        "IPv4 waits for the old probes' timeout (2001 + 500 ms)"
+    );
+    h.run(2502);
+    let sent: Vec<u8> = h.probes.iter().map(|p| p.1).collect();
+    assert_eq!(sent, [0, 1], "then IPv4 probes both its targets");
+    h.answer_all(5);
+    h.run(3000);
+    let sent: Vec<u8> = h.probes.iter().map(|p| p.1).collect();
+    assert_eq!(sent, [2], "IPv6 keeps its pace, under its new number");
+    h.answer_all(5);
+    h.run(3600);
+    assert_eq!(families(&h, 0), ["ipv4 up", "ipv6 up"]);
+    assert_eq!(
+        target_results(&h),
+        ["192.0.2.101 pass", "192.0.2.102 pass", "2001:db8::101 pass"]
+    );
 }
