@@ -9,35 +9,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 use support::*;
 
-/// Route changes in the burst: far more notifications than the event socket's buffer holds
-/// (it is about 2 MiB; one route notification costs the buffer about 1 KiB).
+/// Rounds of the burst (`Lab::route_burst`): far more notifications than the event
+/// socket's buffer holds (it is about 2 MiB).
 const BURST_ROUNDS: usize = 40;
-
-/// `ip -batch` input: add and delete 256 host routes in table 200, `rounds` times.
-fn burst(rounds: usize) -> String {
-    let mut s = String::new();
-    for _ in 0..rounds {
-        for verb in ["add", "del"] {
-            for i in 0..=255 {
-                s.push_str(&format!(
-                    "route {verb} 198.51.100.{i}/32 dev wan1 table 200\n"
-                ));
-            }
-        }
-    }
-    s
-}
-
-fn signal(d: &Daemon, sig: nix::sys::signal::Signal) {
-    let child = d.child.as_ref().expect("daemon running");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, sig).expect("signal the daemon");
-}
 
 /// wan2's default routes as `ip route` prints them.
 fn wan2_defaults(lab: &Lab) -> Vec<String> {
@@ -59,22 +36,8 @@ fn lost_notifications_are_recovered_by_a_dump() {
     });
     assert!(adopted, "{:?}\n{}", wan2_defaults(&lab), d.log_text());
 
-    signal(&d, nix::sys::signal::Signal::SIGSTOP);
-    let mut batch = lab
-        .gw_command("ip")
-        .args(["-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run ip -batch");
-    let input = burst(BURST_ROUNDS);
-    batch
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write the burst");
-    assert!(batch.wait().expect("ip -batch").success());
+    d.signal(nix::sys::signal::Signal::SIGSTOP);
+    lab.route_burst(BURST_ROUNDS);
     // a renew while the buffer is full: the daemon's route goes, a foreign one comes
     lab.gw(&[
         "ip", "route", "del", "default", "dev", "wan2", "proto", "87", "metric", "2",
@@ -90,7 +53,7 @@ fn lost_notifications_are_recovered_by_a_dump() {
         "wan2",
     ];
     lab.gw(&[renew.as_slice(), &["proto", "dhcp", "metric", "50"]].concat());
-    signal(&d, nix::sys::signal::Signal::SIGCONT);
+    d.signal(nix::sys::signal::Signal::SIGCONT);
 
     let converged = wait_for(Duration::from_secs(5), || {
         wan2_defaults(&lab) == ["default via 192.0.2.17 proto 87 metric 2"]

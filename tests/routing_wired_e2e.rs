@@ -3,7 +3,8 @@
 //! default and hash sysctls appear in the gateway's kernel; a stop removes them all and
 //! puts the sysctls back; after `kill -9` a restarted daemon takes over what the killed
 //! one left and its stop leaves the kernel as it was before the first start. A failover
-//! records a conntrack flush in `history`. Documentation addresses only.
+//! records a conntrack flush in `history`. A rule deleted while the rule and route
+//! notifications overflow comes back through a resync. Documentation addresses only.
 #![cfg(feature = "balance")]
 
 mod support;
@@ -274,6 +275,43 @@ fn a_deleted_rule_and_a_flushed_table_come_back_at_once() {
     assert!(seen(&lab).all_there(), "{}", seen(&lab));
     assert_eq!(drift(&d), repaired, "{}", d.log_text());
     // a stop's own deletes are not drift either: everything goes
+    let status = d.stop().expect("exit status");
+    assert!(status.success(), "{}", d.log_text());
+    assert!(seen(&lab).clean(), "left:\n{}", seen(&lab));
+}
+
+/// Lost notifications: the daemon is stopped (SIGSTOP), a burst of route changes in a side
+/// table overflows its rule and route notification socket, and a reply rule deleted then
+/// goes unheard. After SIGCONT the daemon reads `ENOBUFS`, dumps its rules and routes
+/// again, and the rule comes back.
+#[test]
+fn a_rule_deleted_while_notifications_overflow_comes_back() {
+    let Some(lab) = open_lab(2, &["--lan"]) else {
+        return;
+    };
+    let dir = TempDir::new("routing-enobufs");
+    let mut d = Daemon::start(&lab, &dir.0, &balance_config(&dir.0));
+    wait_all_there(&lab, &d);
+    d.signal(nix::sys::signal::Signal::SIGSTOP);
+    // the buffer full first, so that the deletion's notification is dropped
+    lab.route_burst(20);
+    lab.gw(&["ip", "rule", "del", "priority", "10001"]);
+    lab.route_burst(5);
+    assert!(!seen(&lab).rules.contains("10001:"), "deleted");
+    let started = std::time::Instant::now();
+    d.signal(nix::sys::signal::Signal::SIGCONT);
+    let back = wait_for(Duration::from_secs(3), || seen(&lab).all_there());
+    let took = started.elapsed();
+    assert!(back, "not back:\n{}\n{}", seen(&lab), d.log_text());
+    eprintln!("rule back {took:?} after SIGCONT");
+    let log = d.log_text();
+    assert!(
+        log.contains("routing: rule and route notifications lost"),
+        "the burst did not overflow the notification socket, so nothing was tested:\n{log}"
+    );
+    // the resync brought it back, not a notification of the deletion
+    assert!(log.contains("is not in the kernel any more"), "{log}");
+    assert!(!log.contains("deleted by someone else"), "{log}");
     let status = d.stop().expect("exit status");
     assert!(status.success(), "{}", d.log_text());
     assert!(seen(&lab).clean(), "left:\n{}", seen(&lab));

@@ -7,6 +7,13 @@
 //! tell the engine what a killed run left (`Input::RoutingState`); the engine's diff
 //! deletes what is no longer wanted.
 //!
+//! A second socket hears rule and route notifications: one of ours someone else deleted
+//! goes to the engine (`Input::RoutingGone`) and comes back. When notifications were lost
+//! (`ENOBUFS`, a datagram cut short) the same two dumps run again, without blocking, and
+//! their result goes to the engine as `Input::RoutingState`: its diff adds again what is
+//! missing. One resync at a time; a loss while one runs queues one more after it. The
+//! engine's changes wait while the dumps run, so that no answer overtakes what they saw.
+//!
 //! A flush reads the conntrack table a bounded batch per turn, keeping only the entries
 //! to delete, then deletes them 128 to a datagram, one datagram in flight: the loop never
 //! waits on the kernel.
@@ -24,7 +31,7 @@ use super::state::SavedSysctl;
 use crate::config::{Policy, Routing as Config};
 use crate::engine::route::{RTPROT_WANFAILOVER, RT_TABLE_MAIN};
 use crate::engine::routing::{Change, Object, RuleSpec};
-use crate::engine::{Family, Input, Instant, OpId};
+use crate::engine::{Family, Input, Instant, OpId, OP_ID_LIMIT};
 use crate::sys::netlink::conntrack::{
     in_seq_range, open_netlink, open_netlink_groups, parse_ct_messages, Conntrack, CtBody, Entry,
     Flush as Select,
@@ -32,7 +39,7 @@ use crate::sys::netlink::conntrack::{
 use crate::sys::netlink::message::rule::FR_ACT_TO_TBL;
 use crate::sys::netlink::message::{
     emit_dump, emit_route, emit_rule, emit_rule_dump, parse_messages, Body, DumpKind, IfName,
-    RouteMsg, RouteOp, Rule, RuleOp,
+    Message, RouteMsg, RouteOp, Rule, RuleOp, NLM_F_DUMP_INTR,
 };
 use crate::sys::netlink::route_error;
 use crate::sys::poll::Poller;
@@ -80,6 +87,16 @@ const RECV_BUF_LEN: usize = 64 * 1024;
 const BATCH: usize = 16;
 /// A flush whose kernel answers stop for this long ends with what it did.
 const FLUSH_SILENCE: Duration = Duration::from_secs(5);
+/// A resync whose dump goes silent this long is given up (and the held changes sent).
+const RESYNC_SILENCE: Duration = Duration::from_secs(1);
+/// A resync that lost data of its dump runs again at once, this many times in a row.
+const RESYNC_TRIES: u8 = 3;
+/// The dumps that read what of ours the kernel holds, in order: every rule, then every
+/// route (not strict: the kernel sends every table).
+const DUMPS: [fn(&mut Vec<u8>, u32); 2] = [
+    |buf, seq| emit_rule_dump(buf, None, seq),
+    |buf, seq| emit_dump(buf, DumpKind::Routes, seq),
+];
 /// What the notification socket hears: every rule and route added or deleted.
 const GROUPS: [u32; 4] = [
     libc::RTNLGRP_IPV4_RULE,
@@ -189,6 +206,24 @@ enum Flush {
     },
 }
 
+/// A re-read of what of ours the kernel holds, after lost notifications.
+struct Resync {
+    /// The index in [`DUMPS`] running, under sequence number `seq`.
+    step: usize,
+    seq: u32,
+    found: Vec<Object>,
+    /// Data of the dump was lost: its result is not used, another one runs.
+    spoiled: bool,
+    /// Resyncs in a row that lost data, this one included.
+    tries: u8,
+    /// Notifications were lost again while it ran: another one after it.
+    again: bool,
+    /// The kernel said something by then, or the resync is given up.
+    until: Instant,
+    /// The engine's changes meanwhile, sent when it ends.
+    held: Vec<(OpId, Change)>,
+}
+
 /// What a flush did so far.
 #[derive(Debug, Default, Clone, Copy)]
 struct Report {
@@ -209,6 +244,9 @@ pub struct Routing {
     flush_until: Option<Instant>,
     config: Config,
     sysctls: balance::HashSettings,
+    resync: Option<Resync>,
+    /// Sequence numbers of our dumps: the top bit set, never an op id.
+    next_seq: u32,
 }
 
 impl Routing {
@@ -241,6 +279,8 @@ impl Routing {
             flush_until: None,
             config,
             sysctls: balance::HashSettings::new(saved),
+            resync: None,
+            next_seq: 0,
         };
         part.apply_sysctls();
         Ok((part, objects))
@@ -267,8 +307,13 @@ impl Routing {
         self.sysctls.restore();
     }
 
-    /// Sends one change; a send that failed at once is its answer.
+    /// Sends one change (held while a resync runs); a send that failed at once is its
+    /// answer.
     pub fn send(&mut self, op: OpId, change: &Change) -> Option<Input> {
+        if let Some(r) = self.resync.as_mut() {
+            r.held.push((op, change.clone()));
+            return None;
+        }
         self.nl.tx.clear();
         emit_change(&mut self.nl.tx, change, op);
         match self.nl.send() {
@@ -316,12 +361,22 @@ impl Routing {
                 Ok(Some(n)) => n,
                 Ok(None) => return,
                 Err(e) => {
-                    // a lost ACK times out in the engine and is retried
+                    // a lost ACK times out in the engine and is retried; a resync lost
+                    // part of its dump
                     log::warn!("routing: {e}");
+                    if let Some(r) = self.resync.as_mut() {
+                        r.spoiled = true;
+                    }
                     return;
                 }
             };
-            for msg in parse_messages(&self.nl.rx[..n]).flatten() {
+            // out of the socket while a dump's messages are handled (which may send)
+            let rx = core::mem::take(&mut self.nl.rx);
+            for msg in parse_messages(&rx[..n]).flatten() {
+                if self.resync.as_ref().is_some_and(|r| r.seq == msg.seq) {
+                    self.on_dump(now, msg, ctx);
+                    continue;
+                }
                 if let Body::Error { errno, request_seq } = msg.body {
                     let result = if errno == 0 {
                         Ok(())
@@ -332,6 +387,7 @@ impl Routing {
                     ctx.engine.handle(now, Input::RoutingDone { op, result });
                 }
             }
+            self.nl.rx = rx;
         }
     }
 
@@ -346,14 +402,113 @@ impl Routing {
                 Ok(Some(n)) => n,
                 Ok(None) => return,
                 Err(e) => {
-                    // ENOBUFS: some were lost; what they deleted comes back at the next change
-                    log::warn!("routing: notifications: {e}");
+                    // ENOBUFS or a datagram cut short: what they deleted, a dump tells
+                    log::warn!(
+                        "routing: rule and route notifications lost ({e}); reading ours again"
+                    );
+                    self.start_resync(now, ctx);
                     return;
                 }
             };
             for obj in gone(&events.rx[..n], self.nl.pid) {
                 ctx.engine.handle(now, Input::RoutingGone(obj));
             }
+        }
+    }
+
+    /// A resync, or one more after the one running.
+    fn start_resync(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.resync_try(now, 1, ctx);
+    }
+
+    fn resync_try(&mut self, now: Instant, tries: u8, ctx: &mut Ctx<'_>) {
+        if let Some(r) = self.resync.as_mut() {
+            r.again = true;
+            return;
+        }
+        self.resync = Some(Resync {
+            step: 0,
+            seq: 0,
+            found: Vec::new(),
+            spoiled: false,
+            tries,
+            again: false,
+            until: now,
+            held: Vec::new(),
+        });
+        self.next_dump(now, 0, ctx);
+    }
+
+    /// Sends dump `step` of the resync, or ends it when the dump cannot be sent.
+    fn next_dump(&mut self, now: Instant, step: usize, ctx: &mut Ctx<'_>) {
+        let seq = OP_ID_LIMIT | self.next_seq;
+        self.next_seq = (self.next_seq + 1) % OP_ID_LIMIT;
+        self.nl.tx.clear();
+        DUMPS[step](&mut self.nl.tx, seq);
+        let sent = self.nl.send();
+        let Some(r) = self.resync.as_mut() else {
+            return;
+        };
+        (r.step, r.seq, r.until) = (step, seq, now + RESYNC_SILENCE);
+        if let Err(e) = sent {
+            log::warn!("routing: cannot read rules and routes ({e})");
+            r.tries = RESYNC_TRIES; // no use asking again at once
+            r.spoiled = true;
+            self.end_resync(now, ctx);
+        }
+    }
+
+    /// One message of the resync's dump.
+    fn on_dump(&mut self, now: Instant, msg: Message, ctx: &mut Ctx<'_>) {
+        let Some(r) = self.resync.as_mut() else {
+            return;
+        };
+        if msg.pid != self.nl.pid {
+            return;
+        }
+        r.until = now + RESYNC_SILENCE;
+        // the kernel's objects changed under the dump: it may have missed some
+        r.spoiled |= msg.flags & NLM_F_DUMP_INTR != 0;
+        match msg.body {
+            Body::Done { errno: 0 } if r.step + 1 < DUMPS.len() => {
+                let step = r.step + 1;
+                self.next_dump(now, step, ctx);
+            }
+            Body::Done { errno: 0 } => self.end_resync(now, ctx),
+            Body::Done { errno } | Body::Error { errno, .. } if errno != 0 => {
+                log::warn!("routing: cannot read rules and routes (errno {errno})");
+                r.tries = RESYNC_TRIES;
+                r.spoiled = true;
+                self.end_resync(now, ctx);
+            }
+            body => ours(body, &mut r.found),
+        }
+    }
+
+    /// The engine learns what the dumps found (unless data was lost), the held changes go
+    /// out, and another resync starts if one was asked for meanwhile.
+    fn end_resync(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        let Some(r) = self.resync.take() else {
+            return;
+        };
+        if r.spoiled {
+            log::warn!("routing: rules and routes not read whole");
+        } else {
+            log::info!(
+                "routing: resynced, {} rule(s) and route(s) of ours",
+                r.found.len()
+            );
+            ctx.engine.handle(now, Input::RoutingState(r.found));
+        }
+        for (op, change) in &r.held {
+            if let Some(answer) = self.send(*op, change) {
+                ctx.engine.handle(now, answer);
+            }
+        }
+        if r.spoiled && r.tries < RESYNC_TRIES {
+            self.resync_try(now, r.tries + 1, ctx);
+        } else if r.again {
+            self.start_resync(now, ctx);
         }
     }
 
@@ -502,6 +657,14 @@ impl Part for Routing {
         if matches!(self.flush, Flush::Deleting { .. }) {
             self.next_deletes(now, ctx);
         }
+        if self.resync.as_ref().is_some_and(|r| now >= r.until) {
+            log::warn!("routing: no answer to a dump for {RESYNC_SILENCE:?}; resync given up");
+            if let Some(r) = self.resync.as_mut() {
+                r.tries = RESYNC_TRIES;
+                r.spoiled = true;
+            }
+            self.end_resync(now, ctx);
+        }
     }
 
     fn register(&mut self, interests: &mut Interests<'_>) {
@@ -515,7 +678,8 @@ impl Part for Routing {
     }
 
     fn poll_at(&self) -> Option<Instant> {
-        self.flush_until
+        let resync = self.resync.as_ref().map(|r| r.until);
+        self.flush_until.into_iter().chain(resync).min()
     }
 
     fn on_ready(&mut self, now: Instant, ready: &Readiness<'_>, ctx: &mut Ctx<'_>) {
@@ -623,24 +787,23 @@ fn from_route(r: RouteMsg) -> Option<Object> {
     r.default_route().map(Object::Table)
 }
 
+/// A rule or route of protocol 87 in a dump, as the engine keys it.
+fn ours(body: Body, out: &mut Vec<Object>) {
+    match body {
+        Body::Rule { rule, .. } => out.extend(from_rule(rule).map(Object::Rule)),
+        Body::Route { route, .. } => out.extend(from_route(route)),
+        _ => {}
+    }
+}
+
 /// The start-up dumps: every rule and route of protocol 87.
 fn dump_ours(nl: &mut RouteSocket, timeout: Duration) -> io::Result<Vec<Object>> {
     let mut out = Vec::new();
-    nl.tx.clear();
-    emit_rule_dump(&mut nl.tx, None, 1);
-    nl.dump(1, timeout, |body| {
-        if let Body::Rule { rule, .. } = body {
-            out.extend(from_rule(rule).map(Object::Rule));
-        }
-    })?;
-    // not strict: the kernel sends every table
-    nl.tx.clear();
-    emit_dump(&mut nl.tx, DumpKind::Routes, 2);
-    nl.dump(2, timeout, |body| {
-        if let Body::Route { route, .. } = body {
-            out.extend(from_route(route));
-        }
-    })?;
+    for (seq, emit) in (1..).zip(DUMPS) {
+        nl.tx.clear();
+        emit(&mut nl.tx, seq);
+        nl.dump(seq, timeout, |body| ours(body, &mut out))?;
+    }
     if !out.is_empty() {
         log::info!(
             "routing: {} rule(s) and route(s) of a previous run found",

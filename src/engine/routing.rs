@@ -7,7 +7,8 @@
 //! usability (what the ranking uses: not down, routed), the active WAN or the usable set,
 //! the WANs' addresses and the config, and diffs them against what the kernel has (the
 //! start-up dump of protocol-87 objects, then every acknowledged operation and every
-//! deletion of ours another process made, `State::on_gone`):
+//! deletion of ours another process made, `State::on_gone`; after lost notifications a
+//! fresh dump again, `State::set_kernel`):
 //!
 //! - one operation in flight per object (per kernel key: a table's default, a family's
 //!   multipath route);
@@ -258,9 +259,19 @@ impl State {
         self.addrs[i][family.index()] = addrs;
     }
 
-    /// The start-up dump: what a previous run left is ours to keep or delete.
+    /// A dump of what of ours the kernel holds: at start-up what a previous run left, ours
+    /// to keep or delete; after lost notifications the kernel's actual state, so that what
+    /// someone else deleted meanwhile is added again by the next pass. A key with an
+    /// operation on the way keeps what we knew: the answer settles it.
     pub(super) fn set_kernel(&mut self, objects: Vec<Object>) {
-        self.have = objects;
+        let ops = &self.ops;
+        let busy = |o: &Object| ops.iter().any(|op| op.change.object().key() == o.key());
+        let mut have: Vec<Object> = objects.into_iter().filter(|o| !busy(o)).collect();
+        have.extend(self.have.iter().filter(|h| busy(h)).cloned());
+        for gone in self.have.iter().filter(|h| !have.contains(h)) {
+            log::warn!("routing: {gone:?} is not in the kernel any more; adding it again");
+        }
+        self.have = have;
         self.have.truncate(MAX_OBJECTS);
     }
 

@@ -146,6 +146,37 @@ impl Lab {
         c
     }
 
+    /// Thousands of route changes in the gateway, `rounds` times adding and deleting 256
+    /// host routes (198.51.100.0/24) in table 200 through wan1: far more notifications
+    /// than a netlink socket's buffer holds (one route notification costs about 1 KiB).
+    pub fn route_burst(&self, rounds: usize) {
+        use std::io::Write;
+        let mut input = String::new();
+        for _ in 0..rounds {
+            for verb in ["add", "del"] {
+                for i in 0..=255 {
+                    input.push_str(&format!(
+                        "route {verb} 198.51.100.{i}/32 dev wan1 table 200\n"
+                    ));
+                }
+            }
+        }
+        let mut batch = self
+            .gw_command("ip")
+            .args(["-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("run ip -batch");
+        batch
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write the burst");
+        assert!(batch.wait().expect("ip -batch").success());
+    }
+
     pub fn carrier(&self, wan: u32, on: bool) {
         let i = wan.to_string();
         self.script(&["carrier", &self.prefix, &i, if on { "on" } else { "off" }]);
@@ -395,6 +426,13 @@ impl Daemon {
     /// The daemon's pid, while it runs (`ip netns exec` execs it: the child is the daemon).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends `sig` to the running daemon (SIGSTOP/SIGCONT: it stops reading its sockets).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let child = self.child.as_ref().expect("daemon running");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        nix::sys::signal::kill(pid, sig).expect("signal the daemon");
     }
 
     /// SIGKILL, as a crash would.

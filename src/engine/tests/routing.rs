@@ -672,3 +672,67 @@ fn a_kernel_refusing_the_re_add_is_asked_with_the_backoff() {
     }
     assert_eq!(asked_at, [1_000, 2_000, 4_000, 8_000, 16_000]);
 }
+
+#[test]
+fn a_dump_after_lost_notifications_brings_back_what_is_missing_and_keeps_ops_in_flight() {
+    let mut r = R::new(routing_cfg(Mode::Failover, Vec::new()));
+    // a's address changes: the delete of its old reply rule and the add of the new one are
+    // on the way, unanswered
+    let moved = Input::WanAddresses {
+        wan: 0,
+        family: Family::V4,
+        addrs: vec![ip(20)],
+    };
+    let in_flight: Vec<(OpId, Change)> =
+        r.h.feed(1_000, moved)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Routing { op, change } => Some((op, change)),
+                _ => None,
+            })
+            .collect();
+    let mut new_rule = rule(Family::V4, REPLY_PRIORITY, 101);
+    new_rule.src = crate::config::Cidr::new(ip(20), 32);
+    let new_rule = Object::Rule(new_rule);
+    assert_eq!(in_flight.len(), 2, "{in_flight:?}");
+    assert!(in_flight
+        .iter()
+        .any(|(_, c)| *c == Change::Del(reply_rule(0))));
+    assert!(in_flight
+        .iter()
+        .any(|(_, c)| *c == Change::Add(new_rule.clone())));
+    // meanwhile someone deletes b's rule and table route, and the notifications are lost:
+    // the dump shows the kernel as it is (the in-flight add not there yet)
+    let lost = [reply_rule(1), table_route(1)];
+    r.k.objects.retain(|o| !lost.contains(o));
+    let dump = r.k.objects.clone();
+    let acts = r.h.feed(1_010, Input::RoutingState(dump));
+    let mut again = adds(&acts);
+    again.sort_by_key(|o| format!("{o:?}"));
+    let mut want = lost.to_vec();
+    want.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(again, want, "only the missing ones: {acts:?}");
+    let others = acts.iter().filter(|a| matches!(a, Action::Routing { .. }));
+    assert_eq!(
+        others.count(),
+        2,
+        "the ops in flight are not sent again: {acts:?}"
+    );
+    // every answer comes: the kernel holds what is wanted, and nothing more is sent
+    let mut pending: Vec<Action> = in_flight
+        .into_iter()
+        .map(|(op, change)| Action::Routing { op, change })
+        .collect();
+    pending.extend(acts);
+    r.answer(1_020, pending);
+    let routing = |acts: Vec<Action>| {
+        let n = acts.iter().filter(|a| matches!(a, Action::Routing { .. }));
+        n.count()
+    };
+    assert_eq!(routing(r.settle(1_030)), 0);
+    assert_eq!(routing(r.settle(10_000)), 0, "settled: no retries");
+    for o in [new_rule, reply_rule(1), table_route(0), table_route(1)] {
+        assert!(r.k.has(|k| *k == o), "{o:?} missing: {:?}", r.k.objects);
+    }
+    assert!(!r.k.has(|k| *k == reply_rule(0)), "old rule deleted");
+}
