@@ -23,8 +23,9 @@
 #   lab.sh nat PREFIX snat|masquerade|off       source NAT out of every WAN in the gateway:
 #                                               `snat to` the WAN's own address (as many
 #                                               firewalls write it), `masquerade`, or none
-#   lab.sh echo PREFIX I [PORTS]                UDP echo responder in ISP I on PORTS (default
-#                                               7,1194) of its target addresses, answering from
+#   lab.sh echo PREFIX I [PORTS] [ADDRS]        UDP echo responder in ISP I on PORTS (default
+#                                               7,1194) of its target addresses (or ADDRS,
+#                                               comma-separated, IPv6 too), answering from
 #                                               the address asked (scripts/labnet.py echo);
 #                                               returns once it listens, runs until `down`
 #   lab.sh count PREFIX I                       nft counters in ISP I: every TCP/UDP packet that
@@ -46,6 +47,9 @@
 #   ${PREFIX}gw:   lan0  203.0.113.129/26
 #   ${PREFIX}lan:  eth0  203.0.113.130/26 .. 203.0.113.133/26 (four hosts' addresses),
 #                        default via 203.0.113.129
+# With --lan and --ipv6 also 2001:db8:100::1/64 on lan0, 2001:db8:100::130..133/64 on eth0
+# (default via 2001:db8:100::1), IPv6 forwarding, and in each ISP a route to that prefix
+# via the WAN's address (routed, not NATed).
 # Unless --no-routes, every WAN gets a default route as a DHCP client would leave it:
 # `default via 192.0.2.(8I+1) dev wanI proto dhcp metric I-1` (IPv4 keys routes by metric:
 # two metric-0 defaults on different devices collide with EEXIST), and with --ipv6
@@ -189,6 +193,13 @@ lan_up() {
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add default via 203.0.113.129
 	in_gw sysctl -qw net.ipv4.ip_forward=1
+	[ "$v6" = 1 ] || return 0
+	# with --ipv6: a routed IPv6 LAN prefix (no NAT), every ISP routing it back to its WAN
+	ip -n "$gw" addr add 2001:db8:100::1/64 dev lan0 nodad
+	for h in 130 131 132 133; do ip -n "$ns" addr add "2001:db8:100::$h/64" dev eth0 nodad; done
+	ip -n "$ns" -6 route add default via 2001:db8:100::1
+	in_gw sysctl -qw net.ipv6.conf.all.forwarding=1
+	for i in $(seq 1 "$n"); do ip -n "$(isp "$i")" -6 route add 2001:db8:100::/64 via "2001:db8:$i::2"; done
 }
 
 # Source NAT out of every WAN of the gateway: snat to the WAN's address, masquerade, or off.
@@ -377,12 +388,12 @@ delay)
 	;;
 nat) [ $# -eq 1 ] || die "nat PREFIX snat|masquerade|off"; nat "$1" ;;
 echo)
-	[ $# -ge 1 ] || die "echo PREFIX I [PORTS]"
+	[ $# -ge 1 ] || die "echo PREFIX I [PORTS] [ADDRS]"
 	mkdir -p "$dir"
 	ready="$dir/isp$1.echo.ready"
 	rm -f "$ready"
 	ip netns exec "$(isp "$1")" python3 "$(dirname "$0")/labnet.py" echo --ports "${2:-7,1194}" \
-		--ready "$ready" >/dev/null 2>"$dir/isp$1.echo.log" &
+		${3:+--addrs "$3"} --ready "$ready" >/dev/null 2>"$dir/isp$1.echo.log" &
 	for _ in $(seq 1 300); do
 		[ -e "$ready" ] && exit 0
 		sleep 0.01

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Traffic for the namespace lab (scripts/lab.sh), run inside one of its namespaces with
-`ip netns exec` (or `lab.sh isp|lan|gw PREFIX ...`). Standard library only.
+`ip netns exec` (or `lab.sh isp|lan|gw PREFIX ...`). Standard library only. Addresses are
+IPv4 or IPv6 (a colon makes a socket IPv6).
 
   labnet.py echo [--ports 7,1194] [--addrs A,B] [--ready FILE]
       UDP echo responder: answers every datagram to ADDR:PORT from that same address and
@@ -27,6 +28,11 @@ import time
 TARGETS = "198.51.100.53,198.51.100.54,203.0.113.53,203.0.113.54"
 
 
+def family(addr):
+    """The socket family of an address: IPv6 if it has a colon."""
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def say_ready(path):
     if path:
         with open(path, "w") as f:
@@ -39,7 +45,7 @@ def echo(args):
     socks = []
     for addr in args.addrs.split(","):
         for port in args.ports.split(","):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((addr, int(port)))
             socks.append(s)
@@ -55,7 +61,7 @@ def echo(args):
 
 
 def flow(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(args.src), socket.SOCK_DGRAM)
     s.bind((args.src, args.sport))
     s.connect((args.dst, args.dport))
     s.setblocking(False)
@@ -87,7 +93,7 @@ def flows(args):
     for k in range(args.count):
         src = srcs[k % len(srcs)]
         port = args.first_port + k // len(srcs)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family(src), socket.SOCK_DGRAM)
         try:
             s.bind((src, port))
             s.sendto(b"flow", (args.dst, args.dport))
@@ -100,7 +106,7 @@ def flows(args):
 
 
 def tcp_serve(args):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv = socket.socket(family(args.addr), socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((args.addr, args.port))
     srv.listen(8)
@@ -121,7 +127,7 @@ def tcp_serve(args):
 
 
 def tcp_connect(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(args.src), socket.SOCK_STREAM)
     s.bind((args.src, 0))
     s.settimeout(args.timeout)
     try:

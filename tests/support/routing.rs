@@ -57,6 +57,12 @@ impl Lab {
         self.script(&["echo", &self.prefix, &wan.to_string()]);
     }
 
+    /// A UDP echo responder in ISP `wan` on ports 7 and 1194 of `addrs` (IPv6 too).
+    pub fn echo_at(&self, wan: u32, addrs: &[&str]) {
+        let (i, a) = (wan.to_string(), addrs.join(","));
+        self.script(&["echo", &self.prefix, &i, "7,1194", &a]);
+    }
+
     /// (Re)installs ISP `wan`'s per-port counters, at zero.
     pub fn count(&self, wan: u32) {
         self.script(&["count", &self.prefix, &wan.to_string()]);
@@ -322,6 +328,56 @@ pub fn tcp_from_isp(lab: &Lab, wan: u32, src: &str, dst: &str, port: u16, timeou
         .status()
         .expect("run labnet.py tcp-connect")
         .success()
+}
+
+/// A `fallback = false` policy's kill switch held since `since` (its WAN down): its flow
+/// `vpn` kept sending (at least `min_sent`) and got no answer, not one packet to the VPN
+/// port reached ISP `other` since its counters were installed, and the `plain` flow was
+/// answered (through `other`) in the last half second.
+pub fn assert_held(lab: &Lab, vpn: &Flow, plain: &Flow, since: f64, min_sent: usize, other: u32) {
+    let t_end = now();
+    assert!(
+        vpn.sent_after(since) >= min_sent,
+        "the VPN flow kept sending"
+    );
+    assert_eq!(vpn.replies_after(since + 0.05), Vec::<f64>::new());
+    let leaked = lab.counted(other, "udp", VPN_PORT);
+    assert_eq!(leaked, 0, "leaked: {:?}", lab.counts(other));
+    let answered = plain.replies_after(t_end - 0.5).len();
+    assert!(answered >= 3, "plain flow answered {answered} times");
+}
+
+/// A TCP server on the gateway's `wan2_addr`:8022, and the control of the replies-through-
+/// the-backup-WAN scenario: a client in ISP 2 at `src` (an address the gateway reaches
+/// through wan1) connects; without a reply rule the answer leaves through wan1, reaches
+/// ISP 1 and the connection fails. Returns the server.
+pub fn backup_wan_control(lab: &Lab, wan2_addr: &str, src: &str) -> TcpServer {
+    lab.count(1);
+    let server = TcpServer::start(lab, wan2_addr, 8022);
+    assert!(!tcp_from_isp(lab, 2, src, wan2_addr, 8022, 1.0), "control");
+    let via_wan1 = lab.counts(1).iter().any(|(proto, _, _)| proto == "tcp");
+    assert!(via_wan1, "the SYN-ACK went to ISP 1: {:?}", lab.counts(1));
+    server
+}
+
+/// With the daemon `d` and its `from <wan2_addr> lookup 102` rule in force: three
+/// connections from ISP 2's `src` are answered, not one packet reaching ISP 1, all through
+/// wan2 (the ISPs count by destination port: the answers go to the client's ports).
+pub fn backup_wan_answers(lab: &Lab, d: &Daemon, wan2_addr: &str, src: &str) {
+    let rule = format!("from {wan2_addr} lookup 102");
+    let ok = wait_for(Duration::from_secs(2), || {
+        lab.our_rules().iter().any(|r| r.contains(&rule))
+    });
+    assert!(ok, "{:#?}", lab.our_rules());
+    lab.count(1);
+    lab.count(2);
+    for _ in 0..3 {
+        let answered = tcp_from_isp(lab, 2, src, wan2_addr, 8022, 2.0);
+        assert!(answered, "{}", d.log_text());
+    }
+    assert!(lab.counts(1).is_empty(), "via wan1: {:?}", lab.counts(1));
+    let via_wan2 = lab.counts(2).iter().any(|(proto, _, _)| proto == "tcp");
+    assert!(via_wan2, "answers through wan2: {:?}", lab.counts(2));
 }
 
 /// The `routing` object of `status --json`, without white space, or "" if there is none.
