@@ -70,11 +70,14 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
+pub use crate::sys::clients::Interest;
+
 use super::eviction::EvictionLog;
 use super::peer::{read_peer, Peer};
 use super::protocol::{self, FrameDecoder, FrameError, Request, Response};
 use crate::engine::Instant;
-use crate::sys::stream::{self, AcceptError, ACCEPT_BACKOFF, ACCEPT_BATCH};
+use crate::sys::clients::{Clients, Next, Slot};
+use crate::sys::stream;
 
 /// Most clients connected at once; a further one evicts an older one.
 pub const MAX_CLIENTS: usize = 16;
@@ -134,37 +137,6 @@ impl std::error::Error for Error {
     }
 }
 
-/// One descriptor the server wants polled, and for what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interest {
-    pub fd: RawFd,
-    /// `POLLIN`.
-    pub read: bool,
-    /// `POLLOUT`.
-    pub write: bool,
-}
-
-impl Interest {
-    /// A listener: readable when a connection waits.
-    pub fn listener(fd: RawFd) -> Interest {
-        Interest {
-            fd,
-            read: true,
-            write: false,
-        }
-    }
-
-    /// A client: read while it owes a request, write while an answer is pending (polling
-    /// it for reading then would wake the loop for bytes it will not read yet).
-    pub fn client(fd: RawFd, writing: bool) -> Interest {
-        Interest {
-            fd,
-            read: !writing,
-            write: writing,
-        }
-    }
-}
-
 /// The listening control socket and its clients.
 #[derive(Debug)]
 pub struct Server {
@@ -174,12 +146,7 @@ pub struct Server {
     file_id: (u64, u64),
     group: Option<u32>,
     daemon_uid: u32,
-    /// In admission order (closing one keeps the order), so eviction's "first of equals"
-    /// is the oldest.
-    clients: Vec<Client>,
-    /// While set, the listener is not polled: `accept` failed with `EMFILE` and the like,
-    /// and polling a listener that stays readable would spin the loop.
-    accept_paused_until: Option<Instant>,
+    clients: Clients<Client>,
     evictions: EvictionLog,
 }
 
@@ -194,12 +161,6 @@ struct Client {
     /// When the client is closed unless it completes the current request or read.
     deadline_at: Instant,
     close_after_write: bool,
-}
-
-/// What became of a client after some I/O.
-enum Next {
-    Keep,
-    Close,
 }
 
 impl Server {
@@ -228,8 +189,7 @@ impl Server {
             file_id: (meta.dev(), meta.ino()),
             group: gid,
             daemon_uid: nix::unistd::geteuid().as_raw(),
-            clients: Vec::new(),
-            accept_paused_until: None,
+            clients: Clients::new(MAX_CLIENTS),
             evictions: EvictionLog::default(),
         };
         server
@@ -258,34 +218,21 @@ impl Server {
     /// Appends every descriptor to poll: the listener (read) and each client (read while
     /// it owes a request, write while an answer is pending).
     pub fn poll_fds(&self, out: &mut Vec<Interest>) {
-        if self.accept_paused_until.is_none() {
-            out.push(Interest::listener(self.listener.as_raw_fd()));
-        }
-        for c in &self.clients {
-            out.push(Interest::client(c.stream.as_raw_fd(), c.is_writing()));
-        }
+        self.clients.poll_fds(self.listener.as_raw_fd(), out);
     }
 
     /// The earliest client deadline (or the end of an accept pause, or when an eviction
     /// summary is due); call [`Server::expire`] then.
     pub fn poll_at(&self) -> Option<Instant> {
-        let clients = self.clients.iter().map(|c| c.deadline_at);
-        let others = [self.accept_paused_until, self.evictions.due_at()];
-        clients.chain(others.into_iter().flatten()).min()
+        let due = [self.clients.poll_at(), self.evictions.due_at()];
+        due.into_iter().flatten().min()
     }
 
     /// Closes every client whose deadline has passed (and ends an accept pause, and logs
     /// a due eviction summary).
     pub fn expire(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some_and(|t| t <= now) {
-            self.accept_paused_until = None;
-        }
-        self.clients.retain(|c| {
-            let keep = c.deadline_at > now;
-            if !keep {
-                log::debug!("control: closing client pid {} (timed out)", c.peer.pid);
-            }
-            keep
+        self.clients.expire(now, |c| {
+            log::debug!("control: closing client pid {} (timed out)", c.peer.pid);
         });
         if let Some(burst) = self.evictions.take_due(now) {
             log::warn!("control: {burst}");
@@ -312,21 +259,18 @@ impl Server {
             }
             return true;
         }
-        let Some(i) = self.clients.iter().position(|c| c.stream.as_raw_fd() == fd) else {
-            return false;
-        };
-        let client = &mut self.clients[i];
-        let ready = if client.is_writing() {
-            readable || writable
-        } else {
-            readable
-        };
-        if ready {
-            if let Next::Close = client.serve(now, on_request) {
-                self.clients.remove(i);
+        self.clients.serve(fd, |client| {
+            let ready = if client.is_writing() {
+                readable || writable
+            } else {
+                readable
+            };
+            if ready {
+                client.serve(now, on_request)
+            } else {
+                Next::Keep
             }
-        }
-        true
+        })
     }
 
     fn accept_batch(
@@ -334,78 +278,45 @@ impl Server {
         now: Instant,
         on_request: &mut dyn FnMut(Request, &Peer) -> Response,
     ) {
-        for _ in 0..ACCEPT_BATCH {
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) => match AcceptError::of(&e) {
-                    AcceptError::Drained => return,
-                    AcceptError::Retry => continue,
-                    AcceptError::Exhausted => {
-                        log::warn!("control: accept: {e}; pausing for {ACCEPT_BACKOFF:?}");
-                        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                        return;
-                    }
-                },
+        let Server {
+            listener,
+            group,
+            daemon_uid,
+            clients,
+            evictions,
+            ..
+        } = self;
+        let accept = || listener.accept().map(|(stream, _)| stream);
+        clients.accept_batch("control", now, accept, |clients, stream| {
+            if let Err(e) = stream.set_nonblocking(true) {
+                log::warn!("control: set O_NONBLOCK on a client: {e}");
+                return;
+            }
+            let Some(peer) = read_peer(&stream, *group, *daemon_uid) else {
+                log::warn!("control: SO_PEERCRED failed, closing the connection");
+                return;
             };
-            self.admit(stream, now, on_request);
-        }
-    }
-
-    fn admit(
-        &mut self,
-        stream: UnixStream,
-        now: Instant,
-        on_request: &mut dyn FnMut(Request, &Peer) -> Response,
-    ) {
-        if let Err(e) = stream.set_nonblocking(true) {
-            log::warn!("control: set O_NONBLOCK on a client: {e}");
-            return;
-        }
-        let Some(peer) = read_peer(&stream, self.group, self.daemon_uid) else {
-            log::warn!("control: SO_PEERCRED failed, closing the connection");
-            return;
-        };
-        self.make_room(now, on_request);
-        log::debug!(
-            "control: client pid {} uid {} connected",
-            peer.pid,
-            peer.uid
-        );
-        self.clients.push(Client {
-            stream,
-            peer,
-            decoder: FrameDecoder::new(protocol::MAX_REQUEST_LEN),
-            out: Vec::new(),
-            written: 0,
-            deadline_at: now + REQUEST_TIMEOUT,
-            close_after_write: false,
+            // A full table: serve the clients whose bytes have arrived, then evict one if
+            // still needed (module doc, "A full table").
+            if let Some(victim) = clients.make_room(|c| c.serve(now, on_request)) {
+                evictions.record(now, victim.is_writing());
+                victim.evict();
+            }
+            log::debug!(
+                "control: client pid {} uid {} connected",
+                peer.pid,
+                peer.uid
+            );
+            clients.push(Client {
+                stream,
+                peer,
+                decoder: FrameDecoder::new(protocol::MAX_REQUEST_LEN),
+                out: Vec::new(),
+                written: 0,
+                deadline_at: now + REQUEST_TIMEOUT,
+                close_after_write: false,
+            });
         });
-    }
-
-    /// Frees a slot if the table is full: serves the clients whose bytes have arrived,
-    /// then evicts one if still needed (module doc, "A full table").
-    fn make_room(&mut self, now: Instant, on_request: &mut dyn FnMut(Request, &Peer) -> Response) {
-        if self.clients.len() < MAX_CLIENTS {
-            return;
-        }
-        self.clients
-            .retain_mut(|c| matches!(c.serve(now, on_request), Next::Keep));
-        if self.clients.len() < MAX_CLIENTS {
-            return;
-        }
-        // Idle before mid-answer, then nearest its deadline, which within each kind is
-        // the one waiting longest; `min_by_key` takes the first of equals, the oldest.
-        let victim = self
-            .clients
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, c)| (c.is_writing(), c.deadline_at))
-            .map(|(i, _)| i);
-        if let Some(i) = victim {
-            let client = self.clients.remove(i);
-            self.evictions.record(now, client.is_writing());
-            client.evict();
-        }
     }
 }
 
@@ -422,12 +333,21 @@ impl Drop for Server {
     }
 }
 
-impl Client {
-    /// Whether an answer is pending (else the client owes a request).
+impl Slot for Client {
+    fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
     fn is_writing(&self) -> bool {
         !self.out.is_empty()
     }
 
+    fn deadline_at(&self) -> Instant {
+        self.deadline_at
+    }
+}
+
+impl Client {
     /// Makes whatever progress the socket allows without waiting: writes the pending
     /// answer, and once it is taken reads (and answers) the next request.
     fn serve(

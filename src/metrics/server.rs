@@ -25,9 +25,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use super::http::{self, Reader, Request};
-use crate::control::server::Interest;
 use crate::engine::Instant;
-use crate::sys::stream::{self, AcceptError, ACCEPT_BACKOFF, ACCEPT_BATCH};
+use crate::sys::clients::{Clients, Interest, Next, Slot};
+use crate::sys::stream;
 
 /// Most clients connected at once; a further one makes room (module doc).
 pub const MAX_CLIENTS: usize = 8;
@@ -68,10 +68,7 @@ pub type Answer<'a> = dyn FnMut(Request, &mut Vec<u8>) + 'a;
 pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
-    /// In admission order, so the first of equals is the oldest.
-    clients: Vec<Client>,
-    /// While set, the listener is not polled (`accept` failed with `EMFILE` and the like).
-    accept_paused_until: Option<Instant>,
+    clients: Clients<Client>,
 }
 
 #[derive(Debug)]
@@ -83,12 +80,6 @@ struct Client {
     written: usize,
     /// When the client is closed unless it has sent its request or taken its answer.
     deadline_at: Instant,
-}
-
-/// What became of a client after some I/O.
-enum Next {
-    Keep,
-    Close,
 }
 
 impl Server {
@@ -105,8 +96,7 @@ impl Server {
         Ok(Server {
             listener,
             addr,
-            clients: Vec::new(),
-            accept_paused_until: None,
+            clients: Clients::new(MAX_CLIENTS),
         })
     }
 
@@ -121,31 +111,18 @@ impl Server {
     /// Appends every descriptor to poll: the listener, and each client for reading while
     /// it owes its request or for writing while its answer is pending.
     pub fn poll_fds(&self, out: &mut Vec<Interest>) {
-        if self.accept_paused_until.is_none() {
-            out.push(Interest::listener(self.listener.as_raw_fd()));
-        }
-        for c in &self.clients {
-            out.push(Interest::client(c.stream.as_raw_fd(), c.is_writing()));
-        }
+        self.clients.poll_fds(self.listener.as_raw_fd(), out);
     }
 
     /// The earliest client deadline, or the end of an accept pause.
     pub fn poll_at(&self) -> Option<Instant> {
-        let clients = self.clients.iter().map(|c| c.deadline_at);
-        clients.chain(self.accept_paused_until).min()
+        self.clients.poll_at()
     }
 
     /// Closes every client past its deadline, and ends an accept pause that is over.
     pub fn expire(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some_and(|t| t <= now) {
-            self.accept_paused_until = None;
-        }
-        self.clients.retain(|c| {
-            let keep = c.deadline_at > now;
-            if !keep {
-                log::debug!("metrics: closing a client past its deadline");
-            }
-            keep
+        self.clients.expire(now, |_| {
+            log::debug!("metrics: closing a client past its deadline");
         });
     }
 
@@ -166,88 +143,60 @@ impl Server {
             }
             return true;
         }
-        let Some(i) = self.clients.iter().position(|c| c.stream.as_raw_fd() == fd) else {
-            return false;
-        };
-        if readable || writable {
-            if let Next::Close = self.clients[i].serve(now, answer) {
-                self.clients.remove(i);
+        self.clients.serve(fd, |client| {
+            if readable || writable {
+                client.serve(now, answer)
+            } else {
+                Next::Keep
             }
-        }
-        true
+        })
     }
 
     fn accept_batch(&mut self, now: Instant, answer: &mut Answer<'_>) {
-        for _ in 0..ACCEPT_BATCH {
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) => match AcceptError::of(&e) {
-                    AcceptError::Drained => return,
-                    AcceptError::Retry => continue,
-                    AcceptError::Exhausted => {
-                        log::warn!("metrics: accept: {e}; pausing for {ACCEPT_BACKOFF:?}");
-                        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                        return;
-                    }
-                },
-            };
-            if let Err(e) = stream.set_nonblocking(true) {
-                log::warn!("metrics: set O_NONBLOCK on a client: {e}");
-                continue;
-            }
-            self.make_room(now, answer);
-            self.clients.push(Client {
-                stream,
-                reader: Reader::new(),
-                out: Vec::new(),
-                written: 0,
-                deadline_at: now + READ_TIMEOUT,
+        let accept = || self.listener.accept().map(|(stream, _)| stream);
+        self.clients
+            .accept_batch("metrics", now, accept, |clients, stream| {
+                if let Err(e) = stream.set_nonblocking(true) {
+                    log::warn!("metrics: set O_NONBLOCK on a client: {e}");
+                    return;
+                }
+                // A full table: serve the clients whose bytes have arrived, then close the
+                // one that owed its request longest, else the one waiting longest on its
+                // reader (module doc).
+                if let Some(victim) = clients.make_room(|c| c.serve(now, answer)) {
+                    let kind = if victim.is_writing() {
+                        "slow-reading"
+                    } else {
+                        "idle"
+                    };
+                    log::debug!("metrics: {MAX_CLIENTS} clients connected; closing an {kind} one");
+                }
+                clients.push(Client {
+                    stream,
+                    reader: Reader::new(),
+                    out: Vec::new(),
+                    written: 0,
+                    deadline_at: now + READ_TIMEOUT,
+                });
             });
-        }
-    }
-
-    /// Frees a slot if the table is full (module doc).
-    fn make_room(&mut self, now: Instant, answer: &mut Answer<'_>) {
-        if self.clients.len() < MAX_CLIENTS {
-            return;
-        }
-        let mut i = 0;
-        while i < self.clients.len() {
-            match self.clients[i].serve(now, answer) {
-                Next::Close => drop(self.clients.remove(i)),
-                Next::Keep => i += 1,
-            }
-        }
-        if self.clients.len() < MAX_CLIENTS {
-            return;
-        }
-        // the oldest still owing its request, else the one waiting longest on its reader
-        let idle = self.clients.iter().position(|c| !c.is_writing());
-        let slow = || {
-            let by_deadline = self
-                .clients
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, c)| c.deadline_at);
-            by_deadline.map(|(i, _)| i)
-        };
-        if let Some(i) = idle.or_else(slow) {
-            let kind = if idle.is_some() {
-                "idle"
-            } else {
-                "slow-reading"
-            };
-            log::debug!("metrics: {MAX_CLIENTS} clients connected; closing an {kind} one");
-            self.clients.remove(i);
-        }
     }
 }
 
-impl Client {
+impl Slot for Client {
+    fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
     fn is_writing(&self) -> bool {
         !self.out.is_empty()
     }
 
+    fn deadline_at(&self) -> Instant {
+        self.deadline_at
+    }
+}
+
+impl Client {
     /// Whatever progress the socket allows without waiting: reads the request head (and
     /// queues the answer once it is complete), writes the answer.
     fn serve(&mut self, now: Instant, answer: &mut Answer<'_>) -> Next {

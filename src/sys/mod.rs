@@ -3,6 +3,7 @@
 
 #[cfg(feature = "checks")]
 pub mod check;
+pub mod clients;
 pub mod device;
 pub mod icmp;
 pub mod netlink;
