@@ -190,6 +190,22 @@ fn an_ipv6_policy_without_fallback_takes_its_wan_and_never_leaks() {
         "{verdict}"
     );
     lab.new_flows(&[LAN_HOST6], TARGET6, VPN_PORT, 100, 31_000);
+    // the gateway's own traffic too: a socket without a source address, whose lookup the
+    // kernel repeats with the active WAN's address as source, is refused, never sent
+    let send = format!(
+        "import socket\nfor _ in range(5):\n    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n    try:\n        s.sendto(b'x', ('{TARGET6}', {VPN_PORT})); print('sent')\n    except OSError as e:\n        print('refused', e.errno)\n"
+    );
+    let own = lab
+        .gw_command("python3")
+        .args(["-c", &send])
+        .output()
+        .expect("python3");
+    let own = String::from_utf8_lossy(&own.stdout);
+    assert_eq!(
+        own.matches("refused").count(),
+        5,
+        "gateway's own IPv6 send: {own}"
+    );
     std::thread::sleep(secs(0.5));
     // not one packet to the VPN port reached ISP 1 from the start of the test; the rest of
     // the IPv6 traffic is answered through wan1 all along

@@ -56,7 +56,7 @@ impl Seen {
     fn all_there(&self) -> bool {
         self.rules.contains("10000:\tfrom 192.0.2.10 lookup 101")
             && self.rules.contains("10001:\tfrom 192.0.2.18 lookup 102")
-            && self.rules.contains("11000:")
+            && self.rules.contains("9000:")
             && self.rules.contains("dport 1194 lookup 102")
             && self.table1.contains("default via 192.0.2.9 dev wan1")
             && self.table2.contains("default via 192.0.2.17 dev wan2")
@@ -71,7 +71,7 @@ impl Seen {
 
     /// Nothing of the daemon's is left.
     fn clean(&self) -> bool {
-        let ours = ["10000:", "10001:", "11000:", "lookup 101", "lookup 102"];
+        let ours = ["9000:", "10000:", "10001:", "lookup 101", "lookup 102"];
         !ours.iter().any(|r| self.rules.contains(r))
             && self.table1.trim().is_empty()
             && self.table2.trim().is_empty()

@@ -74,6 +74,17 @@ mod balance {
 pub const REPLY_PRIORITY: u32 = 10_000;
 /// Policy rules: this priority + the policy's index.
 pub const POLICY_PRIORITY: u32 = 11_000;
+/// Policy rules of a `fallback = false` policy (a kill switch): this priority + the
+/// policy's index, before the reply rules. The kernel answers an IPv6 lookup that ends at
+/// an `unreachable` route for a socket with no source address by choosing one (the active
+/// WAN's) and looking up again: behind that address's reply rule, the policy would never be
+/// reached the second time, and the gateway's own traffic would leak through the active WAN.
+pub const KILL_POLICY_PRIORITY: u32 = 9_000;
+// the kill-switch policies' range ends before the reply rules', the policies' after them
+const _: () = assert!(
+    KILL_POLICY_PRIORITY + crate::config::MAX_POLICIES as u32 <= REPLY_PRIORITY
+        && REPLY_PRIORITY + crate::engine::MAX_WANS as u32 <= POLICY_PRIORITY
+);
 /// The kill switch's `unreachable` default sits below the WAN's own default in its table.
 pub const KILL_METRIC: u32 = u32::MAX;
 /// The multipath default's metric per family (`[v4, v6]`): IPv6 turns 0 into 1024.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use heapless::Vec as HVec;
 
-use super::{rule, Object, WanView, POLICY_PRIORITY};
+use super::{rule, Object, WanView, KILL_POLICY_PRIORITY, POLICY_PRIORITY};
 use crate::config::{Mode, Sticky, MAX_WANS};
 use crate::engine::report::{MultipathHop, PolicyStatus, RoutingStatus};
 use crate::engine::wan::Link;
@@ -89,7 +89,12 @@ impl Engine {
                 if !usable && p.fallback {
                     continue;
                 }
-                let mut rule = rule(family, POLICY_PRIORITY + k as u32, wr.table);
+                let base = if p.fallback {
+                    POLICY_PRIORITY
+                } else {
+                    KILL_POLICY_PRIORITY
+                };
+                let mut rule = rule(family, base + k as u32, wr.table);
                 rule.src = p.source;
                 rule.dst = p.destination;
                 rule.ip_proto = p.protocol.map(|proto| proto.number(family));

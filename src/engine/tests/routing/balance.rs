@@ -1,7 +1,9 @@
 //! The `balance` feature: policy rules and their kill switch, the multipath default.
 
 use super::*;
-use crate::engine::routing::{Hop, KILL_METRIC, POLICY_PRIORITY};
+use crate::engine::routing::{
+    Hop, KILL_METRIC, KILL_POLICY_PRIORITY, POLICY_PRIORITY, REPLY_PRIORITY,
+};
 
 impl Kernel {
     fn multipath(&self) -> Option<Vec<(u32, u16)>> {
@@ -56,9 +58,14 @@ fn a_policy_without_fallback_is_blocked_never_leaked() {
         table: 102,
     };
     assert!(r.k.has(|o| *o == kill), "kill switch always in b's table");
+    // before the reply rules: a lookup the kernel repeats with the active WAN's address as
+    // source (IPv6, a socket without one) still meets the policy first
+    let rules = r.k.rules();
+    assert!(rules.contains(&(KILL_POLICY_PRIORITY, 102)), "{rules:?}");
+    assert!(rules.contains(&(REPLY_PRIORITY, 101)), "{rules:?}");
     r.carrier(1_000, 1, false);
     assert!(
-        r.k.rules().contains(&(POLICY_PRIORITY, 102)),
+        r.k.rules().contains(&(KILL_POLICY_PRIORITY, 102)),
         "the rule stays"
     );
     assert!(r.k.has(|o| *o == kill));
