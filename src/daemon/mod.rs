@@ -1,7 +1,7 @@
 //! The daemon: one thread, one `poll(2)`.
 //!
 //! The shell is made of parts that own descriptors and keep their state to themselves
-//! ([`part::Part`]): the signals, the kernel (rtnetlink sockets and the kernel view), the
+//! (`part::Part`): the signals, the kernel (rtnetlink sockets and the kernel view), the
 //! control socket, the probe sockets, the metrics listener and (feature `checks`) the
 //! HTTP, DNS and TCP checks. Every turn of the loop
 //!

@@ -468,7 +468,7 @@ impl Engine {
     }
 
     /// Target `target` of WAN `wan`, as the engine's config has it (what an
-    /// [`Action::StartCheck`] names).
+    /// `Action::StartCheck` names).
     pub fn target(&self, wan: WanId, target: u8) -> Option<&crate::config::Target> {
         let e = self.entries.get(usize::from(wan))?;
         let (w, local) = e.target(target)?;

@@ -2,7 +2,7 @@
 //! managed for both IPv4 and IPv6 has one machine per family, each probing its own family's
 //! targets (see `entry.rs`); every machine here serves one family.
 //!
-//! Every state change goes through [`Wan::set_state`], which logs `name: a => b (cause)` and
+//! Every state change goes through `Wan::set_state`, which logs `name: a => b (cause)` and
 //! queues a [`Transition`] the engine turns into history and a hook.
 //!
 //! Layer facts come first: a WAN whose interface is gone, admin down or without carrier is

@@ -6,7 +6,7 @@
 //! Pure wire code in the manner of [`super::message`]: a checked view of `struct nfgenmsg`,
 //! nested attributes read through the same bounds-checked [`Attrs`], fuzzed
 //! (`fuzz/fuzz_targets/conntrack.rs`) and tested against bytes captured from the kernel and
-//! the `conntrack` tool. [`select`] picks the entries to delete; [`socket`] talks to the
+//! the `conntrack` tool. [`select()`] picks the entries to delete; [`socket`] talks to the
 //! kernel.
 //!
 //! Kernel facts (Linux 6.x, `nf_conntrack_netlink.c`):

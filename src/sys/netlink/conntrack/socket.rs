@@ -80,7 +80,7 @@ impl Conntrack {
         Ok(seq)
     }
 
-    /// Sends deletes of these entries (at most [`DELETES_PER_DATAGRAM`] are taken) in one
+    /// Sends deletes of these entries (at most `DELETES_PER_DATAGRAM` are taken) in one
     /// datagram, only the last asking for an ACK; returns how many were sent and the
     /// sequence numbers of the first and the last.
     pub fn send_deletes(&mut self, entries: &[Entry]) -> io::Result<(usize, u32, u32)> {
