@@ -150,34 +150,25 @@ fn request(nlmsg_type: u16, flags: u16, seq: u32) -> NlMsgRepr {
     }
 }
 
-/// The key of a default route: the fields every route message starts with.
-struct DefaultKey {
-    family: Family,
-    table: u32,
-    protocol: u8,
-    scope: u8,
-    kind: u8,
-}
-
-/// `rtmsg`, then `RTA_TABLE` (a table above 255) and `RTA_DST` (IPv6), as iproute2 writes
-/// them.
-fn default_key(w: &mut Writer<'_>, key: &DefaultKey) {
-    let table = u8::try_from(key.table).unwrap_or(RT_TABLE_UNSPEC);
+/// The key of a default route, the fields every route message starts with: `rtmsg`, then
+/// `RTA_TABLE` (a table above 255) and `RTA_DST` (IPv6), as iproute2 writes them.
+fn default_key(w: &mut Writer<'_>, family: Family, table: u32, protocol: u8, scope: u8, kind: u8) {
+    let short_table = u8::try_from(table).unwrap_or(RT_TABLE_UNSPEC);
     let rtm = RtMsgRepr {
-        family: af_of(key.family),
+        family: af_of(family),
         dst_len: 0, // default route
-        table,
-        protocol: key.protocol,
-        scope: key.scope,
-        kind: key.kind,
+        table: short_table,
+        protocol,
+        scope,
+        kind,
     };
     rtm.emit(&mut RtMsg::new_unchecked(w.fixed(RtMsg::<&[u8]>::LEN)));
-    if table == RT_TABLE_UNSPEC {
-        w.attr(RTA_TABLE, &key.table.to_ne_bytes());
+    if short_table == RT_TABLE_UNSPEC {
+        w.attr(RTA_TABLE, &table.to_ne_bytes());
     }
     // iproute2 spells out `::/0` for IPv6 (and not `0.0.0.0/0` for IPv4); the kernel takes
     // either.
-    if key.family == Family::V6 {
+    if family == Family::V6 {
         w.attr(RTA_DST, &[0; 16]);
     }
 }
@@ -197,14 +188,15 @@ fn gateway_attr(buf: &mut Vec<u8>, family: Family, gateway: IpAddr) {
 /// header fields follow iproute2, so `ip route add/del` produce the same bytes.
 pub fn emit_route(buf: &mut Vec<u8>, op: RouteOp, route: &Route, seq: u32) {
     let mut w = Writer::new(buf, op.header(seq));
-    let key = DefaultKey {
-        family: route.family,
-        table: route.table,
-        protocol: route.protocol,
-        scope: route_scope(op, route),
-        kind: RTN_UNICAST,
-    };
-    default_key(&mut w, &key);
+    let scope = route_scope(op, route);
+    default_key(
+        &mut w,
+        route.family,
+        route.table,
+        route.protocol,
+        scope,
+        RTN_UNICAST,
+    );
     if let Some(gw) = route.gateway {
         gateway_attr(w.buf, route.family, gw);
     }
@@ -270,14 +262,14 @@ pub fn emit_multipath(buf: &mut Vec<u8>, op: MultipathOp, route: &MultipathRoute
         MultipathOp::Del => (request(RTM_DELROUTE, 0, seq), RT_SCOPE_NOWHERE),
     };
     let mut w = Writer::new(buf, header);
-    let key = DefaultKey {
-        family: route.family,
-        table: route.table,
-        protocol: route.protocol,
+    default_key(
+        &mut w,
+        route.family,
+        route.table,
+        route.protocol,
         scope,
-        kind: RTN_UNICAST,
-    };
-    default_key(&mut w, &key);
+        RTN_UNICAST,
+    );
     w.attr(RTA_PRIORITY, &route.metric.to_ne_bytes());
     let mut hops = Vec::with_capacity(route.nexthops.len() * 28);
     for hop in route.nexthops {
@@ -322,14 +314,14 @@ pub fn emit_unreachable(buf: &mut Vec<u8>, op: RouteOp, route: &UnreachableRoute
         RouteOp::Del => RT_SCOPE_NOWHERE,
         RouteOp::Add | RouteOp::Append => RT_SCOPE_UNIVERSE,
     };
-    let key = DefaultKey {
-        family: route.family,
-        table: route.table,
-        protocol: route.protocol,
+    default_key(
+        &mut w,
+        route.family,
+        route.table,
+        route.protocol,
         scope,
-        kind: RTN_UNREACHABLE,
-    };
-    default_key(&mut w, &key);
+        RTN_UNREACHABLE,
+    );
     w.attr(RTA_PRIORITY, &route.metric.to_ne_bytes());
     w.finish();
 }
