@@ -142,7 +142,7 @@ impl RouteOp {
 }
 
 /// A request with an ACK: `NLM_F_REQUEST | NLM_F_ACK` and `flags`.
-fn request(nlmsg_type: u16, flags: u16, seq: u32) -> NlMsgRepr {
+pub(super) fn request(nlmsg_type: u16, flags: u16, seq: u32) -> NlMsgRepr {
     NlMsgRepr {
         nlmsg_type,
         flags: NLM_F_REQUEST | NLM_F_ACK | flags,

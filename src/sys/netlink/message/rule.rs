@@ -18,9 +18,10 @@ use std::net::IpAddr;
 
 use libc::{RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE, RT_TABLE_UNSPEC};
 
+use super::emit::request;
 use super::wire::{Attrs, FibRuleHdr, NlMsgRepr};
 use super::{af_of, family_of, ifname, ip_addr, Body, IfName, ParseError, Writer};
-use super::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
+use super::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
 use crate::config::{Cidr, Fwmark, PortRange};
 use crate::engine::Family;
 
@@ -140,15 +141,13 @@ pub enum RuleOp {
 /// from … to … ipproto … sport … dport … fwmark … iif … lookup … priority … protocol …`
 /// writes them, so that command produces the same bytes.
 pub fn emit_rule(buf: &mut Vec<u8>, op: RuleOp, rule: &Rule, seq: u32) {
-    let (nlmsg_type, flags, action) = match op {
-        RuleOp::Add => (RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, rule.action),
+    let (header, action) = match op {
+        RuleOp::Add => (
+            request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, seq),
+            rule.action,
+        ),
         // as iproute2: "any action", the other fields find the rule
-        RuleOp::Del => (RTM_DELRULE, 0, FR_ACT_UNSPEC),
-    };
-    let header = NlMsgRepr {
-        nlmsg_type,
-        flags: NLM_F_REQUEST | NLM_F_ACK | flags,
-        seq,
+        RuleOp::Del => (request(RTM_DELRULE, 0, seq), FR_ACT_UNSPEC),
     };
     let mut w = Writer::new(buf, header);
     let table = u8::try_from(rule.table).unwrap_or(RT_TABLE_UNSPEC);
