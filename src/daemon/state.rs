@@ -81,14 +81,13 @@ fn parse_sysctl(line: &str) -> Option<SavedSysctl> {
             _ => {}
         }
     }
-    let name = name?;
+    let (name, value) = (name?, value?);
     let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'_';
     let ok = !name.is_empty() && name.len() <= MAX_SYSCTL_NAME && name.bytes().all(plain);
     ok.then(|| SavedSysctl {
         name: name.to_string(),
-        value: value.unwrap_or(u32::MAX),
+        value,
     })
-    .filter(|_| value.is_some())
 }
 
 pub fn format(saved: &[Saved]) -> String {

@@ -104,12 +104,7 @@ impl H {
         let n = WanId::try_from(self.e.status(self.now).len()).expect("test: few WANs");
         for w in 0..n {
             let i = u32::from(w) + 1;
-            let link = Input::Link {
-                wan: w,
-                ifindex: i,
-                admin_up: true,
-                carrier: true,
-            };
+            let link = carrier(w, true);
             acts.extend(self.feed(0, link));
             acts.extend(self.feed(0, routes(w, vec![dhcp(i, w + 1, 0)])));
             for input in more(w, i) {
@@ -406,15 +401,7 @@ fn up_again_needs_up_rounds_and_hold() {
 #[test]
 fn carrier_loss_reranks_at_once() {
     let mut h = H::two_up();
-    let acts = h.feed(
-        100,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: false,
-        },
-    );
+    let acts = h.feed(100, carrier(0, false));
     assert_eq!(h.states()[0], State::Linkdown);
     // same handle: ours at the down metric is added first, hooks follow
     let ops = route_ops(&acts);
@@ -443,15 +430,7 @@ fn carrier_loss_reranks_at_once() {
             result: Ok(()),
         },
     );
-    h.feed(
-        300,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(300, carrier(0, true));
     assert_eq!(h.states()[0], State::Down);
     assert_eq!(h.metrics()[0], 20_001);
     assert_eq!(h.active().as_deref(), Some("b"));
@@ -461,12 +440,7 @@ fn carrier_loss_reranks_at_once() {
 fn init_is_trusted_only_before_the_first_verdict() {
     // a link that is down at start-up and comes up later starts in init, like at start
     let mut h = H::new(config(vec![wan_cfg("a", 1)]));
-    let link = |carrier| Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier,
-    };
+    let link = |on| carrier(0, on);
     h.feed(0, link(false));
     assert_eq!(h.states()[0], State::Linkdown);
     h.feed(10, link(true));
@@ -521,15 +495,7 @@ fn link_gone_and_admin_down() {
 #[test]
 fn noroute_until_a_route_appears() {
     let mut h = H::new(config(vec![wan_cfg("a", 1)]));
-    h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(0, carrier(0, true));
     h.feed(0, routes(0, vec![]));
     assert_eq!(h.states(), [State::Noroute]);
     assert_eq!(h.metrics(), [20_001]);
@@ -543,15 +509,7 @@ fn no_address_is_noroute_and_configured_gateway_is_routable() {
     let mut c = wan_cfg("a", 1);
     c.gateway = Gateway::Addr(ip(1));
     let mut h = H::new(config(vec![c]));
-    let acts = h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    let acts = h.feed(0, carrier(0, true));
     assert_eq!(
         route_ops(&acts),
         [("add", ours(1, 1, 1))],
@@ -612,15 +570,7 @@ fn quality_h(q: Quality) -> H {
     c.quality = q;
     c.probe.interval = Duration::from_millis(100);
     let mut h = H::new(config(vec![c]));
-    h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(0, carrier(0, true));
     h
 }
 
@@ -761,15 +711,7 @@ fn prefer_swap_converges_through_parking() {
 #[test]
 fn adopt_dhcp_route_add_first_then_delete_exactly() {
     let mut h = H::new(config(vec![wan_cfg("a", 1)]));
-    h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(0, carrier(0, true));
     let acts = h.feed(1, routes(0, vec![dhcp(1, 1, 0)]));
     assert_eq!(route_ops(&acts), [("add", ours(1, 1, 1))]);
     // nothing else until the ACK
@@ -818,15 +760,7 @@ fn device_only_route_is_adopted() {
 #[test]
 fn eexist_parks_at_next_free_metric_then_returns() {
     let mut h = H::new(config(vec![wan_cfg("a", 1)]));
-    h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(0, carrier(0, true));
     // a static route on our own interface already holds metric 1
     let stat = Route {
         protocol: 4,
@@ -882,15 +816,7 @@ fn eexist_parks_at_next_free_metric_then_returns() {
 #[test]
 fn eexist_by_an_invisible_holder_backs_off() {
     let mut h = H::new(config(vec![wan_cfg("a", 1)]));
-    h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    h.feed(0, carrier(0, true));
     let acts = h.feed(0, routes(0, vec![dhcp(1, 1, 0)]));
     let acts = h.feed(
         1,
@@ -961,15 +887,7 @@ fn vanished_route_is_readded_when_the_link_is_back() {
         State::Linkdown,
         "gateway still known: not noroute"
     );
-    let acts = h.feed(
-        20,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
+    let acts = h.feed(20, carrier(0, true));
     // a vanished route waits out the holdoff (it cannot tell a flush from a delete loop)
     assert!(route_ops(&acts).is_empty());
     assert_eq!(route_ops(&h.run(111)), [("add", ours(1, 1, 20_001))]);
@@ -980,24 +898,8 @@ fn shutdown_restores_foreign_routes_and_removes_ours() {
     let mut c = wan_cfg("b", 2);
     c.gateway = Gateway::Addr(ip(2));
     let mut h = H::new(config(vec![wan_cfg("a", 1), c]));
-    let mut acts = h.feed(
-        0,
-        Input::Link {
-            wan: 0,
-            ifindex: 1,
-            admin_up: true,
-            carrier: true,
-        },
-    );
-    acts.extend(h.feed(
-        0,
-        Input::Link {
-            wan: 1,
-            ifindex: 2,
-            admin_up: true,
-            carrier: true,
-        },
-    ));
+    let mut acts = h.feed(0, carrier(0, true));
+    acts.extend(h.feed(0, carrier(1, true)));
     acts.extend(h.feed(0, routes(0, vec![dhcp(1, 1, 0)])));
     acts.extend(h.feed(0, routes(1, vec![])));
     h.ack_all(1, acts);
@@ -1276,12 +1178,7 @@ fn shutdown_after_adopting(foreign: [Route; 2]) -> (H, Vec<Action>, Vec<Action>)
     let mut h = H::new(config(vec![wan_cfg("a", 1), wan_cfg("b", 2)]));
     let mut acts = Vec::new();
     for (w, route) in (0..2u8).zip(foreign) {
-        let link = Input::Link {
-            wan: w,
-            ifindex: u32::from(w) + 1,
-            admin_up: true,
-            carrier: true,
-        };
+        let link = carrier(w, true);
         acts.extend(h.feed(0, link));
         acts.extend(h.feed(0, routes(w, vec![route])));
     }
@@ -1419,12 +1316,7 @@ fn restore_keeps_ours_when_the_metric_never_frees() {
 #[test]
 fn reload_with_new_targets_keeps_a_linkdown_wan_unprobed() {
     let mut h = H::two_up();
-    let carrier_lost = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let carrier_lost = carrier(0, false);
     h.feed(100, carrier_lost);
     assert_eq!(h.states()[0], State::Linkdown);
     let mut a = wan_cfg("a", 1);
@@ -1644,12 +1536,7 @@ fn inputs_are_recorded_and_decided_once_per_poll() {
     let mut h = H::two_up();
     let before = h.e.decision_passes();
     // two facts of one loop turn: a's carrier is gone, b's routes were dumped
-    let lost = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let lost = carrier(0, false);
     h.e.handle(h.now, lost);
     h.e.handle(h.now, routes(1, vec![ours(2, 2, 2)]));
     assert_eq!(h.e.decision_passes(), before, "handle decides nothing");
@@ -1687,12 +1574,7 @@ fn quiet_h() -> H {
     let mut c = wan_cfg("a", 1);
     c.enabled = false;
     let mut h = H::new(config(vec![c]));
-    let up = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: true,
-    };
+    let up = carrier(0, true);
     h.feed(0, up);
     h
 }

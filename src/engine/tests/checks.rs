@@ -225,12 +225,7 @@ fn the_round_deadline_records_a_timeout_per_target() {
 fn carrier_loss_cancels_the_checks_of_that_wan_only() {
     let mut h = with_targets(vec![ip(101).into(), http("http://192.0.2.80/")], 1);
     h.run(0);
-    let lost = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let lost = carrier(0, false);
     let acts = h.feed(100, lost);
     assert!(
         acts.contains(&Action::CancelChecks {
@@ -242,12 +237,7 @@ fn carrier_loss_cancels_the_checks_of_that_wan_only() {
     assert_eq!(h.states(), [State::Linkdown]);
     // an ICMP-only WAN has no checks to cancel
     let mut h = H::two_up();
-    let lost = Input::Link {
-        wan: 1,
-        ifindex: 2,
-        admin_up: true,
-        carrier: false,
-    };
+    let lost = carrier(1, false);
     let acts = h.feed(100, lost);
     assert!(!acts
         .iter()

@@ -249,12 +249,7 @@ fn both_families_down_is_the_wan_down() {
 fn carrier_loss_is_one_transition_and_one_switch_of_the_whole_wan() {
     let mut h = two_dual_up();
     let before = h.e.history().len();
-    let link = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let link = carrier(0, false);
     let acts = h.feed(100, link);
     assert_eq!(families(&h, 0), ["ipv4 linkdown", "ipv6 linkdown"]);
     assert_eq!(
@@ -280,12 +275,7 @@ fn carrier_loss_while_ipv6_is_down_is_one_transition_of_the_wan() {
     let mut h = two_dual_up();
     drive(&mut h, 3000, ipv6_of_a_lost);
     let before = h.e.history().len();
-    let link = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let link = carrier(0, false);
     h.feed(3100, link);
     assert_eq!(
         told(&h, before),
@@ -353,12 +343,7 @@ fn probes_carry_the_wans_target_numbers() {
 #[test]
 fn single_family_wans_never_name_a_family() {
     let mut h = H::two_up();
-    let link = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let link = carrier(0, false);
     let acts = h.feed(100, link);
     assert!(family_hooks(&acts).iter().all(|h| h.2.is_none()));
     assert!(h.e.history().iter().all(|e| e.family.is_empty()));
@@ -403,12 +388,7 @@ fn reload_to_both_keeps_ipv4_and_starts_ipv6() {
         "the first IPv6 WAN is IPv6's active WAN"
     );
     // the new family learned the link it runs on: carrier loss takes both down
-    let link = Input::Link {
-        wan: 0,
-        ifindex: 1,
-        admin_up: true,
-        carrier: false,
-    };
+    let link = carrier(0, false);
     h.feed(200, link);
     assert_eq!(families(&h, 0), ["ipv4 linkdown", "ipv6 linkdown"]);
 }

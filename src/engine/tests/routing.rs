@@ -142,12 +142,7 @@ impl R {
         r.h.e.handle(Instant::ZERO, Input::RoutingState(leftovers));
         for w in 0..n {
             let i = u32::from(w) + 1;
-            let link = Input::Link {
-                wan: w,
-                ifindex: i,
-                admin_up: true,
-                carrier: true,
-            };
+            let link = carrier(w, true);
             // as the daemon's start: every fact of the dump, then one decision
             r.h.e.handle(Instant::ZERO, link);
             r.h.e
