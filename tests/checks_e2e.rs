@@ -324,17 +324,7 @@ fn dns_through_wan1_never_leaves_by_wan2() {
     nft(&lab, 2, &dir.0, rules);
     // wan1 becomes the backup: the kernel now sends everything by wan2
     lab.gw(&["ip", "route", "del", "default", "dev", "wan1"]);
-    let backup = [
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.9",
-        "dev",
-        "wan1",
-    ];
-    lab.gw(&[&backup[..], &["metric", "100"]].concat());
+    lab.default_via("add", 1, &["metric", "100"]);
     assert_eq!(lab.route_dev(DNS).as_deref(), Some("wan2"));
     let (wan1, wan2) = in_gw(&lab, || {
         let wan1 = run(&via(1), &dns(DNS, NAME), DEADLINE, None).0;

@@ -42,17 +42,7 @@ fn lost_notifications_are_recovered_by_a_dump() {
     lab.gw(&[
         "ip", "route", "del", "default", "dev", "wan2", "proto", "87", "metric", "2",
     ]);
-    let renew = [
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.17",
-        "dev",
-        "wan2",
-    ];
-    lab.gw(&[renew.as_slice(), &["proto", "dhcp", "metric", "50"]].concat());
+    lab.default_via("add", 2, &["proto", "dhcp", "metric", "50"]);
     d.signal(nix::sys::signal::Signal::SIGCONT);
 
     let converged = wait_for(Duration::from_secs(5), || {

@@ -307,16 +307,7 @@ fn send_errors_are_values() {
     assert!(err.errno().is_some(), "errno kept: {err:?}");
     assert_eq!((stats.sent, stats.send_errors), (0, 1));
     lab.gw(&["ip", "link", "set", "wan1", "up"]);
-    lab.gw(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.9",
-        "dev",
-        "wan1",
-    ]);
+    lab.default_via("add", 1, &[]);
 }
 
 /// A WAN whose interface was deleted and re-created (USB modem replug) under the same name.
@@ -335,16 +326,7 @@ fn recreate_wan1(lab: &Lab) {
     isp(&["ip", "link", "set", "up0", "up"]);
     lab.gw(&["ip", "addr", "add", "192.0.2.10/29", "dev", "wan1"]);
     lab.gw(&["ip", "link", "set", "wan1", "up"]);
-    lab.gw(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.9",
-        "dev",
-        "wan1",
-    ]);
+    lab.default_via("add", 1, &[]);
 }
 
 #[test]

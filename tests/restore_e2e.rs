@@ -17,26 +17,8 @@ use support::*;
 /// tests cannot run here (the skip is recorded).
 fn equal_metric_lab() -> Option<Lab> {
     let lab = open_lab(2, &["--no-routes", "--ipv6"])?;
-    lab.gw(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.9",
-        "dev",
-        "wan1",
-    ]);
-    lab.gw(&[
-        "ip",
-        "route",
-        "append",
-        "default",
-        "via",
-        "192.0.2.17",
-        "dev",
-        "wan2",
-    ]);
+    lab.default_via("add", 1, &[]);
+    lab.default_via("append", 2, &[]);
     for dev in ["wan1", "wan2"] {
         let cmd = [
             "ip", "-6", "route", "append", "default", "dev", dev, "metric", "1024",

@@ -92,17 +92,7 @@ fn policy_in_force(lab: &Lab, d: &Daemon) -> (Flow, Flow) {
         "{}",
         routing_status(d)
     );
-    let t0 = now();
-    let vpn = Flow::start(lab, LAN_HOST, 41194, TARGET, VPN_PORT);
-    let plain = Flow::start(lab, LAN_HOST, 40007, TARGET, ECHO_PORT);
-    assert!(
-        vpn.wait_reply_after(t0, secs(3.0)).is_some(),
-        "no answer to the VPN flow"
-    );
-    assert!(
-        plain.wait_reply_after(t0, secs(3.0)).is_some(),
-        "no answer to the plain flow"
-    );
+    let (vpn, plain) = start_policy_flows(lab, LAN_HOST, TARGET);
     std::thread::sleep(secs(0.5));
     assert!(lab.counted(2, "udp", VPN_PORT) > 0);
     assert_eq!(lab.counted(1, "udp", VPN_PORT), 0, "{:?}", lab.counts(1));

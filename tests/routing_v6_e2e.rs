@@ -139,17 +139,7 @@ fn an_ipv6_policy_without_fallback_takes_its_wan_and_never_leaks() {
     );
 
     // in force: the VPN flow leaves through wan2, the plain flow through wan1
-    let t0 = now();
-    let vpn = Flow::start(&lab, LAN_HOST6, 41194, TARGET6, VPN_PORT);
-    let plain = Flow::start(&lab, LAN_HOST6, 40007, TARGET6, ECHO_PORT);
-    assert!(
-        vpn.wait_reply_after(t0, secs(3.0)).is_some(),
-        "no answer to the VPN flow"
-    );
-    assert!(
-        plain.wait_reply_after(t0, secs(3.0)).is_some(),
-        "no answer to the plain flow"
-    );
+    let (vpn, plain) = start_policy_flows(&lab, LAN_HOST6, TARGET6);
     std::thread::sleep(secs(0.3));
     assert!(lab.counted(2, "udp", VPN_PORT) > 0, "{:?}", lab.counts(2));
     assert_eq!(lab.counted(1, "udp", VPN_PORT), 0, "{:?}", lab.counts(1));

@@ -235,20 +235,7 @@ fn dhcp_renew_is_taken_back() {
         "udhcpc-style delete loop did not end: {del_loop:?}\n{}",
         d.log_text()
     );
-    lab.gw(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.0.2.17",
-        "dev",
-        "wan2",
-        "proto",
-        "dhcp",
-        "metric",
-        "0",
-    ]);
+    lab.default_via("add", 2, &["proto", "dhcp", "metric", "0"]);
     let taken_back = wait_for(Duration::from_secs(2), || {
         let r = lab.default_routes();
         !r.contains("proto dhcp") && our_routes(&lab).len() == 2

@@ -139,6 +139,16 @@ impl Lab {
         String::from_utf8_lossy(&self.script(&args).stdout).into_owned()
     }
 
+    /// `ip route <verb> default via <ISP's address> dev wan<wan> <extra>` in the gateway
+    /// (`lab.sh`: ISP `wan` is 192.0.2.(8·wan+1) on the WAN's /29), as a DHCP client would
+    /// install it; panics on failure.
+    pub fn default_via(&self, verb: &str, wan: u32, extra: &[&str]) -> String {
+        let router = format!("192.0.2.{}", 8 * wan + 1);
+        let dev = format!("wan{wan}");
+        let cmd = ["ip", "route", verb, "default", "via", &router, "dev", &dev];
+        self.gw(&[&cmd[..], extra].concat())
+    }
+
     /// A `Command` that runs `program` inside the gateway namespace.
     pub fn gw_command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");

@@ -330,6 +330,24 @@ pub fn tcp_from_isp(lab: &Lab, wan: u32, src: &str, dst: &str, port: u16, timeou
         .success()
 }
 
+/// The flows of a policy on the VPN port: a VPN flow (`src`:41194 to `dst`:`VPN_PORT`) and a
+/// plain flow (`src`:40007 to `dst`:`ECHO_PORT`), each answered within 3 s. Returns both,
+/// running.
+pub fn start_policy_flows(lab: &Lab, src: &str, dst: &str) -> (Flow, Flow) {
+    let t0 = now();
+    let vpn = Flow::start(lab, src, 41194, dst, VPN_PORT);
+    let plain = Flow::start(lab, src, 40007, dst, ECHO_PORT);
+    assert!(
+        vpn.wait_reply_after(t0, Duration::from_secs(3)).is_some(),
+        "no answer to the VPN flow"
+    );
+    assert!(
+        plain.wait_reply_after(t0, Duration::from_secs(3)).is_some(),
+        "no answer to the plain flow"
+    );
+    (vpn, plain)
+}
+
 /// A `fallback = false` policy's kill switch held since `since` (its WAN down): its flow
 /// `vpn` kept sending (at least `min_sent`) and got no answer, not one packet to the VPN
 /// port reached ISP `other` since its counters were installed, and the `plain` flow was
