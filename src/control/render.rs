@@ -197,10 +197,7 @@ fn routing_object(j: &mut Json, r: &RoutingStatus) {
     j.key("mode");
     j.string(&r.mode);
     j.key("sticky");
-    match &r.sticky {
-        Some(s) => j.string(s),
-        None => j.null(),
-    }
+    j.opt_string(r.sticky.as_deref());
     j.key("multipath");
     j.begin_array();
     for h in &r.multipath {
@@ -221,10 +218,7 @@ fn routing_object(j: &mut Json, r: &RoutingStatus) {
         j.key("wan");
         j.string(&p.wan);
         j.key("uses");
-        match &p.uses {
-            Some(w) => j.string(w),
-            None => j.null(),
-        }
+        j.opt_string(p.uses.as_deref());
         j.key("blocked");
         j.bool(p.blocked);
         j.end_object();
@@ -296,7 +290,7 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.key("jitter_us");
     j.opt_uint(row.jitter_us);
     j.key("loss_pct");
-    loss(j, row.loss_centi_pct);
+    j.opt_centi(row.loss_centi_pct.map(u64::from));
     j.key("rx_bps");
     j.opt_uint(row.rx_bps);
     j.key("tx_bps");
@@ -315,11 +309,7 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.key("priority_auto");
     j.bool(row.priority_auto);
     j.key("device");
-    if row.priority_auto {
-        j.string(&row.device);
-    } else {
-        j.null();
-    }
+    j.opt_string(row.priority_auto.then_some(row.device.as_str()));
     j.end_object();
 }
 
@@ -336,17 +326,10 @@ fn family_object(j: &mut Json, f: &FamilyStatus) {
     j.key("jitter_us");
     j.opt_uint(f.jitter_us);
     j.key("loss_pct");
-    loss(j, f.loss_centi_pct);
+    j.opt_centi(f.loss_centi_pct.map(u64::from));
     j.key("in_state_ms");
     j.uint(f.since_ms);
     j.end_object();
-}
-
-fn loss(j: &mut Json, centi_pct: Option<u16>) {
-    match centi_pct {
-        Some(c) => j.centi(u64::from(c)),
-        None => j.null(),
-    }
 }
 
 /// `history --json`: `{"now_us":N,"entries":[{...}, ...]}`, oldest first.
@@ -468,15 +451,9 @@ fn target_object(j: &mut Json, t: &TargetHealth) {
     j.key("rtt_us");
     j.opt_uint(t.rtt_us);
     j.key("loss_pct");
-    match t.loss_centi_pct {
-        Some(c) => j.centi(u64::from(c)),
-        None => j.null(),
-    }
+    j.opt_centi(t.loss_centi_pct.map(u64::from));
     j.key("cause");
-    match &t.cause {
-        Some(cause) => j.string(cause),
-        None => j.null(),
-    }
+    j.opt_string(t.cause.as_deref());
     j.key("failed_ago_ms");
     j.opt_uint(t.failed_ago_ms);
     j.end_object();
