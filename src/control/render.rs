@@ -44,13 +44,7 @@ pub fn status_table(rows: &[WanStatus]) -> String {
     ];
     let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
     let mut out = table(&header, &right, &cells);
-    out.push_str(&family_notes(rows));
-    for row in rows.iter().filter(|r| r.preferred) {
-        out.push_str(&format!(
-            "manual override: {} is preferred ('auto' to undo)\n",
-            row.name
-        ));
-    }
+    out.push_str(&status_notes(rows));
     out
 }
 
@@ -97,14 +91,21 @@ fn priority_cell(row: &WanStatus) -> String {
     }
 }
 
-/// One line per family whose active WAN is not the one marked `*`: `ipv6 active: lte`.
-pub fn family_notes(rows: &[WanStatus]) -> String {
+/// The lines under the status table (`status` and `status --watch`): one per family whose
+/// active WAN is not the one marked `*` (`ipv6 active: lte`), then the manual override.
+pub fn status_notes(rows: &[WanStatus]) -> String {
     let mut out = String::new();
     for family in ["ipv4", "ipv6"] {
         let of = |r: &&WanStatus| r.families.iter().any(|f| f.family == family && f.active);
         if let Some(row) = rows.iter().find(of).filter(|r| !r.active) {
             out.push_str(&format!("{family} active: {}\n", row.name));
         }
+    }
+    for row in rows.iter().filter(|r| r.preferred) {
+        out.push_str(&format!(
+            "manual override: {} is preferred ('auto' to undo)\n",
+            row.name
+        ));
     }
     out
 }
