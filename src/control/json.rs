@@ -77,9 +77,23 @@ impl Json {
         }
     }
 
+    pub fn opt_string(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => self.string(v),
+            None => self.null(),
+        }
+    }
+
     /// `value / 100` as an exact decimal with two places (`250` → `2.50`).
     pub fn centi(&mut self, value: u64) {
         self.raw(&format!("{}.{:02}", value / 100, value % 100));
+    }
+
+    pub fn opt_centi(&mut self, value: Option<u64>) {
+        match value {
+            Some(v) => self.centi(v),
+            None => self.null(),
+        }
     }
 
     fn raw(&mut self, text: &str) {

@@ -44,13 +44,7 @@ pub fn status_table(rows: &[WanStatus]) -> String {
     ];
     let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
     let mut out = table(&header, &right, &cells);
-    out.push_str(&family_notes(rows));
-    for row in rows.iter().filter(|r| r.preferred) {
-        out.push_str(&format!(
-            "manual override: {} is preferred ('auto' to undo)\n",
-            row.name
-        ));
-    }
+    out.push_str(&status_notes(rows));
     out
 }
 
@@ -97,14 +91,21 @@ fn priority_cell(row: &WanStatus) -> String {
     }
 }
 
-/// One line per family whose active WAN is not the one marked `*`: `ipv6 active: lte`.
-pub fn family_notes(rows: &[WanStatus]) -> String {
+/// The lines under the status table (`status` and `status --watch`): one per family whose
+/// active WAN is not the one marked `*` (`ipv6 active: lte`), then the manual override.
+pub fn status_notes(rows: &[WanStatus]) -> String {
     let mut out = String::new();
     for family in ["ipv4", "ipv6"] {
         let of = |r: &&WanStatus| r.families.iter().any(|f| f.family == family && f.active);
         if let Some(row) = rows.iter().find(of).filter(|r| !r.active) {
             out.push_str(&format!("{family} active: {}\n", row.name));
         }
+    }
+    for row in rows.iter().filter(|r| r.preferred) {
+        out.push_str(&format!(
+            "manual override: {} is preferred ('auto' to undo)\n",
+            row.name
+        ));
     }
     out
 }
@@ -197,10 +198,7 @@ fn routing_object(j: &mut Json, r: &RoutingStatus) {
     j.key("mode");
     j.string(&r.mode);
     j.key("sticky");
-    match &r.sticky {
-        Some(s) => j.string(s),
-        None => j.null(),
-    }
+    j.opt_string(r.sticky.as_deref());
     j.key("multipath");
     j.begin_array();
     for h in &r.multipath {
@@ -221,10 +219,7 @@ fn routing_object(j: &mut Json, r: &RoutingStatus) {
         j.key("wan");
         j.string(&p.wan);
         j.key("uses");
-        match &p.uses {
-            Some(w) => j.string(w),
-            None => j.null(),
-        }
+        j.opt_string(p.uses.as_deref());
         j.key("blocked");
         j.bool(p.blocked);
         j.end_object();
@@ -296,7 +291,7 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.key("jitter_us");
     j.opt_uint(row.jitter_us);
     j.key("loss_pct");
-    loss(j, row.loss_centi_pct);
+    j.opt_centi(row.loss_centi_pct.map(u64::from));
     j.key("rx_bps");
     j.opt_uint(row.rx_bps);
     j.key("tx_bps");
@@ -315,11 +310,7 @@ fn status_object(j: &mut Json, row: &WanStatus) {
     j.key("priority_auto");
     j.bool(row.priority_auto);
     j.key("device");
-    if row.priority_auto {
-        j.string(&row.device);
-    } else {
-        j.null();
-    }
+    j.opt_string(row.priority_auto.then_some(row.device.as_str()));
     j.end_object();
 }
 
@@ -336,17 +327,10 @@ fn family_object(j: &mut Json, f: &FamilyStatus) {
     j.key("jitter_us");
     j.opt_uint(f.jitter_us);
     j.key("loss_pct");
-    loss(j, f.loss_centi_pct);
+    j.opt_centi(f.loss_centi_pct.map(u64::from));
     j.key("in_state_ms");
     j.uint(f.since_ms);
     j.end_object();
-}
-
-fn loss(j: &mut Json, centi_pct: Option<u16>) {
-    match centi_pct {
-        Some(c) => j.centi(u64::from(c)),
-        None => j.null(),
-    }
 }
 
 /// `history --json`: `{"now_us":N,"entries":[{...}, ...]}`, oldest first.
@@ -468,15 +452,9 @@ fn target_object(j: &mut Json, t: &TargetHealth) {
     j.key("rtt_us");
     j.opt_uint(t.rtt_us);
     j.key("loss_pct");
-    match t.loss_centi_pct {
-        Some(c) => j.centi(u64::from(c)),
-        None => j.null(),
-    }
+    j.opt_centi(t.loss_centi_pct.map(u64::from));
     j.key("cause");
-    match &t.cause {
-        Some(cause) => j.string(cause),
-        None => j.null(),
-    }
+    j.opt_string(t.cause.as_deref());
     j.key("failed_ago_ms");
     j.opt_uint(t.failed_ago_ms);
     j.end_object();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::spark::{self, Trend};
 use crate::config::format_duration;
-use crate::control::render::{family_notes, millis, percent, rate, span, state_cell, table};
+use crate::control::render::{millis, percent, rate, span, state_cell, status_notes, table};
 use crate::engine::WanStatus;
 
 /// Latency bars are scaled to the window's highest latency, but never to less than this:
@@ -81,13 +81,7 @@ pub fn frame(f: &Frame<'_>) -> String {
         return out;
     }
     out.push_str(&rows_table(f.rows));
-    out.push_str(&family_notes(f.rows));
-    for row in f.rows.iter().filter(|r| r.preferred) {
-        out.push_str(&format!(
-            "manual override: {} is preferred ('auto' to undo)\n",
-            row.name
-        ));
-    }
+    out.push_str(&status_notes(f.rows));
     out.push('\n');
     out.push_str(&sparklines(f));
     out
