@@ -18,8 +18,21 @@ use wanfailover::control::client;
 use wanfailover::control::protocol::{Request, Response};
 use wanfailover::engine::{TargetHealth, WanHealth};
 
-const INTERVAL_MS: u64 = 300;
-const TIMEOUT_MS: u64 = 250;
+/// The probe interval and check timeout: doubled for a daemon run under qemu-user
+/// (`WF_TEST_RUNNER`), whose emulated DNS check can take longer than 250 ms on its own.
+fn interval_ms() -> u64 {
+    300 * emulation_factor()
+}
+fn timeout_ms() -> u64 {
+    250 * emulation_factor()
+}
+fn emulation_factor() -> u64 {
+    if std::env::var_os("WF_TEST_RUNNER").is_some() {
+        2
+    } else {
+        1
+    }
+}
 const DOWN: u64 = 3;
 /// Process start-up of the CLI that reads the state, the loop's own scheduling and a CGI
 /// fork in busybox httpd, on a loaded two-core machine.
@@ -88,6 +101,8 @@ fn config(dir: &Path, targets: &str, reliability: u32) -> String {
          [[wan]]\nname = \"wan2\"\ninterface = \"wan2\"\npriority = 2\n",
         sock = dir.join("wanfailover.sock").display(),
         hooks = dir.join("hooks").display(),
+        INTERVAL_MS = interval_ms(),
+        TIMEOUT_MS = timeout_ms(),
     )
 }
 
@@ -181,12 +196,12 @@ impl Scene {
 /// `down × interval + timeout` plus slack: the longest a WAN may take to go down after
 /// its last passed round was sent.
 fn detection_bound() -> Duration {
-    Duration::from_millis(DOWN * INTERVAL_MS + TIMEOUT_MS + SLACK_MS)
+    Duration::from_millis(DOWN * interval_ms() + timeout_ms() + SLACK_MS)
 }
 
 /// A WAN's way back: `up` passed rounds and `hold` since the last failure, with room.
 fn recovery_bound() -> Duration {
-    Duration::from_millis(3 * INTERVAL_MS + 1_000 + TIMEOUT_MS + 2 * SLACK_MS)
+    Duration::from_millis(3 * interval_ms() + 1_000 + timeout_ms() + 2 * SLACK_MS)
 }
 
 #[test]
