@@ -319,9 +319,14 @@ fn a_dead_dns_server_fails_that_wans_dns_and_http_by_name_only() {
         s.report("http cause")
     );
     assert_eq!(s.target("wan1", "icmp").result, "pass");
+    // wan2 asks its own ISP's server: it passes, and was never refused. A cause is the
+    // last failure's and stays after passes, so one late answer on a loaded machine
+    // ("timeout") may show here without being what this test is about.
     for kind in ["icmp", "dns", "http"] {
         let t = s.target("wan2", kind);
-        assert_eq!((t.result.as_str(), t.cause), ("pass", None), "wan2 {kind}");
+        assert_eq!(t.result, "pass", "wan2 {kind}: {t:?}");
+        let refused = t.cause.as_deref().is_some_and(|c| c.contains("refused"));
+        assert!(!refused, "wan2 {kind} reached wan1's dead server: {t:?}");
     }
     assert_eq!(s.state("wan2"), "up");
 
