@@ -30,6 +30,9 @@
 #   scripts/cross-build.sh --sizes               also build failover-only plus each feature
 #                                                alone and print what each feature costs
 #                                                (a Markdown table, for docs/benchmarks.md)
+#   scripts/cross-build.sh --symbols             also build failover-only unstripped (in
+#                                                target/symbols/) and print where its bytes
+#                                                go, by owner (scripts/size-groups.py)
 #   scripts/cross-build.sh --tiny                the optional nightly "tiny" profile instead
 #                                                (docs/benchmarks.md): std rebuilt with
 #                                                -Zbuild-std and immediate abort, in
@@ -57,6 +60,7 @@ spec() {
 targets=()
 build=1
 sizes=0
+symbols=0
 tiny=0
 budget_warn=0
 while [ $# -gt 0 ]; do
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--no-build) build=0; shift ;;
 	--sizes) sizes=1; shift ;;
+	--symbols) symbols=1; shift ;;
 	--tiny) tiny=1; shift ;;
 	--budget-warn) budget_warn=1; shift ;;
 	-h | --help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
@@ -200,6 +205,15 @@ for t in "${targets[@]}"; do
 		fi
 		# Last, so that target/T/release/wanfailover is the everything-on binary.
 		build "$t" "$flags" "$out/wanfailover-everything"
+	fi
+	if [ "$symbols" = 1 ] && [ "$build" = 1 ]; then
+		# The same build, not stripped, in a directory of its own (no relinking of the above).
+		echo "--- ${cargo[*]} build --release --locked --target $t --no-default-features (not stripped)"
+		CARGO_TARGET_DIR="$target_dir/symbols" "${cargo[@]}" build --release --locked \
+			--target "$t" --bin wanfailover --no-default-features \
+			--config profile.release.strip=false --config "target.$t.rustflags=[$flags]"
+		unstripped="$target_dir/symbols/$t/release/wanfailover"
+		cost_tables+=("Where the bytes of \`$t\` failover only go (symbols of $unstripped):"$'\n'"$(nm -C --size-sort -S "$unstripped" | scripts/size-groups.py)")
 	fi
 	check "$t" "$out/wanfailover-everything" "$budget_all" "$ceiling_all" "everything on"
 	check "$t" "$out/wanfailover-failover-only" "$budget_min" "$ceiling_min" "failover only"
