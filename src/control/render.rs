@@ -11,6 +11,8 @@
 //! The JSON forms are documented in `docs/control-protocol.md`; their field names are
 //! stable and carry their units.
 
+use std::fmt::Write;
+
 use super::json::Json;
 use super::protocol::Counters;
 use crate::engine::report::or_none;
@@ -98,14 +100,15 @@ pub fn status_notes(rows: &[WanStatus]) -> String {
     for family in ["ipv4", "ipv6"] {
         let of = |r: &&WanStatus| r.families.iter().any(|f| f.family == family && f.active);
         if let Some(row) = rows.iter().find(of).filter(|r| !r.active) {
-            out.push_str(&format!("{family} active: {}\n", row.name));
+            let _ = writeln!(out, "{family} active: {}", row.name);
         }
     }
     for row in rows.iter().filter(|r| r.preferred) {
-        out.push_str(&format!(
-            "manual override: {} is preferred ('auto' to undo)\n",
+        let _ = writeln!(
+            out,
+            "manual override: {} is preferred ('auto' to undo)",
             row.name
-        ));
+        );
     }
     out
 }
@@ -142,7 +145,7 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
 pub fn routing_lines(r: &RoutingStatus) -> String {
     let mut out = format!("mode: {}", r.mode);
     if let Some(s) = &r.sticky {
-        out.push_str(&format!(" (sticky {s})"));
+        let _ = write!(out, " (sticky {s})");
     }
     if r.mode == "balance" {
         let hops: Vec<String> = r
@@ -150,19 +153,20 @@ pub fn routing_lines(r: &RoutingStatus) -> String {
             .iter()
             .map(|h| format!("{} {}", h.wan, h.weight))
             .collect();
-        out.push_str(&format!("; multipath: {}", or_none(&hops.join(", "))));
+        let _ = write!(out, "; multipath: {}", or_none(&hops.join(", ")));
     }
-    out.push_str(&format!(
-        "; conntrack flushes: {} ({} entries)\n",
+    let _ = writeln!(
+        out,
+        "; conntrack flushes: {} ({} entries)",
         r.flushes, r.flushed
-    ));
+    );
     for p in &r.policies {
         let uses = match (&p.uses, p.blocked) {
             (_, true) => format!("blocked ({} not usable, no fallback)", p.wan),
             (Some(w), false) => w.clone(),
             (None, false) => format!("main table ({} not usable)", p.wan),
         };
-        out.push_str(&format!("policy {}: {uses}\n", p.name));
+        let _ = writeln!(out, "policy {}: {uses}", p.name);
     }
     out
 }
@@ -471,9 +475,9 @@ pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
         }
     }
     let mut out = String::new();
-    let header_row: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let header_row = header.iter().map(|h| h.to_string()).collect();
     for row in std::iter::once(&header_row).chain(rows) {
-        let mut line = String::new();
+        let line_at = out.len();
         for (i, cell) in row.iter().enumerate() {
             let w = widths.get(i).copied().unwrap_or(0);
             let sep = if i == 0 {
@@ -483,17 +487,20 @@ pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
             } else {
                 "  "
             };
-            line.push_str(sep);
-            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
-            if right.get(i).copied().unwrap_or(false) {
-                line.push_str(&pad);
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&pad);
+            out.push_str(sep);
+            let pad = w.saturating_sub(cell.chars().count());
+            let right = right.get(i).copied().unwrap_or(false);
+            if !right {
+                out.push_str(cell);
+            }
+            out.extend(std::iter::repeat(' ').take(pad));
+            if right {
+                out.push_str(cell);
             }
         }
-        out.push_str(line.trim_end());
+        // No trailing blanks (`line.trim_end()` without a second buffer).
+        let end = line_at + out[line_at..].trim_end().len();
+        out.truncate(end);
         out.push('\n');
     }
     out
