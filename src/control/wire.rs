@@ -22,37 +22,58 @@ pub trait Encode {
 }
 
 /// A value that can be read from a body, or from a part of one.
-pub trait Decode: Sized {
-    /// Reads one value from the front of `r`; `None` when the bytes are not one.
-    fn decode(r: &mut Reader) -> Option<Self>;
+pub trait Decode {
+    /// Reads one value from the front of `r`. Bytes that are not one mark the reader
+    /// failed, and what is returned then is a placeholder that [`decode_all`] discards.
+    fn decode(r: &mut Reader) -> Self;
 }
 
 /// Reads the whole of `body` as one `T`: `None` when it is not one, or when bytes follow.
 pub fn decode_all<T: Decode>(body: &[u8]) -> Option<T> {
-    let mut r = Reader { rest: body };
-    let value = T::decode(&mut r)?;
-    r.rest.is_empty().then_some(value)
+    let mut r = Reader {
+        rest: body,
+        failed: false,
+    };
+    let value = T::decode(&mut r);
+    (!r.failed && r.rest.is_empty()).then_some(value)
 }
 
-/// The unread rest of a body.
+/// The unread rest of a body. Errors are sticky, as in a stream: after the first one
+/// every read fails and takes nothing, so a message is decoded straight through and
+/// judged once at the end, with no error path per field.
 pub struct Reader<'a> {
     rest: &'a [u8],
+    failed: bool,
 }
 
 impl<'a> Reader<'a> {
     /// The next value, of a type the caller's field or variable names.
-    pub fn get<T: Decode>(&mut self) -> Option<T> {
+    pub fn get<T: Decode>(&mut self) -> T {
         T::decode(self)
     }
 
+    /// Marks the reader failed: nothing more is read.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.rest = &[];
+    }
+
     fn byte(&mut self) -> Option<u8> {
-        let (&first, rest) = self.rest.split_first()?;
-        self.rest = rest;
-        Some(first)
+        match self.rest.split_first() {
+            Some((&first, rest)) => {
+                self.rest = rest;
+                Some(first)
+            }
+            None => {
+                self.fail();
+                None
+            }
+        }
     }
 
     fn take(&mut self, len: usize) -> Option<&'a [u8]> {
         if len > self.rest.len() {
+            self.fail();
             return None;
         }
         let (taken, rest) = self.rest.split_at(len);
@@ -69,24 +90,32 @@ impl<'a> Reader<'a> {
             let byte = self.byte()?;
             value |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
-                let fits = i + 1 < max_len || byte < 1 << (bits % 7);
-                return fits.then_some(value);
+                if i + 1 < max_len || byte < 1 << (bits % 7) {
+                    return Some(value);
+                }
+                break;
             }
         }
+        self.fail();
         None
     }
 
-    /// A length or a count.
-    fn len(&mut self) -> Option<usize> {
-        usize::try_from(self.uint(usize::BITS)?).ok()
+    /// A length or a count (0 once failed).
+    fn len(&mut self) -> usize {
+        self.uint(usize::BITS)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
     }
 
-    /// A bool or an option's tag.
-    fn flag(&mut self) -> Option<bool> {
-        match self.byte()? {
-            0 => Some(false),
-            1 => Some(true),
-            _ => None,
+    /// A bool or an option's tag (false once failed).
+    fn flag(&mut self) -> bool {
+        match self.byte() {
+            Some(0) | None => false,
+            Some(1) => true,
+            Some(_) => {
+                self.fail();
+                false
+            }
         }
     }
 }
@@ -108,8 +137,11 @@ macro_rules! uint {
         }
 
         impl Decode for $t {
-            fn decode(r: &mut Reader) -> Option<$t> {
-                <$t>::try_from(r.uint(<$t>::BITS)?).ok()
+            fn decode(r: &mut Reader) -> $t {
+                // The varint's width check keeps the value within the type.
+                r.uint(<$t>::BITS)
+                    .and_then(|v| <$t>::try_from(v).ok())
+                    .unwrap_or(0)
             }
         }
     )*};
@@ -124,7 +156,7 @@ impl Encode for bool {
 }
 
 impl Decode for bool {
-    fn decode(r: &mut Reader) -> Option<bool> {
+    fn decode(r: &mut Reader) -> bool {
         r.flag()
     }
 }
@@ -137,10 +169,16 @@ impl Encode for String {
 }
 
 impl Decode for String {
-    fn decode(r: &mut Reader) -> Option<String> {
-        let len = r.len()?;
-        let bytes = r.take(len)?;
-        Some(std::str::from_utf8(bytes).ok()?.to_string())
+    fn decode(r: &mut Reader) -> String {
+        let len = r.len();
+        match r.take(len).map(std::str::from_utf8) {
+            Some(Ok(text)) => text.to_string(),
+            Some(Err(_)) => {
+                r.fail();
+                String::new()
+            }
+            None => String::new(),
+        }
     }
 }
 
@@ -157,12 +195,8 @@ impl<T: Encode> Encode for Option<T> {
 }
 
 impl<T: Decode> Decode for Option<T> {
-    fn decode(r: &mut Reader) -> Option<Option<T>> {
-        if r.flag()? {
-            Some(Some(r.get()?))
-        } else {
-            Some(None)
-        }
+    fn decode(r: &mut Reader) -> Option<T> {
+        r.flag().then(|| r.get())
     }
 }
 
@@ -176,15 +210,15 @@ impl<T: Encode> Encode for Vec<T> {
 }
 
 impl<T: Decode> Decode for Vec<T> {
-    fn decode(r: &mut Reader) -> Option<Vec<T>> {
-        let len = r.len()?;
+    fn decode(r: &mut Reader) -> Vec<T> {
+        let len = r.len();
         // No capacity from the count: it is the peer's claim. Every item takes at least
-        // one byte, so a false count ends at the end of the body.
+        // one byte, so a false count fails at the end of the body, and the loop ends there.
         let mut items = Vec::new();
-        for _ in 0..len {
-            items.push(r.get()?);
+        while items.len() < len && !r.failed {
+            items.push(r.get());
         }
-        Some(items)
+        items
     }
 }
 
@@ -199,8 +233,8 @@ macro_rules! fields {
         }
 
         impl Decode for $t {
-            fn decode(r: &mut Reader) -> Option<$t> {
-                Some($t { $($field: r.get()?,)* })
+            fn decode(r: &mut Reader) -> $t {
+                $t { $($field: r.get(),)* }
             }
         }
     };
@@ -321,21 +355,24 @@ impl Encode for Request {
 }
 
 impl Decode for Request {
-    fn decode(r: &mut Reader) -> Option<Request> {
-        Some(match r.get::<u32>()? {
+    fn decode(r: &mut Reader) -> Request {
+        match r.get::<u32>() {
             0 => Request::Version,
             1 => Request::Status,
             2 => Request::History,
-            3 => Request::Prefer(r.get()?),
+            3 => Request::Prefer(r.get()),
             4 => Request::Auto,
-            5 => Request::Order(r.get()?),
+            5 => Request::Order(r.get()),
             6 => Request::Reload,
             7 => Request::Stop,
             8 => Request::Counters,
             9 => Request::Health,
             10 => Request::Routing,
-            _ => return None,
-        })
+            _ => {
+                r.fail();
+                Request::Version
+            }
+        }
     }
 }
 
@@ -371,21 +408,24 @@ impl Encode for Response {
 }
 
 impl Decode for Response {
-    fn decode(r: &mut Reader) -> Option<Response> {
-        Some(match r.get::<u32>()? {
+    fn decode(r: &mut Reader) -> Response {
+        match r.get::<u32>() {
             0 => Response::Ok,
-            1 => Response::Error(r.get()?),
-            2 => Response::Denied(r.get()?),
-            3 => Response::Version(r.get()?),
-            4 => Response::Status(r.get()?),
+            1 => Response::Error(r.get()),
+            2 => Response::Denied(r.get()),
+            3 => Response::Version(r.get()),
+            4 => Response::Status(r.get()),
             5 => Response::History {
-                now_us: r.get()?,
-                entries: r.get()?,
+                now_us: r.get(),
+                entries: r.get(),
             },
-            6 => Response::Counters(r.get()?),
-            7 => Response::Health(r.get()?),
-            8 => Response::Routing(r.get()?),
-            _ => return None,
-        })
+            6 => Response::Counters(r.get()),
+            7 => Response::Health(r.get()),
+            8 => Response::Routing(r.get()),
+            _ => {
+                r.fail();
+                Response::Ok
+            }
+        }
     }
 }
