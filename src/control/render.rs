@@ -60,7 +60,7 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
         row.metric.to_string(),
         opt(row.latency_us, millis),
         opt(row.jitter_us, millis),
-        opt(row.loss_centi_pct, |c| percent(u64::from(c))),
+        opt(row.loss_centi_pct.map(u64::from), percent),
         opt(row.rx_bps, rate),
         opt(row.tx_bps, rate),
         span(row.since_ms),
@@ -401,7 +401,7 @@ pub fn health_table(wans: &[WanHealth]) -> String {
                 t.target.clone(),
                 t.result.clone(),
                 opt(t.rtt_us, millis),
-                opt(t.loss_centi_pct, |c| percent(u64::from(c))),
+                opt(t.loss_centi_pct.map(u64::from), percent),
                 last_failure(t),
             ]);
         }
@@ -506,8 +506,9 @@ pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
-    value.map(show).unwrap_or_else(|| "-".to_string())
+/// `show(value)`, or `-` for none. A plain `fn`, so that one copy serves every unit.
+fn opt(value: Option<u64>, show: fn(u64) -> String) -> String {
+    value.map_or_else(|| "-".to_string(), show)
 }
 
 /// `num / div` rounded half up, in tenths: `tenths(12_345, 1000)` is 123 (12.3).
