@@ -131,11 +131,11 @@ fn sparklines(f: &Frame<'_>) -> String {
         let Some(t) = f.trends.get(&row.name) else {
             continue;
         };
-        let latency: Vec<Option<u64>> = t.buckets().map(|b| b.latency_us).collect();
-        let loss: Vec<Option<u64>> = t
-            .buckets()
-            .map(|b| b.loss_centi_pct.map(u64::from))
-            .collect();
+        let (mut latency, mut loss) = (Vec::new(), Vec::new());
+        for b in t.buckets() {
+            latency.push(b.latency_us);
+            loss.push(b.loss_centi_pct.map(u64::from));
+        }
         let max_latency = t.max_latency_us();
         let max_loss = t.max_loss_centi_pct();
         let lat_top = max_latency.unwrap_or(0).max(LATENCY_FLOOR_US);
