@@ -44,7 +44,12 @@ pub fn status_table(rows: &[WanStatus]) -> String {
     let right = [
         false, false, false, false, true, true, true, true, true, true, true, true,
     ];
-    let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
+    // Plain loops fill the cells here and below: a `collect` per table would bring its
+    // own copy of the iterator code.
+    let mut cells = Vec::new();
+    for row in rows {
+        cells.push(status_cells(row));
+    }
     let mut out = table(&header, &right, &cells);
     out.push_str(&status_notes(rows));
     out
@@ -70,16 +75,17 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
 /// The WAN's state, followed by those of its families that differ from it:
 /// `up (ipv6 down)`.
 pub fn state_cell(row: &WanStatus) -> String {
-    let odd: Vec<String> = row
-        .families
-        .iter()
-        .filter(|f| f.state != row.state)
-        .map(|f| format!("{} {}", f.family, f.state))
-        .collect();
+    let mut odd = String::new();
+    for f in &row.families {
+        if f.state != row.state {
+            let sep = if odd.is_empty() { "" } else { ", " };
+            let _ = write!(odd, "{sep}{} {}", f.family, f.state);
+        }
+    }
     if odd.is_empty() {
         row.state.clone()
     } else {
-        format!("{} ({})", row.state, odd.join(", "))
+        format!("{} ({odd})", row.state)
     }
 }
 
@@ -120,23 +126,21 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
     }
     let header = ["WHEN", "EVENT", "WAN", "CHANGE", "CAUSE"];
     let right = [true, false, false, false, false];
-    let cells = entries
-        .iter()
-        .map(|e| {
-            let age_ms = now_us.saturating_sub(e.at_us) / 1000;
-            vec![
-                format!("{} ago", span(age_ms)),
-                e.kind.clone(),
-                if e.family.is_empty() {
-                    e.wan.clone()
-                } else {
-                    format!("{} ({})", e.wan, e.family)
-                },
-                format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
-                e.cause.clone(),
-            ]
-        })
-        .collect::<Vec<_>>();
+    let mut cells = Vec::new();
+    for e in entries {
+        let age_ms = now_us.saturating_sub(e.at_us) / 1000;
+        cells.push(vec![
+            format!("{} ago", span(age_ms)),
+            e.kind.clone(),
+            if e.family.is_empty() {
+                e.wan.clone()
+            } else {
+                format!("{} ({})", e.wan, e.family)
+            },
+            format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
+            e.cause.clone(),
+        ]);
+    }
     table(&header, &right, &cells)
 }
 
@@ -148,12 +152,14 @@ pub fn routing_lines(r: &RoutingStatus) -> String {
         let _ = write!(out, " (sticky {s})");
     }
     if r.mode == "balance" {
-        let hops: Vec<String> = r
-            .multipath
-            .iter()
-            .map(|h| format!("{} {}", h.wan, h.weight))
-            .collect();
-        let _ = write!(out, "; multipath: {}", or_none(&hops.join(", ")));
+        out.push_str("; multipath: ");
+        if r.multipath.is_empty() {
+            out.push_str("none");
+        }
+        for (i, h) in r.multipath.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}{} {}", h.wan, h.weight);
+        }
     }
     let _ = writeln!(
         out,
@@ -468,14 +474,18 @@ fn target_object(j: &mut Json, t: &TargetHealth) {
 /// trailing blanks. An empty first header makes the first column a one-space marker column
 /// (`*` for the active WAN). `right[i]` right-aligns column `i`.
 pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths = Vec::new();
+    let mut header_row = Vec::new();
+    for h in header {
+        widths.push(h.chars().count());
+        header_row.push(h.to_string());
+    }
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header_row = header.iter().map(|h| h.to_string()).collect();
     for row in std::iter::once(&header_row).chain(rows) {
         let line_at = out.len();
         for (i, cell) in row.iter().enumerate() {

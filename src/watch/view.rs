@@ -93,21 +93,19 @@ fn rows_table(rows: &[WanStatus]) -> String {
     ];
     let right = [false, false, false, true, true, true, true, true];
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                if r.active { "*" } else { "" }.to_string(),
-                r.name.clone(),
-                state_cell(r),
-                opt(r.latency_us.map(millis)),
-                opt(r.loss_centi_pct.map(|c| percent(u64::from(c)))),
-                opt(r.rx_bps.map(rate)),
-                opt(r.tx_bps.map(rate)),
-                span(r.since_ms),
-            ]
-        })
-        .collect();
+    let mut cells = Vec::new();
+    for r in rows {
+        cells.push(vec![
+            if r.active { "*" } else { "" }.to_string(),
+            r.name.clone(),
+            state_cell(r),
+            opt(r.latency_us.map(millis)),
+            opt(r.loss_centi_pct.map(|c| percent(u64::from(c)))),
+            opt(r.rx_bps.map(rate)),
+            opt(r.tx_bps.map(rate)),
+            span(r.since_ms),
+        ]);
+    }
     table(&header, &right, &cells)
 }
 
