@@ -528,33 +528,35 @@ fn tenths(num: u64, div: u64) -> u64 {
 
 /// µs → `12.3 ms`.
 pub fn millis(us: u64) -> String {
-    let t = tenths(us, 1000);
-    format!("{}.{} ms", t / 10, t % 10)
+    decimal(tenths(us, 1000), " ms")
 }
 
 /// Hundredths of a percent → `2.5%`.
 pub fn percent(centi: u64) -> String {
-    let t = tenths(centi, 100);
-    format!("{}.{}%", t / 10, t % 10)
+    decimal(tenths(centi, 100), "%")
 }
 
 /// bit/s → `950 bit/s`, `1.2 Mbit/s`: the largest SI unit that keeps the number at 1 or more.
 pub fn rate(bps: u64) -> String {
     const UNITS: [(u64, &str); 3] = [
-        (1_000_000_000, "Gbit/s"),
-        (1_000_000, "Mbit/s"),
-        (1_000, "kbit/s"),
+        (1_000_000_000, " Gbit/s"),
+        (1_000_000, " Mbit/s"),
+        (1_000, " kbit/s"),
     ];
-    if bps < 1_000 {
-        return format!("{bps} bit/s");
-    }
-    for (unit, name) in UNITS {
-        let t = tenths(bps, unit);
-        if t >= 10 {
-            return format!("{}.{} {name}", t / 10, t % 10);
+    if bps >= 1_000 {
+        for (unit, name) in UNITS {
+            let t = tenths(bps, unit);
+            if t >= 10 {
+                return decimal(t, name);
+            }
         }
     }
     format!("{bps} bit/s")
+}
+
+/// Tenths → `12.3` and the unit.
+fn decimal(tenths: u64, unit: &str) -> String {
+    format!("{}.{}{unit}", tenths / 10, tenths % 10)
 }
 
 /// A span in ms → `45s`, `3m12s`, `2h05m`, `3d04h` (two units at most, truncated).
