@@ -352,7 +352,11 @@ fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+    // `RUST_LOG` overrides `-v`. (`RUST_LOG_STYLE`, which `Builder::from_env` would also
+    // read, changes nothing in a build without env_logger's colours.)
+    let filters = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_string());
+    env_logger::Builder::new()
+        .parse_filters(&filters)
         .format_timestamp_millis()
         .init();
 }

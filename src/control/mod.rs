@@ -12,6 +12,7 @@ pub mod peer;
 pub mod protocol;
 pub mod render;
 pub mod server;
+mod wire;
 
 pub use peer::Peer;
 pub use protocol::{FrameDecoder, FrameError, Request, Response};

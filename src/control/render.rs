@@ -11,6 +11,8 @@
 //! The JSON forms are documented in `docs/control-protocol.md`; their field names are
 //! stable and carry their units.
 
+use std::fmt::Write;
+
 use super::json::Json;
 use super::protocol::Counters;
 use crate::engine::report::or_none;
@@ -42,7 +44,12 @@ pub fn status_table(rows: &[WanStatus]) -> String {
     let right = [
         false, false, false, false, true, true, true, true, true, true, true, true,
     ];
-    let cells = rows.iter().map(status_cells).collect::<Vec<_>>();
+    // Plain loops fill the cells here and below: a `collect` per table would bring its
+    // own copy of the iterator code.
+    let mut cells = Vec::new();
+    for row in rows {
+        cells.push(status_cells(row));
+    }
     let mut out = table(&header, &right, &cells);
     out.push_str(&status_notes(rows));
     out
@@ -58,7 +65,7 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
         row.metric.to_string(),
         opt(row.latency_us, millis),
         opt(row.jitter_us, millis),
-        opt(row.loss_centi_pct, |c| percent(u64::from(c))),
+        opt(row.loss_centi_pct.map(u64::from), percent),
         opt(row.rx_bps, rate),
         opt(row.tx_bps, rate),
         span(row.since_ms),
@@ -68,16 +75,17 @@ fn status_cells(row: &WanStatus) -> Vec<String> {
 /// The WAN's state, followed by those of its families that differ from it:
 /// `up (ipv6 down)`.
 pub fn state_cell(row: &WanStatus) -> String {
-    let odd: Vec<String> = row
-        .families
-        .iter()
-        .filter(|f| f.state != row.state)
-        .map(|f| format!("{} {}", f.family, f.state))
-        .collect();
+    let mut odd = String::new();
+    for f in &row.families {
+        if f.state != row.state {
+            let sep = if odd.is_empty() { "" } else { ", " };
+            let _ = write!(odd, "{sep}{} {}", f.family, f.state);
+        }
+    }
     if odd.is_empty() {
         row.state.clone()
     } else {
-        format!("{} ({})", row.state, odd.join(", "))
+        format!("{} ({odd})", row.state)
     }
 }
 
@@ -98,14 +106,15 @@ pub fn status_notes(rows: &[WanStatus]) -> String {
     for family in ["ipv4", "ipv6"] {
         let of = |r: &&WanStatus| r.families.iter().any(|f| f.family == family && f.active);
         if let Some(row) = rows.iter().find(of).filter(|r| !r.active) {
-            out.push_str(&format!("{family} active: {}\n", row.name));
+            let _ = writeln!(out, "{family} active: {}", row.name);
         }
     }
     for row in rows.iter().filter(|r| r.preferred) {
-        out.push_str(&format!(
-            "manual override: {} is preferred ('auto' to undo)\n",
+        let _ = writeln!(
+            out,
+            "manual override: {} is preferred ('auto' to undo)",
             row.name
-        ));
+        );
     }
     out
 }
@@ -117,23 +126,21 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
     }
     let header = ["WHEN", "EVENT", "WAN", "CHANGE", "CAUSE"];
     let right = [true, false, false, false, false];
-    let cells = entries
-        .iter()
-        .map(|e| {
-            let age_ms = now_us.saturating_sub(e.at_us) / 1000;
-            vec![
-                format!("{} ago", span(age_ms)),
-                e.kind.clone(),
-                if e.family.is_empty() {
-                    e.wan.clone()
-                } else {
-                    format!("{} ({})", e.wan, e.family)
-                },
-                format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
-                e.cause.clone(),
-            ]
-        })
-        .collect::<Vec<_>>();
+    let mut cells = Vec::new();
+    for e in entries {
+        let age_ms = now_us.saturating_sub(e.at_us) / 1000;
+        cells.push(vec![
+            format!("{} ago", span(age_ms)),
+            e.kind.clone(),
+            if e.family.is_empty() {
+                e.wan.clone()
+            } else {
+                format!("{} ({})", e.wan, e.family)
+            },
+            format!("{} -> {}", or_none(&e.from), or_none(&e.to)),
+            e.cause.clone(),
+        ]);
+    }
     table(&header, &right, &cells)
 }
 
@@ -142,27 +149,30 @@ pub fn history_lines(now_us: u64, entries: &[HistoryEntry]) -> String {
 pub fn routing_lines(r: &RoutingStatus) -> String {
     let mut out = format!("mode: {}", r.mode);
     if let Some(s) = &r.sticky {
-        out.push_str(&format!(" (sticky {s})"));
+        let _ = write!(out, " (sticky {s})");
     }
     if r.mode == "balance" {
-        let hops: Vec<String> = r
-            .multipath
-            .iter()
-            .map(|h| format!("{} {}", h.wan, h.weight))
-            .collect();
-        out.push_str(&format!("; multipath: {}", or_none(&hops.join(", "))));
+        out.push_str("; multipath: ");
+        if r.multipath.is_empty() {
+            out.push_str("none");
+        }
+        for (i, h) in r.multipath.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}{} {}", h.wan, h.weight);
+        }
     }
-    out.push_str(&format!(
-        "; conntrack flushes: {} ({} entries)\n",
+    let _ = writeln!(
+        out,
+        "; conntrack flushes: {} ({} entries)",
         r.flushes, r.flushed
-    ));
+    );
     for p in &r.policies {
         let uses = match (&p.uses, p.blocked) {
             (_, true) => format!("blocked ({} not usable, no fallback)", p.wan),
             (Some(w), false) => w.clone(),
             (None, false) => format!("main table ({} not usable)", p.wan),
         };
-        out.push_str(&format!("policy {}: {uses}\n", p.name));
+        let _ = writeln!(out, "policy {}: {uses}", p.name);
     }
     out
 }
@@ -397,7 +407,7 @@ pub fn health_table(wans: &[WanHealth]) -> String {
                 t.target.clone(),
                 t.result.clone(),
                 opt(t.rtt_us, millis),
-                opt(t.loss_centi_pct, |c| percent(u64::from(c))),
+                opt(t.loss_centi_pct.map(u64::from), percent),
                 last_failure(t),
             ]);
         }
@@ -464,16 +474,20 @@ fn target_object(j: &mut Json, t: &TargetHealth) {
 /// trailing blanks. An empty first header makes the first column a one-space marker column
 /// (`*` for the active WAN). `right[i]` right-aligns column `i`.
 pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths = Vec::new();
+    let mut header_row = Vec::new();
+    for h in header {
+        widths.push(h.chars().count());
+        header_row.push(h.to_string());
+    }
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header_row: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     for row in std::iter::once(&header_row).chain(rows) {
-        let mut line = String::new();
+        let line_at = out.len();
         for (i, cell) in row.iter().enumerate() {
             let w = widths.get(i).copied().unwrap_or(0);
             let sep = if i == 0 {
@@ -483,24 +497,28 @@ pub fn table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
             } else {
                 "  "
             };
-            line.push_str(sep);
-            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
-            if right.get(i).copied().unwrap_or(false) {
-                line.push_str(&pad);
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&pad);
+            out.push_str(sep);
+            let pad = w.saturating_sub(cell.chars().count());
+            let right = right.get(i).copied().unwrap_or(false);
+            if !right {
+                out.push_str(cell);
+            }
+            out.extend(std::iter::repeat(' ').take(pad));
+            if right {
+                out.push_str(cell);
             }
         }
-        out.push_str(line.trim_end());
+        // No trailing blanks (`line.trim_end()` without a second buffer).
+        let end = line_at + out[line_at..].trim_end().len();
+        out.truncate(end);
         out.push('\n');
     }
     out
 }
 
-fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
-    value.map(show).unwrap_or_else(|| "-".to_string())
+/// `show(value)`, or `-` for none. A plain `fn`, so that one copy serves every unit.
+fn opt(value: Option<u64>, show: fn(u64) -> String) -> String {
+    value.map_or_else(|| "-".to_string(), show)
 }
 
 /// `num / div` rounded half up, in tenths: `tenths(12_345, 1000)` is 123 (12.3).
@@ -510,33 +528,35 @@ fn tenths(num: u64, div: u64) -> u64 {
 
 /// µs → `12.3 ms`.
 pub fn millis(us: u64) -> String {
-    let t = tenths(us, 1000);
-    format!("{}.{} ms", t / 10, t % 10)
+    decimal(tenths(us, 1000), " ms")
 }
 
 /// Hundredths of a percent → `2.5%`.
 pub fn percent(centi: u64) -> String {
-    let t = tenths(centi, 100);
-    format!("{}.{}%", t / 10, t % 10)
+    decimal(tenths(centi, 100), "%")
 }
 
 /// bit/s → `950 bit/s`, `1.2 Mbit/s`: the largest SI unit that keeps the number at 1 or more.
 pub fn rate(bps: u64) -> String {
     const UNITS: [(u64, &str); 3] = [
-        (1_000_000_000, "Gbit/s"),
-        (1_000_000, "Mbit/s"),
-        (1_000, "kbit/s"),
+        (1_000_000_000, " Gbit/s"),
+        (1_000_000, " Mbit/s"),
+        (1_000, " kbit/s"),
     ];
-    if bps < 1_000 {
-        return format!("{bps} bit/s");
-    }
-    for (unit, name) in UNITS {
-        let t = tenths(bps, unit);
-        if t >= 10 {
-            return format!("{}.{} {name}", t / 10, t % 10);
+    if bps >= 1_000 {
+        for (unit, name) in UNITS {
+            let t = tenths(bps, unit);
+            if t >= 10 {
+                return decimal(t, name);
+            }
         }
     }
     format!("{bps} bit/s")
+}
+
+/// Tenths → `12.3` and the unit.
+fn decimal(tenths: u64, unit: &str) -> String {
+    format!("{}.{}{unit}", tenths / 10, tenths % 10)
 }
 
 /// A span in ms → `45s`, `3m12s`, `2h05m`, `3d04h` (two units at most, truncated).

@@ -93,21 +93,19 @@ fn rows_table(rows: &[WanStatus]) -> String {
     ];
     let right = [false, false, false, true, true, true, true, true];
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                if r.active { "*" } else { "" }.to_string(),
-                r.name.clone(),
-                state_cell(r),
-                opt(r.latency_us.map(millis)),
-                opt(r.loss_centi_pct.map(|c| percent(u64::from(c)))),
-                opt(r.rx_bps.map(rate)),
-                opt(r.tx_bps.map(rate)),
-                span(r.since_ms),
-            ]
-        })
-        .collect();
+    let mut cells = Vec::new();
+    for r in rows {
+        cells.push(vec![
+            if r.active { "*" } else { "" }.to_string(),
+            r.name.clone(),
+            state_cell(r),
+            opt(r.latency_us.map(millis)),
+            opt(r.loss_centi_pct.map(|c| percent(u64::from(c)))),
+            opt(r.rx_bps.map(rate)),
+            opt(r.tx_bps.map(rate)),
+            span(r.since_ms),
+        ]);
+    }
     table(&header, &right, &cells)
 }
 
@@ -131,11 +129,11 @@ fn sparklines(f: &Frame<'_>) -> String {
         let Some(t) = f.trends.get(&row.name) else {
             continue;
         };
-        let latency: Vec<Option<u64>> = t.buckets().map(|b| b.latency_us).collect();
-        let loss: Vec<Option<u64>> = t
-            .buckets()
-            .map(|b| b.loss_centi_pct.map(u64::from))
-            .collect();
+        let (mut latency, mut loss) = (Vec::new(), Vec::new());
+        for b in t.buckets() {
+            latency.push(b.latency_us);
+            loss.push(b.loss_centi_pct.map(u64::from));
+        }
         let max_latency = t.max_latency_us();
         let max_loss = t.max_loss_centi_pct();
         let lat_top = max_latency.unwrap_or(0).max(LATENCY_FLOOR_US);
