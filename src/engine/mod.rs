@@ -393,7 +393,9 @@ impl Engine {
     /// [`Engine::poll_action`]. Unknown WAN ids are logged and ignored.
     pub fn handle(&mut self, now: Instant, input: Input) {
         if self.stopping && !input.while_stopping() {
-            log::debug!("stopping: ignored {input:?}");
+            // no `{input:?}`: its Debug (and the whole `Config`'s) would be linked for this
+            // one debug line
+            log::debug!("stopping: input ignored");
             return;
         }
         self.dispatch(now, input);
