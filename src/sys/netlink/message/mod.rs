@@ -28,8 +28,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libc::{
     IFA_ADDRESS, IFA_FLAGS, IFA_F_DADFAILED, IFA_F_TENTATIVE, IFA_LOCAL, IFLA_CARRIER, IFLA_IFNAME,
     IFLA_OPERSTATE, IFLA_STATS64, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY,
-    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_DELRULE, RTM_NEWADDR, RTM_NEWLINK,
-    RTM_NEWROUTE, RTM_NEWRULE, RTN_UNICAST, RT_SCOPE_UNIVERSE,
+    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
+    RTN_UNICAST, RT_SCOPE_UNIVERSE,
 };
 
 use crate::engine::{Family, Route};
@@ -311,7 +311,10 @@ fn parse_body(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         RTM_NEWLINK | RTM_DELLINK => parse_link(nlmsg_type, payload),
         RTM_NEWADDR | RTM_DELADDR => parse_addr(nlmsg_type, payload),
         RTM_NEWROUTE | RTM_DELROUTE => parse_route(nlmsg_type, payload),
-        RTM_NEWRULE | RTM_DELRULE => rule::parse_rule(nlmsg_type, payload),
+        // only the routing half asks for rules (their groups and dumps): without it a rule
+        // message is one of the others, and its parser stays out of the binary
+        #[cfg(feature = "routing")]
+        libc::RTM_NEWRULE | libc::RTM_DELRULE => rule::parse_rule(nlmsg_type, payload),
         other => Ok(Body::Other(other)),
     }
 }

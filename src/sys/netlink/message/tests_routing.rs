@@ -116,6 +116,7 @@ fn rules_as_iproute2_writes_them() {
 }
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn emitted_rules_parse_back() {
     let mut buf = emitted(RuleOp::Add, &reply_rule());
     buf[4..6].copy_from_slice(&libc::RTM_NEWRULE.to_ne_bytes());
@@ -135,6 +136,7 @@ fn emitted_rules_parse_back() {
 const RULE_DUMP: &str = include_str!("../testdata/rule_dump.hex");
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn parses_the_kernels_rule_dump() {
     let msgs = messages(RULE_DUMP);
     assert_eq!(msgs.len(), 9);
@@ -192,6 +194,7 @@ fn parses_the_kernels_rule_dump() {
 }
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn hostile_rules_do_not_panic() {
     let good = hex(ADD_POLICY_RULE);
     for cut in 0..good.len() {
