@@ -383,6 +383,7 @@ const DUMPED_UNREACHABLE_1000: &str =
     "2c00000018002200997c0f6b7c44000002000000fc5700070000000008000f00e803000008000600002000ff";
 
 #[test]
+#[cfg(feature = "balance")] // next hops are parsed only with it
 fn parses_multipath_and_unreachable_routes() {
     let m = &messages(DUMPED_MULTIPATH)[0];
     let Body::Route { new: true, route } = &m.body else {
@@ -403,6 +404,7 @@ fn parses_multipath_and_unreachable_routes() {
 }
 
 #[test]
+#[cfg(feature = "balance")] // next hops are parsed only with it
 fn emitted_multipath_parses_back_and_lies_are_cut() {
     let hops = two_hops(256, 1);
     let route = MultipathRoute {
