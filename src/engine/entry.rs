@@ -22,6 +22,7 @@ use super::device::Kind;
 use super::reconcile::{Reconciler, Want};
 use super::round::family_of;
 use super::stats::Throughput;
+use super::time::sooner;
 use super::wan::{Link, State, Transition, Wan};
 use super::{Action, Family, Instant, ProbeError, WanId};
 use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
@@ -343,7 +344,7 @@ impl Entry {
 
     /// When [`Entry::tick`] has something to do.
     pub(super) fn poll_at(&self) -> Option<Instant> {
-        self.machines().filter_map(Wan::poll_at).min()
+        self.machines().fold(None, |at, w| sooner(at, w.poll_at()))
     }
 
     /// Stop probing for good (shutdown).

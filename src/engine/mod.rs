@@ -451,15 +451,18 @@ impl Engine {
 
     /// The earliest timer of any WAN or reconciler.
     fn timer_at(&self) -> Option<Instant> {
-        let wans = self
-            .entries
-            .iter()
-            .filter(|_| !self.stopping)
-            .filter_map(Entry::poll_at);
-        let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
+        let mut at = None;
+        if !self.stopping {
+            for e in &self.entries {
+                at = time::sooner(at, e.poll_at());
+            }
+        }
+        for s in self.reconcilers() {
+            at = time::sooner(at, s.poll_at());
+        }
         #[cfg(feature = "routing")]
-        let reconcilers = reconcilers.chain(self.routing.poll_at());
-        wans.chain(reconcilers).min()
+        let at = time::sooner(at, self.routing.poll_at());
+        at
     }
 
     /// The id of the WAN with this config name. Ids are config positions: after
