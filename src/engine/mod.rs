@@ -533,12 +533,37 @@ impl Engine {
         self.stopping && self.reconcilers().all(Reconciler::is_done)
     }
 
-    fn reconcilers(&self) -> impl Iterator<Item = &Reconciler> {
-        let managed = self
-            .entries
-            .iter()
-            .flat_map(|e| e.reconcilers.iter().flatten());
-        managed.chain(self.retiring.iter())
+    /// Every reconciler: each WAN's per family, then the retiring ones.
+    fn reconcilers(&self) -> Reconcilers<'_> {
+        Reconcilers {
+            entries: &self.entries,
+            slot: 0,
+            retiring: self.retiring.iter(),
+        }
+    }
+}
+
+/// The iterator of [`Engine::reconcilers`]: one plain `next` shared by all its users,
+/// where a flattening chain would put its front and back state in each of them.
+struct Reconcilers<'a> {
+    entries: &'a [Entry],
+    /// The next slot to look at: WAN `slot / 2`, family index `slot % 2`.
+    slot: usize,
+    retiring: core::slice::Iter<'a, Reconciler>,
+}
+
+impl<'a> Iterator for Reconcilers<'a> {
+    type Item = &'a Reconciler;
+
+    fn next(&mut self) -> Option<&'a Reconciler> {
+        while let Some(e) = self.entries.get(self.slot / 2) {
+            let slot = e.reconcilers[self.slot % 2].as_ref();
+            self.slot += 1;
+            if slot.is_some() {
+                return slot;
+            }
+        }
+        self.retiring.next()
     }
 }
 
