@@ -12,6 +12,7 @@ fn cidr(s: &str) -> Option<Cidr> {
     Some(parse_cidr(s).expect("prefix"))
 }
 
+#[cfg(feature = "routing")]
 fn messages(text: &str) -> Vec<Message> {
     let bytes: Vec<u8> = text.lines().flat_map(hex).collect();
     parse_messages(&bytes).map(|m| m.expect("parses")).collect()
@@ -133,6 +134,7 @@ fn emitted_rules_parse_back() {
 // The kernel's answer to `ip rule show` after the adds above (and a second copy of the
 // policy rule at 20000, `ipproto tcp dport 443 lookup 102` at 20002 and `ipproto icmp
 // lookup 102` at 20003): local, ours, main, default and NLMSG_DONE.
+#[cfg(feature = "routing")]
 const RULE_DUMP: &str = include_str!("../testdata/rule_dump.hex");
 
 #[test]
@@ -376,9 +378,11 @@ fn multipath_defaults() {
 // The kernel's dump (`ip route show table all`) with the route above: RTA_TABLE first,
 // no RTA_OIF, the next hops with their gateways; then the unreachable default of table
 // 1000, whose rtm_table is RT_TABLE_COMPAT (252) as for every table above 255.
+#[cfg(feature = "balance")]
 const DUMPED_MULTIPATH: &str = "5000000018002200997c0f6b7c44000002000000fe570001000000000800
     0f00fe000000080006000500000024000900100000020200000008000500c0000209100000000300000008
     000500c0000211";
+#[cfg(feature = "balance")]
 const DUMPED_UNREACHABLE_1000: &str =
     "2c00000018002200997c0f6b7c44000002000000fc5700070000000008000f00e803000008000600002000ff";
 
