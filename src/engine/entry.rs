@@ -140,7 +140,7 @@ impl Entry {
     fn quiet_renumbered(&mut self, before: HVec<Local, MAX_TARGETS>, until: Instant) {
         let mut quiet = [false; 2];
         self.renumbered.clear();
-        for (i, was) in (0..=u8::MAX).zip(before) {
+        for (i, was) in (0u8..).zip(before) {
             let now = local_in(&self.target_families, i);
             if let Some((family, _)) = now.filter(|&now| now != was) {
                 quiet[family.index()] = true;
