@@ -1,5 +1,6 @@
 //! One small stable sort for the short lists this daemon orders: WANs (at most
-//! `MAX_WANS`), config errors (at most `MAX_ERRORS`), the files of the hook directory.
+//! `MAX_WANS`), config errors (at most `MAX_ERRORS`), the files of the hook directory, the
+//! instances of the SNMP tree (built in order already: a single pass of comparisons).
 //!
 //! The standard library's sorts are fast on large inputs and large in code: each call site
 //! with its own element type or comparison closure instantiates a few KiB of quicksort,

@@ -22,6 +22,7 @@ use super::device::Kind;
 use super::reconcile::{Reconciler, Want};
 use super::round::family_of;
 use super::stats::Throughput;
+use super::time::sooner;
 use super::wan::{Link, State, Transition, Wan};
 use super::{Action, Family, Instant, ProbeError, WanId};
 use crate::config::{self, FamilySet, Gateway, Priority, MAX_TARGETS};
@@ -139,7 +140,7 @@ impl Entry {
     fn quiet_renumbered(&mut self, before: HVec<Local, MAX_TARGETS>, until: Instant) {
         let mut quiet = [false; 2];
         self.renumbered.clear();
-        for (i, was) in (0..=u8::MAX).zip(before) {
+        for (i, was) in (0u8..).zip(before) {
             let now = local_in(&self.target_families, i);
             if let Some((family, _)) = now.filter(|&now| now != was) {
                 quiet[family.index()] = true;
@@ -343,7 +344,7 @@ impl Entry {
 
     /// When [`Entry::tick`] has something to do.
     pub(super) fn poll_at(&self) -> Option<Instant> {
-        self.machines().filter_map(Wan::poll_at).min()
+        self.machines().fold(None, |at, w| sooner(at, w.poll_at()))
     }
 
     /// Stop probing for good (shutdown).

@@ -94,26 +94,28 @@ impl Engine {
 /// The WAN's targets in config order, each from the machine of its family (which numbers
 /// its own targets).
 fn wan_health(now: Instant, e: &Entry) -> WanHealth {
-    let targets = (0..e.target_count())
-        .filter_map(|i| e.target(u8::try_from(i).ok()?))
-        .filter_map(|(wan, index)| {
-            let target = wan.probe_targets().get(usize::from(index))?;
-            let record = wan.target_record(index);
-            let summary = wan.target_summary(now, index);
-            let failure = record.and_then(|r| r.failure.as_ref());
-            Some(TargetHealth {
-                kind: target.kind().to_string(),
-                target: shorten(target.to_string(), TARGET_TEXT_LEN),
-                result: record.map_or("none", Record::result).to_string(),
-                rtt_us: record.and_then(|r| r.rtt_us),
-                loss_centi_pct: summary.loss_centi_pct,
-                cause: failure.map(|(_, f)| f.to_string()),
-                failed_ago_ms: failure.map(|(at, _)| {
-                    u64::try_from(now.saturating_since(*at).as_millis()).unwrap_or(u64::MAX)
-                }),
-            })
-        })
-        .collect();
+    let mut targets = Vec::with_capacity(e.target_count());
+    for i in 0..e.target_count() {
+        let Some((wan, index)) = u8::try_from(i).ok().and_then(|i| e.target(i)) else {
+            continue;
+        };
+        let Some(target) = wan.probe_targets().get(usize::from(index)) else {
+            continue;
+        };
+        let record = wan.target_record(index);
+        let failure = record.and_then(|r| r.failure.as_ref());
+        targets.push(TargetHealth {
+            kind: target.kind().to_string(),
+            target: shorten(target.to_string(), TARGET_TEXT_LEN),
+            result: record.map_or("none", Record::result).to_string(),
+            rtt_us: record.and_then(|r| r.rtt_us),
+            loss_centi_pct: wan.target_summary(now, index).loss_centi_pct,
+            cause: failure.map(|(_, f)| f.to_string()),
+            failed_ago_ms: failure.map(|(at, _)| {
+                u64::try_from(now.saturating_since(*at).as_millis()).unwrap_or(u64::MAX)
+            }),
+        });
+    }
     WanHealth {
         name: e.name.clone(),
         state: e.state().as_str().to_string(),

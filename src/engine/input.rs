@@ -134,10 +134,9 @@ impl Engine {
         error: ProbeError,
     ) {
         if let Some(e) = self.entry(wan) {
-            log::debug!(
-                "{}: probe {seq} to target {target} failed: {error:?}",
-                e.name
-            );
+            // the words `health` uses (ProbeError's Debug is not linked for this line)
+            let why = super::Failure::Probe(error);
+            log::debug!("{}: probe {seq} to target {target} failed: {why}", e.name);
             e.on_probe_failed(now, target, seq, error);
         }
     }

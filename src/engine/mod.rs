@@ -393,7 +393,9 @@ impl Engine {
     /// [`Engine::poll_action`]. Unknown WAN ids are logged and ignored.
     pub fn handle(&mut self, now: Instant, input: Input) {
         if self.stopping && !input.while_stopping() {
-            log::debug!("stopping: ignored {input:?}");
+            // no `{input:?}`: its Debug (and the whole `Config`'s) would be linked for this
+            // one debug line
+            log::debug!("stopping: input ignored");
             return;
         }
         self.dispatch(now, input);
@@ -449,15 +451,18 @@ impl Engine {
 
     /// The earliest timer of any WAN or reconciler.
     fn timer_at(&self) -> Option<Instant> {
-        let wans = self
-            .entries
-            .iter()
-            .filter(|_| !self.stopping)
-            .filter_map(Entry::poll_at);
-        let reconcilers = self.reconcilers().filter_map(Reconciler::poll_at);
+        let mut at = None;
+        if !self.stopping {
+            for e in &self.entries {
+                at = time::sooner(at, e.poll_at());
+            }
+        }
+        for s in self.reconcilers() {
+            at = time::sooner(at, s.poll_at());
+        }
         #[cfg(feature = "routing")]
-        let reconcilers = reconcilers.chain(self.routing.poll_at());
-        wans.chain(reconcilers).min()
+        let at = time::sooner(at, self.routing.poll_at());
+        at
     }
 
     /// The id of the WAN with this config name. Ids are config positions: after
@@ -528,12 +533,37 @@ impl Engine {
         self.stopping && self.reconcilers().all(Reconciler::is_done)
     }
 
-    fn reconcilers(&self) -> impl Iterator<Item = &Reconciler> {
-        let managed = self
-            .entries
-            .iter()
-            .flat_map(|e| e.reconcilers.iter().flatten());
-        managed.chain(self.retiring.iter())
+    /// Every reconciler: each WAN's per family, then the retiring ones.
+    fn reconcilers(&self) -> Reconcilers<'_> {
+        Reconcilers {
+            entries: &self.entries,
+            slot: 0,
+            retiring: self.retiring.iter(),
+        }
+    }
+}
+
+/// The iterator of [`Engine::reconcilers`]: one plain `next` shared by all its users,
+/// where a flattening chain would put its front and back state in each of them.
+struct Reconcilers<'a> {
+    entries: &'a [Entry],
+    /// The next slot to look at: WAN `slot / 2`, family index `slot % 2`.
+    slot: usize,
+    retiring: core::slice::Iter<'a, Reconciler>,
+}
+
+impl<'a> Iterator for Reconcilers<'a> {
+    type Item = &'a Reconciler;
+
+    fn next(&mut self) -> Option<&'a Reconciler> {
+        while let Some(e) = self.entries.get(self.slot / 2) {
+            let slot = e.reconcilers[self.slot % 2].as_ref();
+            self.slot += 1;
+            if slot.is_some() {
+                return slot;
+            }
+        }
+        self.retiring.next()
     }
 }
 

@@ -37,7 +37,7 @@ use std::time::Duration;
 use heapless::Vec as HVec;
 
 use super::route::{Family, Route, RTPROT_WANFAILOVER, RT_TABLE_MAIN};
-use super::time::Instant;
+use super::time::{sooner, Instant};
 use super::{Action, OpId, RouteError, OP_ID_LIMIT};
 use crate::config::MAX_WANS;
 
@@ -326,10 +326,8 @@ impl Reconciler {
         if let Mode::Restore(_) = self.mode {
             return self.retry_at; // a foreign route waiting for its metric to be freed
         }
-        [self.retry_at, self.blocked.map(|b| b.until), self.readd_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let blocked_until = self.blocked.map(|b| b.until);
+        sooner(sooner(self.retry_at, blocked_until), self.readd_at)
     }
 
     /// The next route operation, if one is due. `want` is `None` when the engine wants no

@@ -171,6 +171,49 @@ impl Object {
     }
 }
 
+/// For the log, as `ip rule` and `ip route` would write it (a derived `Debug` of every
+/// field would cost several times the code).
+impl core::fmt::Display for Object {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Object::Rule(r) => {
+                write!(f, "{} rule {}", r.family, r.priority)?;
+                if let Some(c) = &r.src {
+                    write!(f, " from {c}")?;
+                }
+                if let Some(c) = &r.dst {
+                    write!(f, " to {c}")?;
+                }
+                if let Some(p) = r.ip_proto {
+                    write!(f, " ipproto {p}")?;
+                }
+                if let Some(p) = &r.sport {
+                    write!(f, " sport {p}")?;
+                }
+                if let Some(p) = &r.dport {
+                    write!(f, " dport {p}")?;
+                }
+                if let Some(m) = &r.fwmark {
+                    write!(f, " fwmark {m}")?;
+                }
+                if let Some(i) = &r.iif {
+                    write!(f, " iif {i}")?;
+                }
+                write!(f, " lookup {}", r.table)
+            }
+            Object::Table(r) => write!(f, "{} route {r}", r.family),
+            #[cfg(feature = "balance")]
+            Object::Unreachable { family, table } => {
+                write!(f, "{family} route unreachable default table {table}")
+            }
+            #[cfg(feature = "balance")]
+            Object::Multipath { family, hops } => {
+                write!(f, "{family} multipath default of {} hops", hops.len())
+            }
+        }
+    }
+}
+
 /// A change of one object, answered with `Input::RoutingDone`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -179,6 +222,17 @@ pub enum Change {
     /// The multipath route swapped whole (`NLM_F_REPLACE`), make-before-break.
     Replace(Object),
     Del(Object),
+}
+
+impl core::fmt::Display for Change {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (verb, object) = match self {
+            Change::Add(o) => ("add", o),
+            Change::Replace(o) => ("replace", o),
+            Change::Del(o) => ("delete", o),
+        };
+        write!(f, "{verb} {object}")
+    }
 }
 
 impl Change {
@@ -280,7 +334,7 @@ impl State {
         let mut have: Vec<Object> = objects.into_iter().filter(|o| !busy(o)).collect();
         have.extend(self.have.iter().filter(|h| busy(h)).cloned());
         for gone in self.have.iter().filter(|h| !have.contains(h)) {
-            log::warn!("routing: {gone:?} is not in the kernel any more; adding it again");
+            log::warn!("routing: {gone} is not in the kernel any more; adding it again");
         }
         self.have = have;
         self.have.truncate(MAX_OBJECTS);
@@ -296,7 +350,7 @@ impl State {
         if ours_on_the_way || !self.have.contains(obj) {
             return;
         }
-        log::warn!("routing: {obj:?} was deleted by someone else; adding it again");
+        log::warn!("routing: {obj} was deleted by someone else; adding it again");
         self.have.retain(|h| h != obj);
     }
 
@@ -340,7 +394,7 @@ impl State {
                 self.have.retain(|h| *h != obj);
             }
             (Change::Del(obj), Err(e)) if stopping => {
-                log::warn!("routing: cannot delete {obj:?} on exit: {e:?}; left behind");
+                log::warn!("routing: cannot delete {obj} on exit: {e:?}; left behind");
                 self.have.retain(|h| *h != obj);
             }
             (change, Err(e)) => self.failed(now, &change, &format!("{e:?}")),
@@ -363,9 +417,9 @@ impl State {
         };
         let wait = RETRY.saturating_mul(1 << (n - 1).min(5)).min(RETRY_MAX);
         if n == 1 {
-            log::warn!("routing: {change:?} failed: {why}; again in {wait:?}");
+            log::warn!("routing: {change} failed: {why}; again in {wait:?}");
         } else {
-            log::debug!("routing: {change:?} failed {n} times: {why}; again in {wait:?}");
+            log::debug!("routing: {change} failed {n} times: {why}; again in {wait:?}");
         }
         self.retry.push((obj.clone(), now + wait));
     }

@@ -3,7 +3,6 @@
 use super::device::Kind;
 use super::entry::Entry;
 use super::report::FamilyStatus;
-use super::wan::Wan;
 use super::{wan_id, Engine, Family, HistoryEntry, Instant, WanCounters, WanStatus};
 use crate::config::Priority;
 
@@ -11,33 +10,36 @@ impl Engine {
     /// One row per WAN, in config order.
     pub fn status(&self, now: Instant) -> Vec<WanStatus> {
         let priorities = self.priorities();
-        self.entries
-            .iter()
-            .zip(priorities)
-            .enumerate()
-            .map(|(i, (e, priority))| self.row(now, i, e, priority))
-            .collect()
+        let mut rows = Vec::with_capacity(self.entries.len());
+        for (i, (e, priority)) in self.entries.iter().zip(priorities).enumerate() {
+            rows.push(self.row(now, i, e, priority));
+        }
+        rows
     }
 
     /// What each WAN counted, in config order.
     pub fn wan_counters(&self) -> Vec<WanCounters> {
-        let row = |e: &Entry| {
+        let mut rows = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
             let bytes = e.throughput.bytes();
             // a dual-stack WAN probes through both families: its counts are the sum
-            let (sent, lost) = [Family::V4, Family::V6]
+            let (mut sent, mut lost) = (0, 0);
+            for w in [Family::V4, Family::V6]
                 .into_iter()
                 .filter_map(|f| e.family(f))
-                .map(|w: &Wan| w.stats.tally())
-                .fold((0, 0), |(s, l), t| (s + t.sent, l + t.lost));
-            WanCounters {
+            {
+                let t = w.stats.tally();
+                (sent, lost) = (sent + t.sent, lost + t.lost);
+            }
+            rows.push(WanCounters {
                 name: e.name.clone(),
                 rx_bytes: bytes.map(|b| b.0),
                 tx_bytes: bytes.map(|b| b.1),
                 probes_sent: sent,
                 probes_lost: lost,
-            }
-        };
-        self.entries.iter().map(row).collect()
+            });
+        }
+        rows
     }
 
     /// Recent transitions, switches and connectivity changes, oldest first.
@@ -46,10 +48,10 @@ impl Engine {
     }
 
     fn row(&self, now: Instant, i: usize, e: &Entry, priority: u32) -> WanStatus {
-        let families: Vec<FamilyStatus> = [Family::V4, Family::V6]
-            .into_iter()
-            .filter_map(|f| self.family_row(now, i, e, f))
-            .collect();
+        let mut families = Vec::with_capacity(2);
+        for f in [Family::V4, Family::V6] {
+            families.extend(self.family_row(now, i, e, f));
+        }
         let first = families.first();
         WanStatus {
             name: e.name.clone(),

@@ -35,7 +35,7 @@ use heapless::{Deque, Vec as HVec};
 use super::health::{Failure, Record};
 use super::round::{family_of, Outcome, Round, Sent};
 use super::stats::{Summary, Window, MIN_SAMPLES, WINDOW};
-use super::time::Instant;
+use super::time::{sooner, Instant};
 use super::{as_micros, Action, Family, ProbeError, WanId};
 use crate::config::{self, FamilySet, Probe, Quality, MAX_ROUNDS, MAX_TARGETS};
 use targets::{probe_action, records};
@@ -398,7 +398,7 @@ impl Wan {
         // a round due without room starts when a verdict makes room, not on a timer
         let next = self.due().filter(|_| self.has_room());
         let hold = self.hold_until();
-        [deadline, next, hold].into_iter().flatten().min()
+        sooner(sooner(deadline, next), hold)
     }
 
     /// Rounds that may be outstanding at once: as many as the `interval` schedule keeps in

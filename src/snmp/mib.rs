@@ -158,8 +158,10 @@ impl Tree {
             }
         }
         // Built in order already (scalars, then column by column, row by row); sorting
-        // keeps `getnext` right whatever the layout becomes.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // keeps `getnext` right whatever the layout becomes. The small insertion sort: on
+        // input in order it only compares neighbours, and the standard one would bring
+        // its own few KiB of code for this one element type.
+        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
         Tree { entries }
     }
 

@@ -34,6 +34,8 @@ const EVENT_RCVBUF: usize = 1024 * 1024;
 const MAX_BATCH: usize = 64;
 /// An interrupted (`NLM_F_DUMP_INTR`) or failed dump is retried this many times in a row.
 const MAX_DUMP_RETRIES: u8 = 3;
+/// How many kinds of dump there are ([`DumpKind`]): the most that can wait at once.
+const DUMP_KINDS: usize = 3;
 
 /// What was counted on the receive path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,7 +64,8 @@ pub struct Netlink {
     tx: Vec<u8>,
     queue: VecDeque<Event>,
     next_seq: Seq,
-    dumps: VecDeque<DumpKind>,
+    /// Dumps waiting to be sent, in order; each kind at most once.
+    dumps: heapless::Vec<DumpKind, DUMP_KINDS>,
     active: Option<ActiveDump>,
     retries: u8,
     stats: Stats,
@@ -94,7 +97,7 @@ impl Netlink {
             tx: Vec::with_capacity(256),
             queue: VecDeque::new(),
             next_seq: 0,
-            dumps: VecDeque::new(),
+            dumps: heapless::Vec::new(),
             active: None,
             retries: 0,
             stats: Stats::default(),
@@ -120,7 +123,7 @@ impl Netlink {
     /// walked past the change that prompted the request); one already queued is not doubled.
     pub fn dump(&mut self, kind: DumpKind) -> Result<(), Error> {
         if !self.dumps.contains(&kind) {
-            self.dumps.push_back(kind);
+            let _ = self.dumps.push(kind); // room: one per kind
         }
         self.start_next_dump()
     }
@@ -258,15 +261,16 @@ impl Netlink {
         if self.active.is_some() {
             return Ok(());
         }
-        let Some(kind) = self.dumps.pop_front() else {
+        if self.dumps.is_empty() {
             return Ok(());
-        };
+        }
+        let kind = self.dumps.remove(0);
         let seq = self.seq();
         self.tx.clear();
         emit_dump(&mut self.tx, kind, seq);
         if let Err(e) = self.send(Op::Dump) {
             // Keep it queued: the next dump request or receive retries.
-            self.dumps.push_front(kind);
+            let _ = self.dumps.insert(0, kind); // room: it was just taken out
             return Err(e);
         }
         if kind == DumpKind::Routes {
@@ -400,7 +404,7 @@ impl Netlink {
             );
             self.retries += 1;
             if !self.dumps.contains(&dump.kind) {
-                self.dumps.push_front(dump.kind);
+                let _ = self.dumps.insert(0, dump.kind); // room: one per kind
             }
         } else {
             log::warn!(

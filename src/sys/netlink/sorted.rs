@@ -29,11 +29,6 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|i| &self.entries[i].1)
     }
 
-    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let i = self.find(key).ok()?;
-        Some(&mut self.entries[i].1)
-    }
-
     /// Sets the value of `key`, returning the one it replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
@@ -97,7 +92,7 @@ mod tests {
         assert_eq!(m.get(&3), Some(&"C"));
         assert_eq!(m.get(&4), None);
         assert_eq!(m.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 3, 5]);
-        *m.get_mut(&1).unwrap() = "A";
+        *m.get_or_default(1) = "A";
         assert_eq!(m.values().copied().collect::<Vec<_>>(), ["A", "C", "e"]);
         assert_eq!(m.remove(&3), Some("C"));
         assert_eq!(m.remove(&3), None);

@@ -65,6 +65,21 @@ struct Seen<T> {
     gen: u64,
 }
 
+/// The default routes of one link and family, and the dump generation that last confirmed
+/// each (`gens[i]` is `list[i]`'s).
+#[derive(Debug, Default)]
+struct Routes {
+    list: Vec<Route>,
+    gens: Vec<u64>,
+}
+
+impl Routes {
+    fn remove(&mut self, i: usize) {
+        self.list.remove(i);
+        self.gens.remove(i);
+    }
+}
+
 /// Counters of what the view skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ViewStats {
@@ -78,8 +93,7 @@ pub struct View {
     links: SortedMap<u32, Seen<Link>>,
     by_name: SortedMap<IfName, u32>,
     addrs: SortedMap<u32, Vec<Seen<Addr>>>,
-    routes: SortedMap<(u32, Family), Vec<Route>>,
-    route_gens: SortedMap<(u32, Family), Vec<u64>>,
+    routes: SortedMap<(u32, Family), Routes>,
     /// The generation of the dump in progress, per kind (links, addrs, routes).
     dumping: [Option<u64>; 3],
     next_gen: u64,
@@ -149,7 +163,7 @@ impl View {
     pub fn default_routes(&self, ifindex: u32, family: Family) -> &[Route] {
         self.routes
             .get(&(ifindex, family))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |r| r.list.as_slice())
     }
 
     /// Whether a dump of this kind has started and not completed.
@@ -279,7 +293,6 @@ impl View {
         self.addrs.remove(&ifindex);
         for family in [Family::V4, Family::V6] {
             self.routes.remove(&(ifindex, family));
-            self.route_gens.remove(&(ifindex, family));
         }
         push(
             out,
@@ -323,28 +336,25 @@ impl View {
         let gen = self.gen(DumpKind::Routes);
         let key = (r.ifindex, r.family);
         let routes = self.routes.get_or_default(key);
-        let gens = self.route_gens.get_or_default(key);
-        let pos = routes.iter().position(|x| *x == r);
+        let pos = routes.list.iter().position(|x| *x == r);
         let changed = match (new, pos) {
             (true, Some(i)) => {
-                gens[i] = gen;
+                routes.gens[i] = gen;
                 false
             }
             (true, None) => {
-                routes.push(r);
-                gens.push(gen);
+                routes.list.push(r);
+                routes.gens.push(gen);
                 true
             }
             (false, Some(i)) => {
                 routes.remove(i);
-                gens.remove(i);
                 true
             }
             (false, None) => false,
         };
-        if routes.is_empty() {
+        if routes.list.is_empty() {
             self.routes.remove(&key);
-            self.route_gens.remove(&key);
         }
         if changed {
             push(out, routes_changed(key));
@@ -356,30 +366,25 @@ impl View {
     fn remove_route_key(&mut self, r: &Route, out: &mut Vec<Change>) {
         let mut emptied = Vec::new();
         for (key, routes) in self.routes.iter_mut().filter(|(k, _)| k.1 == r.family) {
-            let gens = self
-                .route_gens
-                .get_mut(key)
-                .expect("invariant: parallel vectors");
-            let before = routes.len();
+            let before = routes.list.len();
             let mut i = 0;
-            while i < routes.len() {
-                if routes[i].metric == r.metric && routes[i].table == r.table && routes[i] != *r {
+            while i < routes.list.len() {
+                let x = &routes.list[i];
+                if x.metric == r.metric && x.table == r.table && x != r {
                     routes.remove(i);
-                    gens.remove(i);
                 } else {
                     i += 1;
                 }
             }
-            if routes.len() != before {
+            if routes.list.len() != before {
                 push(out, routes_changed(*key));
             }
-            if routes.is_empty() {
+            if routes.list.is_empty() {
                 emptied.push(*key);
             }
         }
         for key in emptied {
             self.routes.remove(&key);
-            self.route_gens.remove(&key);
         }
     }
 
@@ -422,27 +427,21 @@ impl View {
     /// The kernel removes the IPv4 routes of an admin-downed link without RTM_DELROUTE:
     /// only a completed dump shows they are gone.
     fn sweep_routes(&mut self, gen: u64, out: &mut Vec<Change>) {
-        for (key, gens) in self.route_gens.iter_mut() {
-            let routes = self
-                .routes
-                .get_mut(key)
-                .expect("invariant: parallel vectors");
-            if gens.iter().all(|&g| g == gen) {
+        for (key, routes) in self.routes.iter_mut() {
+            if routes.gens.iter().all(|&g| g == gen) {
                 continue;
             }
             let mut i = 0;
-            while i < routes.len() {
-                if gens[i] == gen {
+            while i < routes.list.len() {
+                if routes.gens[i] == gen {
                     i += 1;
                 } else {
                     routes.remove(i);
-                    gens.remove(i);
                 }
             }
             push(out, routes_changed(*key));
         }
-        self.routes.retain(|_, r| !r.is_empty());
-        self.route_gens.retain(|_, g| !g.is_empty());
+        self.routes.retain(|_, r| !r.list.is_empty());
     }
 }
 

@@ -28,8 +28,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libc::{
     IFA_ADDRESS, IFA_FLAGS, IFA_F_DADFAILED, IFA_F_TENTATIVE, IFA_LOCAL, IFLA_CARRIER, IFLA_IFNAME,
     IFLA_OPERSTATE, IFLA_STATS64, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY,
-    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_DELRULE, RTM_NEWADDR, RTM_NEWLINK,
-    RTM_NEWROUTE, RTM_NEWRULE, RTN_UNICAST, RT_SCOPE_UNIVERSE,
+    RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
+    RTN_UNICAST, RT_SCOPE_UNIVERSE,
 };
 
 use crate::engine::{Family, Route};
@@ -44,7 +44,7 @@ pub use emit::{
     MultipathRoute, RouteOp, UnreachableRoute,
 };
 pub use rule::{emit_rule, emit_rule_dump, Rule, RuleOp};
-use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsgErr, RtMsg, RtMsgRepr, RtNexthop};
+use wire::{Attr, Attrs, IfAddrMsg, IfInfoMsg, NlMsgErr, RtMsg, RtMsgRepr};
 
 // `libc` has these as `c_int`; the wire carries them as `u16` (types, flags) or `u8`
 // (address families).
@@ -311,7 +311,10 @@ fn parse_body(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
         RTM_NEWLINK | RTM_DELLINK => parse_link(nlmsg_type, payload),
         RTM_NEWADDR | RTM_DELADDR => parse_addr(nlmsg_type, payload),
         RTM_NEWROUTE | RTM_DELROUTE => parse_route(nlmsg_type, payload),
-        RTM_NEWRULE | RTM_DELRULE => rule::parse_rule(nlmsg_type, payload),
+        // only the routing half asks for rules (their groups and dumps): without it a rule
+        // message is one of the others, and its parser stays out of the binary
+        #[cfg(feature = "routing")]
+        libc::RTM_NEWRULE | libc::RTM_DELRULE => rule::parse_rule(nlmsg_type, payload),
         other => Ok(Body::Other(other)),
     }
 }
@@ -440,9 +443,13 @@ fn route_attr(route: &mut RouteMsg, family: Option<Family>, attr: Attr<'_>) {
         (RTA_GATEWAY, Some(fam)) => route.gateway = ip_addr(fam, attr.value),
         (RTA_PREFSRC, Some(fam)) => route.prefsrc = ip_addr(fam, attr.value),
         (RTA_VIA, _) => route.gateway = via_addr(attr.value),
-        (RTA_MULTIPATH, fam) => {
+        (RTA_MULTIPATH, _) => {
             route.multipath = true;
-            route.nexthops = fam.map_or_else(Vec::new, |f| nexthops(f, attr.value));
+            // only balancing (the multipath default it keeps) reads the next hops
+            #[cfg(feature = "balance")]
+            if let Some(f) = family {
+                route.nexthops = nexthops(f, attr.value);
+            }
         }
         _ => {}
     }
@@ -450,18 +457,19 @@ fn route_attr(route: &mut RouteMsg, family: Option<Family>, attr: Attr<'_>) {
 
 /// The `rtnexthop`s of an `RTA_MULTIPATH` value. A next hop whose length lies ends the
 /// list; a gateway attribute that does not parse leaves that hop device-only.
+#[cfg(feature = "balance")]
 fn nexthops(family: Family, mut value: &[u8]) -> Vec<Nexthop> {
     let mut hops = Vec::new();
     while hops.len() < MAX_NEXTHOPS {
-        let Ok(nh) = RtNexthop::new_checked(value) else {
+        let Ok(nh) = wire::RtNexthop::new_checked(value) else {
             break;
         };
         let len = usize::from(nh.rtnh_len());
-        if len < RtNexthop::<&[u8]>::LEN || len > value.len() {
+        if len < wire::RtNexthop::<&[u8]>::LEN || len > value.len() {
             break;
         }
         let mut gateway = None;
-        for attr in Attrs::new(RTM_NEWROUTE, &value[RtNexthop::<&[u8]>::LEN..len]) {
+        for attr in Attrs::new(RTM_NEWROUTE, &value[wire::RtNexthop::<&[u8]>::LEN..len]) {
             match attr {
                 Ok(a) if a.kind == RTA_GATEWAY => gateway = ip_addr(family, a.value),
                 Ok(a) if a.kind == RTA_VIA => gateway = via_addr(a.value),

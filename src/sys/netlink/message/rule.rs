@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use libc::{RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE, RT_TABLE_UNSPEC};
 
 use super::emit::request;
-use super::wire::{Attrs, FibRuleHdr, NlMsgRepr};
-use super::{af_of, family_of, ifname, ip_addr, Body, IfName, ParseError, Writer};
+use super::wire::{FibRuleHdr, NlMsgRepr};
+use super::{af_of, IfName, Writer};
 use super::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
 use crate::config::{Cidr, Fwmark, PortRange};
 use crate::engine::Family;
@@ -231,6 +231,7 @@ fn port_range_bytes(r: PortRange) -> [u8; 4] {
     [s0, s1, e0, e1]
 }
 
+#[cfg(feature = "routing")]
 fn port_range(value: &[u8]) -> Option<PortRange> {
     let b: [u8; 4] = value.get(..4)?.try_into().ok()?;
     let start = u16::from_ne_bytes([b[0], b[1]]);
@@ -239,8 +240,15 @@ fn port_range(value: &[u8]) -> Option<PortRange> {
 }
 
 /// `RTM_NEWRULE` / `RTM_DELRULE` from the kernel: a notification or a dump part. Rules of
-/// families other than IPv4 and IPv6 are [`Body::Ignored`].
-pub(super) fn parse_rule(nlmsg_type: u16, payload: &[u8]) -> Result<Body, ParseError> {
+/// families other than IPv4 and IPv6 are [`super::Body::Ignored`]. Only the routing half asks for
+/// rules.
+#[cfg(feature = "routing")]
+pub(super) fn parse_rule(
+    nlmsg_type: u16,
+    payload: &[u8],
+) -> Result<super::Body, super::ParseError> {
+    use super::wire::Attrs;
+    use super::{family_of, ifname, ip_addr, Body, ParseError};
     let hdr = FibRuleHdr::new_checked(payload)
         .map_err(|_| ParseError::TruncatedPayload { nlmsg_type })?;
     let h = FibRuleHdrRepr::parse(&hdr);

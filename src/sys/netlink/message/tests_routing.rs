@@ -12,6 +12,7 @@ fn cidr(s: &str) -> Option<Cidr> {
     Some(parse_cidr(s).expect("prefix"))
 }
 
+#[cfg(feature = "routing")]
 fn messages(text: &str) -> Vec<Message> {
     let bytes: Vec<u8> = text.lines().flat_map(hex).collect();
     parse_messages(&bytes).map(|m| m.expect("parses")).collect()
@@ -116,6 +117,7 @@ fn rules_as_iproute2_writes_them() {
 }
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn emitted_rules_parse_back() {
     let mut buf = emitted(RuleOp::Add, &reply_rule());
     buf[4..6].copy_from_slice(&libc::RTM_NEWRULE.to_ne_bytes());
@@ -132,9 +134,11 @@ fn emitted_rules_parse_back() {
 // The kernel's answer to `ip rule show` after the adds above (and a second copy of the
 // policy rule at 20000, `ipproto tcp dport 443 lookup 102` at 20002 and `ipproto icmp
 // lookup 102` at 20003): local, ours, main, default and NLMSG_DONE.
+#[cfg(feature = "routing")]
 const RULE_DUMP: &str = include_str!("../testdata/rule_dump.hex");
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn parses_the_kernels_rule_dump() {
     let msgs = messages(RULE_DUMP);
     assert_eq!(msgs.len(), 9);
@@ -192,6 +196,7 @@ fn parses_the_kernels_rule_dump() {
 }
 
 #[test]
+#[cfg(feature = "routing")] // rules are parsed only with it
 fn hostile_rules_do_not_panic() {
     let good = hex(ADD_POLICY_RULE);
     for cut in 0..good.len() {
@@ -373,13 +378,16 @@ fn multipath_defaults() {
 // The kernel's dump (`ip route show table all`) with the route above: RTA_TABLE first,
 // no RTA_OIF, the next hops with their gateways; then the unreachable default of table
 // 1000, whose rtm_table is RT_TABLE_COMPAT (252) as for every table above 255.
+#[cfg(feature = "balance")]
 const DUMPED_MULTIPATH: &str = "5000000018002200997c0f6b7c44000002000000fe570001000000000800
     0f00fe000000080006000500000024000900100000020200000008000500c0000209100000000300000008
     000500c0000211";
+#[cfg(feature = "balance")]
 const DUMPED_UNREACHABLE_1000: &str =
     "2c00000018002200997c0f6b7c44000002000000fc5700070000000008000f00e803000008000600002000ff";
 
 #[test]
+#[cfg(feature = "balance")] // next hops are parsed only with it
 fn parses_multipath_and_unreachable_routes() {
     let m = &messages(DUMPED_MULTIPATH)[0];
     let Body::Route { new: true, route } = &m.body else {
@@ -400,6 +408,7 @@ fn parses_multipath_and_unreachable_routes() {
 }
 
 #[test]
+#[cfg(feature = "balance")] // next hops are parsed only with it
 fn emitted_multipath_parses_back_and_lies_are_cut() {
     let hops = two_hops(256, 1);
     let route = MultipathRoute {
