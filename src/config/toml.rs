@@ -2,9 +2,11 @@
 //! and value kept with its byte span so every later message can name line and column.
 //!
 //! Read: comments, bare and quoted keys, `[table]` and `[[array of tables]]` headers,
-//! basic and literal strings (single- and multi-line, every TOML escape), integers
-//! (decimal with sign and `_`, `0x`, `0o`, `0b`), floats, booleans, arrays and inline
-//! tables, LF and CRLF line ends, a leading byte order mark.
+//! basic and literal strings (single- and multi-line, every TOML escape, with TOML 1.1's
+//! `\e` and `\xHH`), integers (decimal with sign and `_`, `0x`, `0o`, `0b`), floats,
+//! booleans, arrays and inline tables (over several lines, as TOML 1.1 allows), LF and
+//! CRLF line ends, a leading byte order mark. The 1.1 parts are those the `toml` crate this
+//! replaced already accepted, so no configuration that loaded before is refused now.
 //!
 //! Refused with an error naming what is not supported: dotted keys (`a.b = 1`, `[a.b]`)
 //! and dates and times. Everything else TOML forbids is an error too: duplicate keys,
@@ -408,22 +410,18 @@ impl<'i> Parser<'i> {
         }
     }
 
+    /// `{ key = value, ... }`; as in TOML 1.1 (and the `toml` crate this replaced), it may
+    /// span lines, hold comments and end in a comma.
     fn inline_table(&mut self, depth: usize) -> Result<Node<'i>, Error> {
         self.pos += 1;
         let mut table = Table::default();
-        self.skip_blanks();
-        if self.eat(b'}') {
-            return Ok(Node::Table(table));
-        }
         loop {
-            self.skip_blanks();
-            if matches!(self.peek(), Some(b'}' | b'\n' | b'\r')) {
-                return self.unexpected(
-                    "a key (an inline table is on one line, with no comma after its last value)",
-                );
+            self.skip_trivia()?;
+            if self.eat(b'}') {
+                return Ok(Node::Table(table));
             }
             self.key_value(&mut table, depth)?;
-            self.skip_blanks();
+            self.skip_trivia()?;
             if self.eat(b'}') {
                 return Ok(Node::Table(table));
             }
@@ -515,6 +513,8 @@ impl<'i> Parser<'i> {
             b'r' => '\r',
             b'"' => '"',
             b'\\' => '\\',
+            b'e' => '\u{1b}',
+            b'x' => self.unicode(at, 2)?,
             b'u' => self.unicode(at, 4)?,
             b'U' => self.unicode(at, 8)?,
             _ => {
@@ -529,7 +529,7 @@ impl<'i> Parser<'i> {
                 }
                 return error(
                     at,
-                    "invalid escape: use \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX or \\UXXXXXXXX",
+                    "invalid escape: use \\b \\t \\n \\f \\r \\e \\\" \\\\ \\xHH \\uXXXX or \\UXXXXXXXX",
                 );
             }
         };
@@ -537,7 +537,7 @@ impl<'i> Parser<'i> {
         Ok(())
     }
 
-    /// The `len` hex digits of a `\u` or `\U` escape starting at `at`.
+    /// The `len` hex digits of a `\x`, `\u` or `\U` escape starting at `at`.
     fn unicode(&mut self, at: usize, len: usize) -> Result<char, Error> {
         let digits = self.bytes.get(self.pos..self.pos + len).unwrap_or(&[]);
         let mut code = 0u32;
@@ -633,7 +633,7 @@ fn number(token: &str) -> Option<Node<'_>> {
         Some(b'+' | b'-') if radix == 10 => &digits[1..],
         _ => digits,
     };
-    if matches!(unsigned, "inf" | "nan") {
+    if radix == 10 && matches!(unsigned, "inf" | "nan") {
         return Some(Node::Float(token));
     }
     if radix != 10 || unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'_') {

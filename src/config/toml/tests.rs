@@ -54,7 +54,7 @@ fn reads_the_subset_configs_use() {
         \"quoted key\" = 'C:\\literal'\n\
         'single' = true\n\
         1234 = false\n\
-        escapes = \"\\b\\t\\n\\f\\r\\\"\\\\\\u00e9\\U0001F600\"\n\
+        escapes = \"\\b\\t\\n\\f\\r\\e\\\"\\\\\\x41\\u00e9\\U0001F600\"\n\
         ints = [1_000, -5, +7, 0, 0xdead_BEEF, 0o17, 0b1010]\n\
         floats = [1.5, -0.0, 1e3, 6.02E+23, 1_0.0_1e-0_1, inf, -nan]\n\
         multi = \"\"\"\nline \\\n    joined\\u0021\"\"\"\"\"\n\
@@ -63,7 +63,8 @@ fn reads_the_subset_configs_use() {
         nested = [ # comment\n  [1, 2,],\n  [], # another\n]\n\
         [[wan]]\n\
         name = \"a\"\n\
-        targets = [\"192.0.2.1\", { http = \"http://x/\", status = 204 }, {}]\n\
+        targets = [\"192.0.2.1\", { http = \"http://x/\", status = 204 }, {}, {\n  \
+          a = 1, # TOML 1.1: an inline table over lines\n  b = 2,\n}]\n\
         [[wan]]\n\
         name = \"b\"\n";
     let root = parse(text).unwrap();
@@ -88,7 +89,7 @@ fn reads_the_subset_configs_use() {
     assert_eq!(root.get("1234").unwrap().get_ref(), &Node::Boolean(false));
     assert_eq!(
         string(&root, "escapes"),
-        "\u{8}\t\n\u{c}\r\"\\\u{e9}\u{1F600}"
+        "\u{8}\t\n\u{c}\r\u{1b}\"\\A\u{e9}\u{1F600}"
     );
     let ints: Vec<String> = array(root.get("ints").unwrap())
         .iter()
@@ -133,6 +134,7 @@ fn reads_the_subset_configs_use() {
     let targets = array(table(&wans[0]).get("targets").unwrap());
     assert_eq!(integer(table(&targets[1]), "status"), 204);
     assert!(table(&targets[2]).iter().next().is_none());
+    assert_eq!(integer(table(&targets[3]), "b"), 2);
 }
 
 #[test]
@@ -191,8 +193,9 @@ fn toml_errors_have_their_place() {
     assert_fails("a = [1\n", "2:1", "expected `,` or `]` in the array");
     assert_fails("a = [1,\n", "2:1", "`]` to close the array");
     assert_fails("a = [1 2]\n", "1:8", "`,` or `]`");
-    assert_fails("a = {b = 1,}\n", "1:12", "no comma after its last value");
-    assert_fails("a = {b = 1,\nc = 2}\n", "1:12", "on one line");
+    assert_fails("a = {b = 1,,}\n", "1:12", "expected a key");
+    assert_fails("a = {b = 1\n", "2:1", "`,` or `}`");
+    assert_fails("a = \"\\xG1\"\n", "1:6", "invalid unicode escape");
     assert_fails("a = {b = 1 c = 2}\n", "1:12", "`,` or `}`");
     assert_fails(
         "a = eth0\n",
@@ -202,7 +205,7 @@ fn toml_errors_have_their_place() {
     assert_fails("a = True\n", "1:5", "a string must be in quotes");
     for bad in [
         "01", "1__0", "_1", "1_", "+0x1", "0x", "0X1", "0b2", "1.", ".5", "1e", "1.e5", "01.5",
-        "1e5.5", "++1", "1.2.3",
+        "1e5.5", "++1", "1.2.3", "0xinf", "0onan", "-0x1",
     ] {
         assert_fails(&format!("a = {bad}\n"), "1:5", "invalid number");
     }
