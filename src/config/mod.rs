@@ -5,9 +5,10 @@
 //! input has one) and what was expected. Unknown keys are errors, with a suggestion when
 //! the key looks like a typo of a known one.
 //!
-//! The TOML text is parsed into `toml`'s spanned document tree and walked by hand rather
-//! than through serde derive: every key and value keeps its place in the file, and one
-//! pass reports all unknown keys and bad values instead of stopping at the first.
+//! The TOML text is parsed into a spanned document tree (`toml.rs`, the subset of TOML a
+//! configuration uses) and walked by hand: every key and value keeps its place in the
+//! file, and one pass reports all unknown keys and bad values instead of stopping at the
+//! first.
 //!
 //! Stages: `raw` checks each key and value on its own (type, unit, range); if that found
 //! nothing, `validate` and `probe` check the rules that relate values (duplicates,
@@ -25,6 +26,7 @@ mod probe;
 mod raw;
 mod routing;
 mod target;
+pub mod toml;
 mod units;
 mod validate;
 mod values;
@@ -226,18 +228,16 @@ pub fn parse_settings(text: &str, file: &str) -> Result<Settings, Errors> {
 
 fn read_settings(text: &str, file: &str) -> Result<Settings, Errors> {
     let mut c = error::Collector::new(file, text);
-    let root = match toml::de::DeTable::parse(text) {
+    let root = match toml::parse(text) {
         Ok(root) => root,
         Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let key = text.get(span.clone()).filter(|k| k.len() <= 64);
-            c.at(&span, syntax_message(e.message(), key));
+            c.at(&(e.at..e.at), format!("invalid TOML: {}", e.message));
             return Err(c
                 .finish()
                 .unwrap_or_else(|| Errors::single(file, "invalid TOML".into())));
         }
     };
-    let raw = raw::read(&mut c, root.get_ref());
+    let raw = raw::read(&mut c, &root);
     if let Some(errors) = c.finish_if_any() {
         return Err(errors);
     }
@@ -247,24 +247,6 @@ fn read_settings(text: &str, file: &str) -> Result<Settings, Errors> {
         Some(errors) => Err(errors),
         None => Ok(Settings { config, routing }),
     }
-}
-
-/// The parser's message, as one line starting in lower case like every other message;
-/// `spanned` is the text the parser points at.
-fn syntax_message(message: &str, spanned: Option<&str>) -> String {
-    let line = message.lines().next().unwrap_or("").trim();
-    let mut chars = line.chars();
-    let first = chars.next().map(|ch| ch.to_lowercase().collect::<String>());
-    let mut out = format!(
-        "invalid TOML: {}{}",
-        first.unwrap_or_default(),
-        chars.as_str()
-    );
-    // The parser does not say which key is repeated; the span does.
-    if let (true, Some(key)) = (line == "duplicate key", spanned) {
-        out.push_str(&format!(" {}", values::code(key.trim())));
-    }
-    out
 }
 
 /// Reads and parses the file at `path`. An unreadable, oversized or non-UTF-8 file is one

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
-use toml::Spanned;
+use super::toml::Spanned;
 
 use super::error::Collector;
 use super::raw::RawProbe;

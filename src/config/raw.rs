@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
-use toml::de::{DeTable, DeValue};
-use toml::Spanned;
+use super::toml::Spanned;
+use super::toml::{Key, Node, Table};
 
 use super::error::Collector;
 use super::routing::{self, RawRouting, RawWanRouting, POLICY_KEYS};
@@ -126,7 +126,7 @@ pub struct RawConfig {
 }
 
 /// Reads the document's root table. Errors go to `c`; fields in error stay `None`.
-pub fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> RawConfig {
+pub fn read(c: &mut Collector<'_>, root: &Table<'_>) -> RawConfig {
     let mut raw = RawConfig::default();
     for (key, v) in root.iter() {
         let k: &str = key.get_ref();
@@ -150,7 +150,7 @@ pub fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> RawConfig {
 }
 
 fn read_defaults(c: &mut Collector<'_>, v: &Value<'_>, probe: &mut RawProbe) {
-    let DeValue::Table(table) = v.get_ref() else {
+    let Node::Table(table) = v.get_ref() else {
         c.at(
             &v.span(),
             "`defaults` must be a table: [defaults]".to_string(),
@@ -165,7 +165,7 @@ fn read_defaults(c: &mut Collector<'_>, v: &Value<'_>, probe: &mut RawProbe) {
 }
 
 fn read_wans(c: &mut Collector<'_>, v: &Value<'_>) -> Vec<RawWan> {
-    let DeValue::Array(items) = v.get_ref() else {
+    let Node::Array(items) = v.get_ref() else {
         let msg = "`wan` must be an array of tables: write [[wan]], not [wan]";
         c.at(&v.span(), msg.to_string());
         return Vec::new();
@@ -173,14 +173,14 @@ fn read_wans(c: &mut Collector<'_>, v: &Value<'_>) -> Vec<RawWan> {
     let mut wans = Vec::new();
     for item in items.iter() {
         match item.get_ref() {
-            DeValue::Table(table) => wans.push(read_wan(c, item.span(), table)),
+            Node::Table(table) => wans.push(read_wan(c, item.span(), table)),
             _ => c.at(&item.span(), "each `wan` must be a table: [[wan]]".into()),
         }
     }
     wans
 }
 
-fn read_wan(c: &mut Collector<'_>, span: Range<usize>, table: &DeTable<'_>) -> RawWan {
+fn read_wan(c: &mut Collector<'_>, span: Range<usize>, table: &Table<'_>) -> RawWan {
     let mut wan = RawWan {
         span,
         name: None,
@@ -255,7 +255,7 @@ pub enum Section {
 }
 
 /// Reports an unknown key, with a likely intended key or the table it belongs in.
-pub fn unknown_key(c: &mut Collector<'_>, key: &Spanned<std::borrow::Cow<'_, str>>, at: Section) {
+pub fn unknown_key(c: &mut Collector<'_>, key: &Key<'_>, at: Section) {
     let k: &str = key.get_ref();
     let (place, own): (&str, Vec<&str>) = match at {
         Section::Top => ("at the top level", TOP_KEYS.to_vec()),

@@ -20,8 +20,8 @@ use std::net::IpAddr;
 #[cfg(feature = "checks")]
 use std::net::SocketAddr;
 
-use toml::de::DeValue;
-use toml::Spanned;
+use super::toml::Node;
+use super::toml::Spanned;
 
 use super::error::Collector;
 use super::values::{self, Value};
@@ -160,7 +160,7 @@ pub fn list(
 
 fn one(c: &mut Collector<'_>, key: &str, item: &Value<'_>) -> Option<Spanned<Target>> {
     match item.get_ref() {
-        DeValue::String(s) if s.contains("://") => {
+        Node::String(s) if s.contains("://") => {
             let msg = format!(
                 "{} is a URL: write a check target as a table, {{ http = {} }}",
                 values::quote(s),
@@ -169,12 +169,12 @@ fn one(c: &mut Collector<'_>, key: &str, item: &Value<'_>) -> Option<Spanned<Tar
             c.at(&item.span(), msg);
             None
         }
-        DeValue::String(_) => values::ip(c, key, item)
+        Node::String(_) => values::ip(c, key, item)
             .map(|ip| Spanned::new(item.span(), Target::Icmp(*ip.get_ref()))),
         #[cfg(feature = "checks")]
-        DeValue::Table(table) => checks::table(c, item.span(), table),
+        Node::Table(table) => checks::table(c, item.span(), table),
         #[cfg(not(feature = "checks"))]
-        DeValue::Table(_) => {
+        Node::Table(_) => {
             let msg = "HTTP, DNS and TCP checks are not in this build (built without the \
                        `checks` feature): only IP addresses (ICMP echo) can be targets";
             c.at(&item.span(), msg.to_string());

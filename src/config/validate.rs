@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use toml::Spanned;
+use super::toml::Spanned;
 
 use super::error::{line_col, Collector};
 use super::raw::{RawConfig, RawProbe, RawWan};

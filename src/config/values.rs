@@ -5,14 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
-use toml::de::DeValue;
-use toml::Spanned;
+use super::toml::Node;
+use super::toml::Spanned;
 
 use super::error::Collector;
 use super::units;
 use super::{FamilySet, Gateway, Percent, Priority};
 
-pub type Value<'i> = Spanned<DeValue<'i>>;
+pub use super::toml::Value;
 
 /// Longest piece of input text repeated in a message.
 const MAX_QUOTED_CHARS: usize = 40;
@@ -36,9 +36,9 @@ pub fn code(text: &str) -> String {
 
 fn found(v: &Value<'_>) -> String {
     match v.get_ref() {
-        DeValue::String(s) => format!("the string {}", quote(s)),
-        DeValue::Integer(i) => format!("the integer {}", shorten(&i.to_string())),
-        DeValue::Boolean(b) => format!("{b}"),
+        Node::String(s) => format!("the string {}", quote(s)),
+        Node::Integer(i) => format!("the integer {}", shorten(&i.to_string())),
+        Node::Boolean(b) => format!("{b}"),
         other => format!("a {}", other.type_str()),
     }
 }
@@ -53,7 +53,7 @@ pub fn wrong_type(c: &mut Collector<'_>, key: &str, what: &str, v: &Value<'_>) {
 
 pub fn string(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<String>> {
     match v.get_ref() {
-        DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+        Node::String(s) => Some(Spanned::new(v.span(), s.to_string())),
         _ => {
             wrong_type(c, key, "a string", v);
             None
@@ -63,7 +63,7 @@ pub fn string(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned
 
 pub fn boolean(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<bool>> {
     match v.get_ref() {
-        DeValue::Boolean(b) => Some(Spanned::new(v.span(), *b)),
+        Node::Boolean(b) => Some(Spanned::new(v.span(), *b)),
         _ => {
             wrong_type(c, key, "true or false", v);
             None
@@ -78,7 +78,7 @@ pub fn integer(
     v: &Value<'_>,
     range: (u32, u32),
 ) -> Option<Spanned<u32>> {
-    let DeValue::Integer(i) = v.get_ref() else {
+    let Node::Integer(i) = v.get_ref() else {
         wrong_type(c, key, "an integer", v);
         return None;
     };
@@ -106,8 +106,8 @@ pub fn duration(
     range: (Duration, Duration),
 ) -> Option<Spanned<Duration>> {
     let text = match v.get_ref() {
-        DeValue::String(s) => s,
-        DeValue::Integer(i) => {
+        Node::String(s) => s,
+        Node::Integer(i) => {
             let n = shorten(&i.to_string());
             let msg = format!(
                 "invalid duration {n} for `{key}`: write it as a string with a unit, e.g. \"{n}s\""
@@ -142,7 +142,7 @@ pub fn duration(
 }
 
 pub fn percent(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<Percent>> {
-    let DeValue::String(text) = v.get_ref() else {
+    let Node::String(text) = v.get_ref() else {
         wrong_type(c, key, "a percentage string such as \"20%\"", v);
         return None;
     };
@@ -167,7 +167,7 @@ fn address(text: &str) -> Option<IpAddr> {
 }
 
 pub fn ip(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<IpAddr>> {
-    let DeValue::String(text) = v.get_ref() else {
+    let Node::String(text) = v.get_ref() else {
         wrong_type(c, key, "an IP address string", v);
         return None;
     };
@@ -186,7 +186,7 @@ pub fn ip(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<IpA
 
 /// A TCP address to listen on: `"127.0.0.1:9567"`, `"[::1]:9567"`; port 0 is refused.
 pub fn socket_addr(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanned<SocketAddr>> {
-    let DeValue::String(text) = v.get_ref() else {
+    let Node::String(text) = v.get_ref() else {
         wrong_type(c, key, "an \"ADDRESS:PORT\" string", v);
         return None;
     };
@@ -213,7 +213,7 @@ pub fn array<T>(
     what: &str,
     mut read: impl FnMut(&mut Collector<'_>, &str, &Value<'_>) -> Option<T>,
 ) -> Option<Spanned<Vec<T>>> {
-    let DeValue::Array(items) = v.get_ref() else {
+    let Node::Array(items) = v.get_ref() else {
         wrong_type(c, key, what, v);
         return None;
     };
@@ -258,11 +258,11 @@ pub fn priority(
     range: (u32, u32),
 ) -> Option<Spanned<Priority>> {
     match v.get_ref() {
-        DeValue::Integer(_) => {
+        Node::Integer(_) => {
             integer(c, key, v, range).map(|p| Spanned::new(v.span(), Priority::Fixed(*p.get_ref())))
         }
-        DeValue::String(s) if s.as_ref() == "auto" => Some(Spanned::new(v.span(), Priority::Auto)),
-        DeValue::String(s) => {
+        Node::String(s) if s.as_ref() == "auto" => Some(Spanned::new(v.span(), Priority::Auto)),
+        Node::String(s) => {
             let msg = format!(
                 "invalid `{key}` {}: expected \"auto\" or an integer from {} to {}",
                 quote(s),
@@ -284,7 +284,7 @@ pub fn gateway(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Option<Spanne
     if v.get_ref().as_str() == Some("auto") {
         return Some(Spanned::new(v.span(), Gateway::Auto));
     }
-    let DeValue::String(text) = v.get_ref() else {
+    let Node::String(text) = v.get_ref() else {
         wrong_type(c, key, "\"auto\" or an IP address", v);
         return None;
     };

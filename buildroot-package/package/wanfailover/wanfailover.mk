@@ -11,15 +11,14 @@
 WANFAILOVER_VERSION = 0.1.0
 WANFAILOVER_SITE = $(call github,wanfailover,wanfailover,v$(WANFAILOVER_VERSION))
 # What the binary links (cargo tree -e normal,no-proc-macro): this crate, neli
-# (BSD-3-Clause), lexopt, memoffset, nix and winnow (MIT), byteorder (Unlicense or MIT),
+# (BSD-3-Clause), lexopt, memoffset and nix (MIT), byteorder (Unlicense or MIT),
 # the rest MIT or Apache-2.0.
-WANFAILOVER_LICENSE = Apache-2.0 or MIT, BSD-3-Clause (neli), MIT (lexopt, memoffset, nix, winnow), Unlicense or MIT (byteorder)
+WANFAILOVER_LICENSE = Apache-2.0 or MIT, BSD-3-Clause (neli), MIT (lexopt, memoffset, nix), Unlicense or MIT (byteorder)
 WANFAILOVER_LICENSE_FILES = LICENSE-APACHE LICENSE-MIT \
 	VENDOR/neli/LICENSE \
 	VENDOR/lexopt/LICENSE \
 	VENDOR/memoffset/LICENSE \
-	VENDOR/nix/LICENSE \
-	VENDOR/winnow/LICENSE-MIT
+	VENDOR/nix/LICENSE
 WANFAILOVER_CPE_ID_VENDOR = wanfailover
 
 # Optional parts (Cargo features, all on by default in Cargo.toml): build exactly the

@@ -10,7 +10,7 @@ SECTION = "net"
 CVE_PRODUCT = "wanfailover"
 # What the binary links: this crate (MIT or Apache-2.0) and, from Cargo.lock for the target
 # (cargo tree -e normal,no-proc-macro), neli (BSD-3-Clause, its notice must ship), lexopt,
-# memoffset, nix and winnow (MIT), byteorder (Unlicense or MIT) and crates under MIT or
+# memoffset and nix (MIT), byteorder (Unlicense or MIT) and crates under MIT or
 # Apache-2.0. Build-time proc-macros are not linked. The license files of the crates that
 # are not MIT or Apache-2.0 at our choice are recorded here, so they ship with the image's
 # license manifest; scripts/check-packaging.sh checks these paths against Cargo.lock.
@@ -20,8 +20,7 @@ LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=c2c51c510eab682abc1c93068f63fcf2 \
                     file://${CARGO_VENDORING_DIRECTORY}/neli-0.7.5/LICENSE;md5=f4b2294d123ea55d8e9a3ab48a7751c0 \
                     file://${CARGO_VENDORING_DIRECTORY}/lexopt-0.3.2/LICENSE;md5=b8e97d3bdc0d12b1a2528d5a52417f25 \
                     file://${CARGO_VENDORING_DIRECTORY}/memoffset-0.9.1/LICENSE;md5=a1574130be3735fa47b2ac6ee6dba590 \
-                    file://${CARGO_VENDORING_DIRECTORY}/nix-0.29.0/LICENSE;md5=c3daafddcb5c838aa721e37010f5dca1 \
-                    file://${CARGO_VENDORING_DIRECTORY}/winnow-0.7.15/LICENSE-MIT;md5=3fced11d6df719b47505837a51c16ae5"
+                    file://${CARGO_VENDORING_DIRECTORY}/nix-0.29.0/LICENSE;md5=c3daafddcb5c838aa721e37010f5dca1"
 
 # The release tarball: `git archive` of the tag v${PV} (scripts/release.sh makes it and
 # writes its sha256 here; the packaging directories are not in it, so it cannot contain its

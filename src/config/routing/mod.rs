@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use toml::Spanned;
+use crate::config::toml::Spanned;
 
 use crate::config::error::{line_col, Collector};
 use crate::config::matches::{Cidr, Fwmark, PortRange};

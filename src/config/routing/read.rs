@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
-use toml::Spanned;
+use crate::config::toml::Spanned;
+use crate::config::toml::{Node, Table};
 
 use super::{Field, Protocol};
 use super::{Mode, Sticky, MAX_WEIGHT};
@@ -104,7 +104,7 @@ fn choice<T: Copy>(
 /// Records "`key` expects `what`, found …" and returns `None`.
 fn expected<T>(c: &mut Collector<'_>, key: &str, what: &str, v: &Value<'_>) -> Field<T> {
     let found = match v.get_ref() {
-        DeValue::String(s) => quote(s),
+        Node::String(s) => quote(s),
         other => format!("a {}", other.type_str()),
     };
     c.at(&v.span(), format!("`{key}` expects {what}, found {found}"));
@@ -112,7 +112,7 @@ fn expected<T>(c: &mut Collector<'_>, key: &str, what: &str, v: &Value<'_>) -> F
 }
 
 fn read_policies(c: &mut Collector<'_>, v: &Value<'_>) -> Vec<RawPolicy> {
-    let DeValue::Array(items) = v.get_ref() else {
+    let Node::Array(items) = v.get_ref() else {
         let msg = "`policy` must be an array of tables: write [[policy]], not [policy]";
         c.at(&v.span(), msg.to_string());
         return Vec::new();
@@ -120,7 +120,7 @@ fn read_policies(c: &mut Collector<'_>, v: &Value<'_>) -> Vec<RawPolicy> {
     let mut policies = Vec::new();
     for item in items.iter() {
         match item.get_ref() {
-            DeValue::Table(table) => policies.push(read_policy(c, item.span(), table)),
+            Node::Table(table) => policies.push(read_policy(c, item.span(), table)),
             _ => c.at(
                 &item.span(),
                 "each `policy` must be a table: [[policy]]".into(),
@@ -130,7 +130,7 @@ fn read_policies(c: &mut Collector<'_>, v: &Value<'_>) -> Vec<RawPolicy> {
     policies
 }
 
-fn read_policy(c: &mut Collector<'_>, span: Range<usize>, table: &DeTable<'_>) -> RawPolicy {
+fn read_policy(c: &mut Collector<'_>, span: Range<usize>, table: &Table<'_>) -> RawPolicy {
     let mut p = RawPolicy {
         span,
         name: None,
@@ -178,7 +178,7 @@ fn parsed<T, E: core::fmt::Display>(
     what: &str,
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Field<T> {
-    let DeValue::String(text) = v.get_ref() else {
+    let Node::String(text) = v.get_ref() else {
         return expected(c, key, what, v);
     };
     match parse(text) {
@@ -202,7 +202,7 @@ fn fwmark(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Field<Fwmark> {
 
 /// A port as an integer, or a port or range as a string (`"1000-2000"`).
 fn ports(c: &mut Collector<'_>, key: &str, v: &Value<'_>) -> Field<PortRange> {
-    let DeValue::Integer(i) = v.get_ref() else {
+    let Node::Integer(i) = v.get_ref() else {
         let what = "a port such as 1194 or a range such as \"1000-2000\"";
         return parsed(c, key, v, what, matches::parse_port_range);
     };

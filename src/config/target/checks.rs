@@ -4,8 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use toml::de::DeTable;
-use toml::Spanned;
+use crate::config::toml::Spanned;
+use crate::config::toml::{Key, Table};
 
 use super::{DnsTarget, HttpTarget, Target};
 use crate::check::dns::Name;
@@ -23,7 +23,7 @@ const STATUS_RANGE: (u32, u32) = (200, 599);
 pub fn table(
     c: &mut Collector<'_>,
     span: Range<usize>,
-    table: &DeTable<'_>,
+    table: &Table<'_>,
 ) -> Option<Spanned<Target>> {
     let keys = KINDS.iter().find(|k| table.get(k[0]).is_some());
     let Some(keys) = keys else {
@@ -50,12 +50,7 @@ pub fn table(
     Some(Spanned::new(span, target))
 }
 
-fn unknown_key(
-    c: &mut Collector<'_>,
-    key: &Spanned<std::borrow::Cow<'_, str>>,
-    kind: &str,
-    keys: &[&str],
-) {
+fn unknown_key(c: &mut Collector<'_>, key: &Key<'_>, kind: &str, keys: &[&str]) {
     let k: &str = key.get_ref();
     let hint = if let Some(other) = KINDS.iter().find(|ks| ks.contains(&k)) {
         if other[0] == k {
