@@ -168,10 +168,8 @@ impl Hooks {
                 }
                 Ok(None) if now >= running.deadline_at => {
                     log::warn!(
-                        "hooks: {} ({} {}) still running after {:?}, killed",
-                        running.path.display(),
-                        batch.event.wan,
-                        batch.event.kind.as_str(),
+                        "{} still running after {:?}, killed",
+                        Named(&running.path, &batch.event),
                         self.timeout
                     );
                     let Running { child, .. } = batch.running.take().expect("invariant: Some");
@@ -307,13 +305,19 @@ fn kill(mut child: Child) -> Option<Child> {
     }
 }
 
+/// A hook run in log lines: `hooks: PATH (WAN EVENT)`.
+struct Named<'a>(&'a Path, &'a HookEvent);
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Named(path, event) = self;
+        let (wan, kind) = (&event.wan, event.kind.as_str());
+        write!(f, "hooks: {} ({wan} {kind})", path.display())
+    }
+}
+
 fn log_exit(path: &Path, event: &HookEvent, status: ExitStatus) {
-    let what = format!(
-        "hooks: {} ({} {})",
-        path.display(),
-        event.wan,
-        event.kind.as_str()
-    );
+    let what = Named(path, event);
     match (status.code(), status.signal()) {
         (Some(0), _) => log::debug!("{what} done"),
         (Some(code), _) => log::warn!("{what} failed with exit status {code}"),

@@ -161,7 +161,9 @@ fn owner(i: usize) -> u8 {
 
 struct Daemon {
     config_path: PathBuf,
-    config: Config,
+    /// What a reload cannot change before the next start: the socket in use, and the
+    /// socket group and metrics listener the last configuration asked for.
+    start_only: StartOnly,
     engine: Engine,
     wans: Wans,
     parts: Parts,
@@ -232,7 +234,7 @@ pub fn run(options: Options) -> Result<(), Error> {
         poller: Poller::default(),
         started_at: now,
         config_path: options.config,
-        config,
+        start_only: StartOnly::of(config),
     };
     #[cfg(feature = "routing")]
     {
@@ -367,24 +369,26 @@ impl Daemon {
     #[inline(never)] // code size: see "Code size" in the daemon module doc
     fn reload(&mut self, now: Instant, settings: config::Settings) {
         let new = settings.config;
-        if new.socket != self.config.socket || new.socket_group != self.config.socket_group {
+        let start_only = &mut self.start_only;
+        if new.socket != start_only.socket || new.socket_group != start_only.socket_group {
             log::warn!("reload: socket and socket_group changes take effect at the next start");
         }
-        if new.metrics_listen != self.config.metrics_listen {
+        if new.metrics_listen != start_only.metrics_listen {
             log::warn!("reload: a metrics_listen change takes effect at the next start");
         }
+        start_only.socket_group.clone_from(&new.socket_group);
+        start_only.metrics_listen = new.metrics_listen;
         self.notifier.send("RELOADING=1");
-        self.engine.handle(now, Input::Reload(new.clone()));
+        self.wans.reconfigure(&new);
+        self.hooks
+            .reconfigure(new.hooks_dir.clone(), new.hook_timeout);
+        // the engine takes the configuration itself: no copy of it stays here
+        self.engine.handle(now, Input::Reload(new));
         #[cfg(feature = "routing")]
         {
             self.parts.routing.reconfigure(settings.routing.clone());
             self.engine.handle(now, Input::Routing(settings.routing));
         }
-        self.wans.reconfigure(&new);
-        self.hooks
-            .reconfigure(new.hooks_dir.clone(), new.hook_timeout);
-        let socket = std::mem::replace(&mut self.config, new).socket;
-        self.config.socket = socket;
         self.parts.kernel.feed_all(now, &mut ctx!(self));
         self.save_state();
         self.notifier.send("READY=1");
@@ -423,6 +427,23 @@ impl Daemon {
             self.saved.set_sysctls(self.parts.routing.saved_sysctls());
         }
         self.saved.finish(&self.engine, &self.wans);
+    }
+}
+
+/// What of the configuration a reload cannot change (see [`Daemon::reload`]).
+struct StartOnly {
+    socket: PathBuf,
+    socket_group: Option<String>,
+    metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl StartOnly {
+    fn of(config: Config) -> StartOnly {
+        StartOnly {
+            socket: config.socket,
+            socket_group: config.socket_group,
+            metrics_listen: config.metrics_listen,
+        }
     }
 }
 
