@@ -25,7 +25,7 @@
 //! the state file, starting a check, the hook spawner) are `#[inline(never)]`. Inlined,
 //! LLVM merges them into one function of some 28 KB (`run`) and one of 11 KB
 //! (`Hooks::advance`) that come out bigger than the pieces kept apart: measured on the
-//! aarch64-musl release binary, -3 KB failover only, -3.8 KB everything on. This is the
+//! aarch64-musl release binary, about -3 KB failover only, -3.7 KB everything on. This is the
 //! compiler's inlining and outlining at work, not the code's, so the choice was measured
 //! function by function (marking more, such as the kernel part's readers, costs bytes
 //! again) and is worth measuring again with a new Rust.
