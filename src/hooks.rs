@@ -168,10 +168,8 @@ impl Hooks {
                 }
                 Ok(None) if now >= running.deadline_at => {
                     log::warn!(
-                        "hooks: {} ({} {}) still running after {:?}, killed",
-                        running.path.display(),
-                        batch.event.wan,
-                        batch.event.kind.as_str(),
+                        "{} still running after {:?}, killed",
+                        Named(&running.path, &batch.event),
                         self.timeout
                     );
                     let Running { child, .. } = batch.running.take().expect("invariant: Some");
@@ -252,6 +250,7 @@ impl Hooks {
 }
 
 /// Starts one hook; a spawn failure is logged and yields `None`.
+#[inline(never)] // code size: see "Code size" in the daemon module doc
 fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running> {
     let mut cmd = Command::new(path);
     cmd.arg(&event.wan)
@@ -306,13 +305,19 @@ fn kill(mut child: Child) -> Option<Child> {
     }
 }
 
+/// A hook run in log lines: `hooks: PATH (WAN EVENT)`.
+struct Named<'a>(&'a Path, &'a HookEvent);
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Named(path, event) = self;
+        let (wan, kind) = (&event.wan, event.kind.as_str());
+        write!(f, "hooks: {} ({wan} {kind})", path.display())
+    }
+}
+
 fn log_exit(path: &Path, event: &HookEvent, status: ExitStatus) {
-    let what = format!(
-        "hooks: {} ({} {})",
-        path.display(),
-        event.wan,
-        event.kind.as_str()
-    );
+    let what = Named(path, event);
     match (status.code(), status.signal()) {
         (Some(0), _) => log::debug!("{what} done"),
         (Some(code), _) => log::warn!("{what} failed with exit status {code}"),
@@ -322,6 +327,7 @@ fn log_exit(path: &Path, event: &HookEvent, status: ExitStatus) {
 }
 
 /// The hooks to run, in name order. A missing directory means none.
+#[inline(never)] // code size: see "Code size" in the daemon module doc
 pub fn list_hooks(dir: &Path) -> VecDeque<PathBuf> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,

@@ -10,6 +10,7 @@ impl Daemon {
     /// One decision pass for everything recorded since the last one, and its actions
     /// carried out. What went wrong carrying them out (a failed send) is recorded
     /// afterwards, for the next pass.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub(super) fn decide(&mut self, now: Instant) {
         while let Some(action) = self.engine.poll_action(now) {
             let failed = match action {

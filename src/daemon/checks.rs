@@ -66,6 +66,7 @@ pub struct Checks {
 impl Checks {
     /// Starts the check of `target` of `wan`; a check that cannot start is returned as its
     /// (failed) end, for the engine.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn start(
         &mut self,
         now: Instant,

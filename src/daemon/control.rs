@@ -20,6 +20,7 @@ pub struct Control {
 
 impl Control {
     /// Binds the socket (refusing to replace another daemon's).
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn bind(path: &Path, group: Option<&str>) -> Result<Control, server::Error> {
         Ok(Control {
             server: Server::bind(path, group)?,
@@ -62,6 +63,7 @@ impl Part for Control {
 }
 
 /// A request from the control socket (authorization already checked by the server).
+#[inline(never)] // code size: see "Code size" in the daemon module doc
 fn answer(now: Instant, request: Request, ctx: &mut Ctx<'_>) -> Response {
     match request {
         Request::Status => Response::Status(ctx.engine.status(now)),

@@ -27,6 +27,7 @@ pub struct Kernel {
 
 impl Kernel {
     /// Opens the sockets and dumps links, addresses and routes, blocking up to `timeout`.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn open(timeout: Duration, now: Instant) -> Result<Kernel, netlink::Error> {
         let mut nl = Netlink::open()?;
         let mut view = View::new();

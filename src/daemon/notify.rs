@@ -17,6 +17,7 @@ pub struct Notifier {
 
 impl Notifier {
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from the environment.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn from_env(now: Instant) -> Notifier {
         let socket = std::env::var_os("NOTIFY_SOCKET").and_then(|p| connect(&p));
         let watchdog_every = watchdog_interval(

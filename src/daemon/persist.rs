@@ -57,6 +57,7 @@ impl SavedRoutes {
     /// Seeds the engine with the foreign routes a previous run replaced and did not give
     /// back (it was killed): they go back on this run's exit. `ifindex_of` looks up an
     /// interface by name.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn restore(
         &mut self,
         now: Instant,
@@ -101,6 +102,7 @@ impl SavedRoutes {
     /// Writes the remembered foreign routes when they changed (write to a temporary file,
     /// then rename, so a crash never leaves half a file). Called after route facts (the
     /// only inputs that change which foreign routes the engine remembers).
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn save(&mut self, engine: &Engine, wans: &Wans) {
         let now_saved = to_save(engine, wans);
         let same = now_saved.len() == self.saved.len()

@@ -31,6 +31,7 @@ pub struct Probes {
 
 impl Probes {
     /// Sends one echo request; a failure is returned as the engine's input for it.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn send(
         &mut self,
         now: Instant,
@@ -58,6 +59,7 @@ impl Probes {
     /// Brings the sockets in line with the WAN table: after a reload the list follows the
     /// new order (keeping the sockets of WANs that stayed in place); a WAN whose interface
     /// came, went, was re-created or changed addresses gets its sockets (re)opened.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     fn follow(&mut self, wans: &Wans) {
         let (list, seen) = (&mut self.wans, &mut self.generation);
         wans.remap(list, seen, |s| &s.opened_for, WanSockets::closed);
@@ -67,6 +69,7 @@ impl Probes {
     }
 
     /// Reads every ready socket of one WAN (a bounded batch each).
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     fn receive(&mut self, now: Instant, id: WanId, family: Family, ctx: &mut Ctx<'_>) {
         let Some(w) = self.wans.get_mut(usize::from(id)) else {
             return;
@@ -171,6 +174,7 @@ impl WanSockets {
 
     /// (Re)opens the socket of every managed family. Failures are remembered and logged
     /// once per cause.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     fn reopen(&mut self) {
         let wan = &self.opened_for;
         for &family in Family::managed_by(wan.families) {

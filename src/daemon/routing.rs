@@ -252,6 +252,7 @@ pub struct Routing {
 impl Routing {
     /// Opens the sockets and reads what of ours the kernel holds; `saved` are the sysctl
     /// originals of a previous run. Only a socket that cannot be opened is an error.
+    #[inline(never)] // code size: see "Code size" in the daemon module doc
     pub fn open(
         config: Config,
         saved: &[SavedSysctl],

@@ -12,6 +12,7 @@
 //! older daemon's) has none. A line that does not parse is skipped and counted: a damaged
 //! file costs at most the routes or settings on its damaged lines.
 
+use std::fmt::Write;
 use std::net::IpAddr;
 
 use crate::engine::{Family, Route};
@@ -46,7 +47,8 @@ const MAX_ROUTES: usize = 4 * crate::config::MAX_WANS;
 pub fn format_all(saved: &[Saved], sysctls: &[SavedSysctl]) -> String {
     let mut s = format(saved);
     for c in sysctls {
-        s.push_str(&format!("sysctl={} value={}\n", c.name, c.value));
+        // writing to a String cannot fail
+        let _ = writeln!(s, "sysctl={} value={}", c.name, c.value);
     }
     s
 }
@@ -93,16 +95,25 @@ fn parse_sysctl(line: &str) -> Option<SavedSysctl> {
 pub fn format(saved: &[Saved]) -> String {
     let mut s = String::from("# wanfailover: foreign default routes to restore on exit\n");
     for r in saved {
-        let gw = r
-            .route
-            .gateway
-            .map_or_else(|| "-".to_string(), |g| g.to_string());
-        s.push_str(&format!(
-            "wan={} interface={} family={} table={} gateway={} metric={} protocol={}",
-            r.wan, r.interface, r.route.family, r.route.table, gw, r.route.metric, r.route.protocol
-        ));
+        // writing to a String cannot fail
+        let _ = write!(
+            s,
+            "wan={} interface={} family={} table={} gateway=",
+            r.wan, r.interface, r.route.family, r.route.table
+        );
+        match r.route.gateway {
+            Some(g) => {
+                let _ = write!(s, "{g}");
+            }
+            None => s.push('-'),
+        }
+        let _ = write!(
+            s,
+            " metric={} protocol={}",
+            r.route.metric, r.route.protocol
+        );
         if let Some(src) = r.route.prefsrc {
-            s.push_str(&format!(" src={src}"));
+            let _ = write!(s, " src={src}");
         }
         s.push('\n');
     }
