@@ -39,10 +39,14 @@ def owner(name):
         # the binary's own functions sit at the crate root, beside the library's modules
         return f"ours: {module}" if module and module[0].islower() and module in MODULES else "ours: main.rs"
     if PRIMITIVE.match(crate):
+        if "wanfailover::" in name:
+            return "std, core, alloc generics over our types"
         return "std, core, alloc (rest)"
     if any(path.startswith(p) for p in BACKTRACE):
         return "std: backtrace machinery"
     if crate in RUST_STD:
+        if "wanfailover::" in name:
+            return "std, core, alloc generics over our types"
         return "std, core, alloc (rest)"
     return f"crate: {crate}"
 

@@ -1,10 +1,13 @@
-//! What the engine reports to the outside: status rows and history entries. Serializable,
-//! because the control protocol carries them as they are.
+//! What the engine reports to the outside: status rows and history entries, which the
+//! control protocol carries as they are (`control::wire` encodes them; the serde derives
+//! exist for its tests, which compare that encoding with postcard's).
 
+#[cfg(test)]
 use serde::{Deserialize, Serialize};
 
 /// One row of `wanfailover status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct WanStatus {
     pub name: String,
     pub interface: String,
@@ -40,7 +43,8 @@ pub struct WanStatus {
 }
 
 /// One family of a WAN in `wanfailover status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct FamilyStatus {
     /// `ipv4` or `ipv6`.
     pub family: String,
@@ -58,7 +62,8 @@ pub struct FamilyStatus {
 }
 
 /// What one WAN counted since it was configured (the daemon started, or a reload added it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct WanCounters {
     pub name: String,
     /// The interface's byte counters (`IFLA_STATS64`) as the kernel last reported them;
@@ -81,7 +86,8 @@ pub fn or_none(name: &str) -> &str {
 }
 
 /// One line of `wanfailover history`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct HistoryEntry {
     /// Engine time of the event (µs since the daemon's clock epoch).
     pub at_us: u64,
@@ -125,7 +131,8 @@ pub(crate) fn test_row(name: &str, state: &str, active: bool) -> WanStatus {
 }
 
 /// One WAN of `wanfailover health`: its state and what each target did last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct WanHealth {
     pub name: String,
     /// As in [`WanStatus::state`].
@@ -135,7 +142,8 @@ pub struct WanHealth {
 }
 
 /// One target of a WAN in `wanfailover health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct TargetHealth {
     /// `icmp`, `http`, `dns` or `tcp`.
     pub kind: String,
@@ -158,7 +166,8 @@ pub struct TargetHealth {
 }
 
 /// The routing half (DESIGN.md §10) as `status` shows it: the `Routing` answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct RoutingStatus {
     /// `failover` or `balance`.
     pub mode: String,
@@ -176,14 +185,16 @@ pub struct RoutingStatus {
 }
 
 /// One WAN of the multipath default and its weight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct MultipathHop {
     pub wan: String,
     pub weight: u16,
 }
 
 /// A policy and where its traffic goes now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct PolicyStatus {
     pub name: String,
     /// The WAN it names.
