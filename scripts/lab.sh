@@ -380,7 +380,7 @@ delay)
 	ip netns exec "$ns" "$responder" --delay "$2" --jitter "${3:-0ms}" --duration 86400s \
 		>"$ready" 2>/dev/null &
 	echo $! >"$pidfile"
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1500); do
 		grep -q ready "$ready" 2>/dev/null && break
 		sleep 0.01
 	done
@@ -394,7 +394,8 @@ echo)
 	rm -f "$ready"
 	ip netns exec "$(isp "$1")" python3 "$(dirname "$0")/labnet.py" echo --ports "${2:-7,1194}" \
 		${3:+--addrs "$3"} --ready "$ready" >/dev/null 2>"$dir/isp$1.echo.log" &
-	for _ in $(seq 1 300); do
+	# up to 15 s: a python start-up on a loaded machine can take seconds
+	for _ in $(seq 1 1500); do
 		[ -e "$ready" ] && exit 0
 		sleep 0.01
 	done

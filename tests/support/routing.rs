@@ -298,7 +298,8 @@ impl TcpServer {
             .expect("start labnet.py tcp-serve");
         let server = TcpServer(child, dir);
         assert!(
-            wait_for(Duration::from_secs(5), || ready.exists()),
+            // a python start-up on a loaded machine can take seconds
+            wait_for(Duration::from_secs(15), || ready.exists()),
             "TCP server did not start"
         );
         server

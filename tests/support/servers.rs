@@ -38,7 +38,7 @@ impl Server {
             .spawn()
             .expect("spawn server");
         let server = Server(Some(child));
-        let up = wait_for(Duration::from_secs(5), || {
+        let up = wait_for(Duration::from_secs(15), || {
             let out = Command::new("ip")
                 .args(["netns", "exec", &ns, "ss", "-Hln", "src", local])
                 .output()
