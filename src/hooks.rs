@@ -53,9 +53,7 @@ use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
@@ -63,6 +61,7 @@ use nix::unistd::Pid;
 
 use crate::engine::wan::State;
 use crate::engine::{Family, HookKind, Instant};
+use crate::sys::spawn::{Child, ExitStatus};
 
 /// Most events waiting behind the running one.
 pub const MAX_QUEUED: usize = 64;
@@ -252,33 +251,31 @@ impl Hooks {
 /// Starts one hook; a spawn failure is logged and yields `None`.
 #[inline(never)] // code size: see "Code size" in the daemon module doc
 fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running> {
-    let mut cmd = Command::new(path);
-    cmd.arg(&event.wan)
-        .arg(event.kind.as_str())
-        .env_clear()
-        .env("PATH", HOOK_PATH)
-        .env("WAN_NAME", &event.wan)
-        .env("WAN_INTERFACE", &event.interface)
-        .env("WAN_STATE", event.state.as_str())
-        .env("WAN_PREVIOUS_STATE", event.previous.as_str())
-        .env("WAN_ACTIVE", &event.active)
-        .env("WAN_EVENT", event.kind.as_str())
-        .env("WAN_FAMILY", event.family.map_or("", Family::as_str));
-    if let Some(connectivity) = event.connectivity() {
-        cmd.env("WAN_CONNECTIVITY", connectivity);
+    let kind = event.kind.as_str();
+    let connectivity = event.connectivity();
+    // In name order, as the standard library's `Command` passed them.
+    let mut env = [
+        ("PATH", HOOK_PATH),
+        ("WAN_ACTIVE", event.active.as_str()),
+        ("WAN_CONNECTIVITY", connectivity.unwrap_or("")),
+        ("WAN_EVENT", kind),
+        ("WAN_FAMILY", event.family.map_or("", Family::as_str)),
+        ("WAN_INTERFACE", event.interface.as_str()),
+        ("WAN_NAME", event.wan.as_str()),
+        ("WAN_PREVIOUS_STATE", event.previous.as_str()),
+        ("WAN_STATE", event.state.as_str()),
+    ];
+    let mut len = env.len();
+    if connectivity.is_none() {
+        // `WAN_CONNECTIVITY` (index 2) only for a `connectivity` event.
+        env.copy_within(3.., 2);
+        len -= 1;
     }
-    cmd.stdin(Stdio::null())
-        .current_dir("/")
-        // Its own process group, so a timeout kills the hook's children too.
-        .process_group(0);
-    match cmd.spawn() {
+    // stdin `/dev/null`, cwd `/`, its own process group (so a timeout kills the hook's
+    // children too): see `sys::spawn`.
+    match crate::sys::spawn::spawn(path, &[&event.wan, kind], &env[..len]) {
         Ok(child) => {
-            log::debug!(
-                "hooks: started {} {} {}",
-                path.display(),
-                event.wan,
-                event.kind.as_str()
-            );
+            log::debug!("hooks: started {} {} {kind}", path.display(), event.wan);
             Some(Running {
                 child,
                 path: path.to_path_buf(),
@@ -294,7 +291,7 @@ fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running
 
 /// SIGKILL to the hook's process group; returns the child if it still needs reaping.
 fn kill(mut child: Child) -> Option<Child> {
-    let pid = i32::try_from(child.id()).unwrap_or(0);
+    let pid = child.id();
     // The group may be gone already (ESRCH): then only our zombie child is left.
     if pid > 0 {
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
@@ -318,11 +315,10 @@ impl std::fmt::Display for Named<'_> {
 
 fn log_exit(path: &Path, event: &HookEvent, status: ExitStatus) {
     let what = Named(path, event);
-    match (status.code(), status.signal()) {
-        (Some(0), _) => log::debug!("{what} done"),
-        (Some(code), _) => log::warn!("{what} failed with exit status {code}"),
-        (None, Some(sig)) => log::warn!("{what} killed by signal {sig}"),
-        (None, None) => log::warn!("{what} ended abnormally ({status})"),
+    match status {
+        ExitStatus::Code(0) => log::debug!("{what} done"),
+        ExitStatus::Code(code) => log::warn!("{what} failed with exit status {code}"),
+        ExitStatus::Signal(sig) => log::warn!("{what} killed by signal {sig}"),
     }
 }
 

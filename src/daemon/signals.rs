@@ -2,8 +2,9 @@
 //! exited) are blocked and read from a non-blocking signalfd in the poll loop, so no
 //! handler ever runs in the middle of the loop's work.
 //!
-//! Child processes start with an empty signal mask (the standard library resets it before
-//! `exec`), so hooks see the default dispositions despite the mask set here.
+//! Child processes start with an empty signal mask and every signal at its default
+//! disposition (`sys::spawn` asks `posix_spawn` for both), so hooks see neither the mask
+//! set here nor the ignored `SIGPIPE`.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

@@ -8,5 +8,6 @@ pub mod device;
 pub mod icmp;
 pub mod netlink;
 pub mod poll;
+pub mod spawn;
 pub mod stream;
 pub mod sysctl;
