@@ -51,10 +51,10 @@ outliner='"-Cllvm-args=-enable-machine-outliner=always","-Cllvm-args=-machine-ou
 spec() {
 	case "$1" in
 	aarch64-unknown-linux-musl)
-		echo "750|600|805|675|yes|yes|ARM aarch64|qemu-aarch64-static|\"-Clink-arg=-T$root/scripts/link/discard-eh-frame.ld\",$outliner"
+		echo "750|600|692|566|yes|yes|ARM aarch64|qemu-aarch64-static|\"-Clink-arg=-T$root/scripts/link/discard-eh-frame.ld\",$outliner"
 		;;
 	thumbv7neon-unknown-linux-gnueabihf)
-		echo "900|750|1000|895|no|no|32-bit LSB .*ARM, EABI5|qemu-arm-static|\"-Clink-arg=-Wl,-T,$root/scripts/link/discard-arm-exidx.ld\",$outliner"
+		echo "900|750|900|800|no|no|32-bit LSB .*ARM, EABI5|qemu-arm-static|\"-Clink-arg=-Wl,-T,$root/scripts/link/discard-arm-exidx.ld\",$outliner"
 		;;
 	*) return 1 ;;
 	esac

@@ -2,7 +2,8 @@
 # The cross-built gateway binaries, run under qemu-user on this machine:
 #   aarch64-unknown-linux-musl           through end-to-end scenarios in the namespace lab
 #                                        (carrier loss -> switch, SIGTERM -> routes
-#                                        restored, DNS and HTTP checks against real
+#                                        restored, hooks started through musl's
+#                                        posix_spawn, DNS and HTTP checks against real
 #                                        servers); the failover-only build through the
 #                                        failover scenarios
 #   thumbv7neon-unknown-linux-gnueabihf  both builds through --version and check-config on
@@ -35,7 +36,8 @@ for build in everything failover-only; do
 		cargo test --locked --test scenarios -- --test-threads=1 \
 		carrier_loss_fails_over_and_carrier_return_fails_back \
 		sigterm_restores_the_routes_other_actors_left \
-		dhcp_renew_is_taken_back
+		dhcp_renew_is_taken_back \
+		hooks_run_with_the_transition_environment
 done
 echo "aarch64 under qemu-aarch64-static, everything, checks in the namespace lab:"
 WF_TEST_BINARY="$PWD/$a64-everything" WF_TEST_RUNNER=qemu-aarch64-static \
