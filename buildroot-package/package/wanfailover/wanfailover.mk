@@ -8,7 +8,7 @@
 # cargo packages. The download post-process vendors the crates locked in Cargo.lock and
 # repacks: the tarball Buildroot hashes is wanfailover-$(WANFAILOVER_VERSION)-cargoN.tar.gz,
 # N the vendoring format of the Buildroot release (see wanfailover.hash).
-WANFAILOVER_VERSION = 0.1.0
+WANFAILOVER_VERSION = 0.1.1
 WANFAILOVER_SITE = $(call github,wanfailover,wanfailover,v$(WANFAILOVER_VERSION))
 # What the binary links (cargo tree -e normal,no-proc-macro): this crate, neli
 # (BSD-3-Clause), lexopt, memoffset and nix (MIT), byteorder (Unlicense or MIT),

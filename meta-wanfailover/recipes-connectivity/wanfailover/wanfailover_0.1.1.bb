@@ -28,7 +28,7 @@ LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=c2c51c510eab682abc1c93068f63fcf2 \
 # scarthgap, ${UNPACKDIR}/${BP} from whinlatter on). To build from a checkout instead, see
 # "Building from a checkout" in the layer's README (externalsrc).
 SRC_URI = "https://github.com/wanfailover/wanfailover/releases/download/v${PV}/${BP}.tar.gz"
-SRC_URI[sha256sum] = "a2a1f6d2a98a4297e180b0e968102d9357ec4088262ec0375d7150de831e5169"
+SRC_URI[sha256sum] = "028b8564007b65c55dd6a451d2c866bfa1d7afcb366acf4bcd6d5a4827ecc5db"
 
 require ${BPN}-crates.inc
 
