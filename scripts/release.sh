@@ -86,8 +86,10 @@ if git diff -U0 Cargo.lock | grep '^[-+][^-+]' | grep -qv '^[-+]version = '; the
 fi
 [ "$old_recipe" = "$recipe" ] || git mv "$old_recipe" "$recipe"
 sed -i "s/^WANFAILOVER_VERSION = .*/WANFAILOVER_VERSION = $version/" "$brpkg/wanfailover.mk"
+# the layer README's clone command names the tag
+sed -i "s|^git clone -b v[0-9.]* |git clone -b v$version |" meta-wanfailover/README.md
 scripts/gen-crates-inc.py -o "$layer/wanfailover-crates.inc"
-git add Cargo.toml Cargo.lock "$layer" "$brpkg"
+git add Cargo.toml Cargo.lock "$layer" "$brpkg" meta-wanfailover/README.md
 
 echo "== source tarball"
 # The commit's date, fixed now: the tarball's files carry it, and so does GitHub's archive.
