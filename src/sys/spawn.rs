@@ -89,19 +89,16 @@ pub fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> io::Result<
     }
     // The pointer arrays, each ending with a null pointer: argv, then envp.
     let argc = 1 + args.len();
-    let mut ptrs: Vec<*const libc::c_char> = Vec::with_capacity(starts.len() + 2);
-    for (i, &start) in starts.iter().enumerate() {
-        if i == argc {
-            ptrs.push(std::ptr::null());
-        }
-        ptrs.push(buf.as_ptr().wrapping_add(start).cast());
-    }
-    if starts.len() == argc {
-        ptrs.push(std::ptr::null());
-    }
+    let at = |start: &usize| -> *const libc::c_char { buf.as_ptr().wrapping_add(*start).cast() };
+    let mut ptrs = Vec::with_capacity(starts.len() + 2);
+    ptrs.extend(starts[..argc].iter().map(at));
+    ptrs.push(std::ptr::null());
+    ptrs.extend(starts[argc..].iter().map(at));
     ptrs.push(std::ptr::null());
     let (argv, envp) = ptrs.split_at(argc + 1);
     let mut pid: libc::pid_t = 0;
+    // `posix_spawn*` return 0 or an error number.
+    let zero = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(r) };
     // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to NUL-terminated
     // strings in `buf`, which is neither changed nor dropped before the end of this
     // function; the file actions and attributes are plain C structs, initialised by their
@@ -115,57 +112,46 @@ pub fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> io::Result<
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigfillset(&mut all);
-        let mut r = libc::posix_spawn_file_actions_init(&mut actions);
-        if r == 0 {
-            r = libc::posix_spawnattr_init(&mut attr);
-            if r == 0 {
-                r = libc::posix_spawn_file_actions_addopen(
-                    &mut actions,
-                    0,
-                    b"/dev/null\0".as_ptr().cast(),
-                    libc::O_RDONLY,
-                    0,
-                );
-                if r == 0 {
-                    let root = b"/\0".as_ptr().cast();
-                    r = libc::posix_spawn_file_actions_addchdir_np(&mut actions, root);
-                }
-                if r == 0 {
-                    // The flags fit the C `short` the call takes.
-                    let flags = libc::POSIX_SPAWN_SETPGROUP
-                        | libc::POSIX_SPAWN_SETSIGMASK
-                        | libc::POSIX_SPAWN_SETSIGDEF;
-                    r = libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short);
-                }
-                if r == 0 {
-                    r = libc::posix_spawnattr_setpgroup(&mut attr, 0);
-                }
-                if r == 0 {
-                    r = libc::posix_spawnattr_setsigmask(&mut attr, &empty);
-                }
-                if r == 0 {
-                    r = libc::posix_spawnattr_setsigdefault(&mut attr, &all);
-                }
-                if r == 0 {
-                    r = libc::posix_spawn(
-                        &mut pid,
-                        argv[0],
-                        &actions,
-                        &attr,
-                        argv.as_ptr().cast(),
-                        envp.as_ptr().cast(),
-                    );
-                }
+        // The flags fit the C `short` the call takes.
+        let flags = libc::POSIX_SPAWN_SETPGROUP
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        let mut spawn = |actions: &mut _, attr: &mut _| -> Result<(), libc::c_int> {
+            let null = b"/dev/null\0".as_ptr().cast();
+            zero(libc::posix_spawn_file_actions_addopen(
+                actions,
+                0,
+                null,
+                libc::O_RDONLY,
+                0,
+            ))?;
+            zero(libc::posix_spawn_file_actions_addchdir_np(
+                actions,
+                b"/\0".as_ptr().cast(),
+            ))?;
+            zero(libc::posix_spawnattr_setflags(attr, flags as libc::c_short))?;
+            zero(libc::posix_spawnattr_setpgroup(attr, 0))?;
+            zero(libc::posix_spawnattr_setsigmask(attr, &empty))?;
+            zero(libc::posix_spawnattr_setsigdefault(attr, &all))?;
+            let (argv_ptr, envp_ptr) = (argv.as_ptr().cast(), envp.as_ptr().cast());
+            zero(libc::posix_spawn(
+                &mut pid, argv[0], actions, attr, argv_ptr, envp_ptr,
+            ))
+        };
+        let mut r = zero(libc::posix_spawn_file_actions_init(&mut actions));
+        if r.is_ok() {
+            r = zero(libc::posix_spawnattr_init(&mut attr));
+            if r.is_ok() {
+                r = spawn(&mut actions, &mut attr);
                 libc::posix_spawnattr_destroy(&mut attr);
             }
             libc::posix_spawn_file_actions_destroy(&mut actions);
         }
         r
     };
-    if r == 0 {
-        Ok(Child { pid })
-    } else {
-        Err(io::Error::from_raw_os_error(r))
+    match r {
+        Ok(()) => Ok(Child { pid }),
+        Err(e) => Err(io::Error::from_raw_os_error(e)),
     }
 }
 
