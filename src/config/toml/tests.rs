@@ -153,56 +153,61 @@ fn spans_point_at_keys_values_and_headers() {
 
 #[test]
 fn toml_errors_have_their_place() {
-    assert_fails("a = 1\na = 2\n", "2:1", "duplicate key `a`");
-    assert_fails("\"a\" = 1\na = 2\n", "2:1", "duplicate key `a`");
-    assert_fails("[t]\nx = 1\n[t]\n", "3:2", "duplicate key `t`");
-    assert_fails("t = 1\n[t]\n", "2:2", "duplicate key `t`");
-    assert_fails("t = {}\n[t]\n", "2:2", "duplicate key `t`");
-    assert_fails("w = []\n[[w]]\n", "2:3", "duplicate key `w`");
-    assert_fails("[w]\n[[w]]\n", "2:3", "duplicate key `w`");
-    assert_fails("[[w]]\n[w]\n", "2:2", "duplicate key `w`");
-    assert_fails("a = {b = 1, b = 2}\n", "1:13", "duplicate key `b`");
-    assert_fails("a = \"\\q\"\n", "1:6", "invalid escape");
-    assert_fails("a = \"\\ \"\n", "1:6", "invalid escape");
-    assert_fails("a = \"\\uD800\"\n", "1:6", "invalid unicode escape");
-    assert_fails("a = \"\\u12\"\n", "1:6", "invalid unicode escape");
-    assert_fails("a = \"\\u+123\"\n", "1:6", "invalid unicode escape");
-    assert_fails("a = \"\\U00110000\"\n", "1:6", "invalid unicode escape");
-    assert_fails("a = \"abc\nb = 1\n", "1:5", "unterminated string");
-    assert_fails("a = 'abc\n", "1:5", "unterminated string");
-    assert_fails("a = \"\"\"abc\n\n", "1:5", "unterminated string");
-    assert_fails("a = '''abc''", "1:5", "unterminated string");
-    assert_fails("a = \"abc\\", "1:9", "unterminated string");
-    assert_fails("a = \"x\u{1}\"\n", "1:7", "control character U+0001");
-    assert_fails("a = '\u{7f}'\n", "1:6", "control character U+007F");
-    assert_fails("a = \"\"\"x\ry\"\"\"\n", "1:9", "control character U+000D");
-    assert_fails("a = 1 # \u{0}\n", "1:9", "unexpected `\\0`");
-    assert_fails(
-        "a = 1\rb = 2\n",
-        "1:6",
-        "carriage return without a line feed",
-    );
-    assert_fails("a =\n", "1:4", "expected a value");
-    assert_fails("a\n", "1:2", "expected `=` after the key");
-    assert_fails("= 1\n", "1:1", "expected a key");
-    assert_fails("a = 1 2\n", "1:7", "expected the end of the line");
-    assert_fails("[t] x = 1\n", "1:5", "expected the end of the line");
-    assert_fails("[t\n", "1:3", "`]` to close the table header");
-    assert_fails("[[t]\n", "1:4", "`]]` to close the table header");
-    assert_fails("[ [t]]\n", "1:3", "expected a key");
-    assert_fails("a = [1\n", "2:1", "expected `,` or `]` in the array");
-    assert_fails("a = [1,\n", "2:1", "`]` to close the array");
-    assert_fails("a = [1 2]\n", "1:8", "`,` or `]`");
-    assert_fails("a = {b = 1,,}\n", "1:12", "expected a key");
-    assert_fails("a = {b = 1\n", "2:1", "`,` or `}`");
-    assert_fails("a = \"\\xG1\"\n", "1:6", "invalid unicode escape");
-    assert_fails("a = {b = 1 c = 2}\n", "1:12", "`,` or `}`");
-    assert_fails(
-        "a = eth0\n",
-        "1:5",
-        "invalid value `eth0`: a string must be in quotes",
-    );
-    assert_fails("a = True\n", "1:5", "a string must be in quotes");
+    // (text, where, what the error says)
+    for (text, at, says) in [
+        ("a = 1\na = 2\n", "2:1", "duplicate key `a`"),
+        ("\"a\" = 1\na = 2\n", "2:1", "duplicate key `a`"),
+        ("[t]\nx = 1\n[t]\n", "3:2", "duplicate key `t`"),
+        ("t = 1\n[t]\n", "2:2", "duplicate key `t`"),
+        ("t = {}\n[t]\n", "2:2", "duplicate key `t`"),
+        ("w = []\n[[w]]\n", "2:3", "duplicate key `w`"),
+        ("[w]\n[[w]]\n", "2:3", "duplicate key `w`"),
+        ("[[w]]\n[w]\n", "2:2", "duplicate key `w`"),
+        ("a = {b = 1, b = 2}\n", "1:13", "duplicate key `b`"),
+        ("a = \"\\q\"\n", "1:6", "invalid escape"),
+        ("a = \"\\ \"\n", "1:6", "invalid escape"),
+        ("a = \"\\uD800\"\n", "1:6", "invalid unicode escape"),
+        ("a = \"\\u12\"\n", "1:6", "invalid unicode escape"),
+        ("a = \"\\u+123\"\n", "1:6", "invalid unicode escape"),
+        ("a = \"\\U00110000\"\n", "1:6", "invalid unicode escape"),
+        ("a = \"abc\nb = 1\n", "1:5", "unterminated string"),
+        ("a = 'abc\n", "1:5", "unterminated string"),
+        ("a = \"\"\"abc\n\n", "1:5", "unterminated string"),
+        ("a = '''abc''", "1:5", "unterminated string"),
+        ("a = \"abc\\", "1:9", "unterminated string"),
+        ("a = \"x\u{1}\"\n", "1:7", "control character U+0001"),
+        ("a = '\u{7f}'\n", "1:6", "control character U+007F"),
+        ("a = \"\"\"x\ry\"\"\"\n", "1:9", "control character U+000D"),
+        ("a = 1 # \u{0}\n", "1:9", "unexpected `\\0`"),
+        (
+            "a = 1\rb = 2\n",
+            "1:6",
+            "carriage return without a line feed",
+        ),
+        ("a =\n", "1:4", "expected a value"),
+        ("a\n", "1:2", "expected `=` after the key"),
+        ("= 1\n", "1:1", "expected a key"),
+        ("a = 1 2\n", "1:7", "expected the end of the line"),
+        ("[t] x = 1\n", "1:5", "expected the end of the line"),
+        ("[t\n", "1:3", "`]` to close the table header"),
+        ("[[t]\n", "1:4", "`]]` to close the table header"),
+        ("[ [t]]\n", "1:3", "expected a key"),
+        ("a = [1\n", "2:1", "expected `,` or `]` in the array"),
+        ("a = [1,\n", "2:1", "`]` to close the array"),
+        ("a = [1 2]\n", "1:8", "`,` or `]`"),
+        ("a = {b = 1,,}\n", "1:12", "expected a key"),
+        ("a = {b = 1\n", "2:1", "`,` or `}`"),
+        ("a = \"\\xG1\"\n", "1:6", "invalid unicode escape"),
+        ("a = {b = 1 c = 2}\n", "1:12", "`,` or `}`"),
+        (
+            "a = eth0\n",
+            "1:5",
+            "invalid value `eth0`: a string must be in quotes",
+        ),
+        ("a = True\n", "1:5", "a string must be in quotes"),
+    ] {
+        assert_fails(text, at, says);
+    }
     for bad in [
         "01", "1__0", "_1", "1_", "+0x1", "0x", "0X1", "0b2", "1.", ".5", "1e", "1.e5", "01.5",
         "1e5.5", "++1", "1.2.3", "0xinf", "0onan", "-0x1",
