@@ -252,28 +252,25 @@ impl Hooks {
 #[inline(never)] // code size: see "Code size" in the daemon module doc
 fn spawn(path: &Path, event: &HookEvent, deadline_at: Instant) -> Option<Running> {
     let kind = event.kind.as_str();
-    let connectivity = event.connectivity();
-    // In name order, as the standard library's `Command` passed them.
-    let mut env = [
-        ("PATH", HOOK_PATH),
-        ("WAN_ACTIVE", event.active.as_str()),
-        ("WAN_CONNECTIVITY", connectivity.unwrap_or("")),
+    // In name order, as the standard library's `Command` passed them;
+    // `WAN_CONNECTIVITY` only for a `connectivity` event.
+    let mut env = Vec::with_capacity(9);
+    env.push(("PATH", HOOK_PATH));
+    env.push(("WAN_ACTIVE", event.active.as_str()));
+    if let Some(connectivity) = event.connectivity() {
+        env.push(("WAN_CONNECTIVITY", connectivity));
+    }
+    env.extend([
         ("WAN_EVENT", kind),
         ("WAN_FAMILY", event.family.map_or("", Family::as_str)),
         ("WAN_INTERFACE", event.interface.as_str()),
         ("WAN_NAME", event.wan.as_str()),
         ("WAN_PREVIOUS_STATE", event.previous.as_str()),
         ("WAN_STATE", event.state.as_str()),
-    ];
-    let mut len = env.len();
-    if connectivity.is_none() {
-        // `WAN_CONNECTIVITY` (index 2) only for a `connectivity` event.
-        env.copy_within(3.., 2);
-        len -= 1;
-    }
+    ]);
     // stdin `/dev/null`, cwd `/`, its own process group (so a timeout kills the hook's
     // children too): see `sys::spawn`.
-    match crate::sys::spawn::spawn(path, &[&event.wan, kind], &env[..len]) {
+    match crate::sys::spawn::spawn(path, &[&event.wan, kind], &env) {
         Ok(child) => {
             log::debug!("hooks: started {} {} {kind}", path.display(), event.wan);
             Some(Running {
